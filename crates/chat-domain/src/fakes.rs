@@ -1,0 +1,202 @@
+//! An in-memory store implementing every repository port, for unit tests of the services and
+//! of adapters; the storage contract suite also runs against it to check the suite itself.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::event::ChatEvent;
+use crate::id::{ChatId, MessageId, UserId};
+use crate::model::*;
+use crate::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use crate::text::Email;
+use crate::time::Timestamp;
+
+#[derive(Default)]
+struct State {
+    users: Vec<User>,
+    chats: Vec<Chat>,
+    messages: Vec<Message>,
+}
+
+/// Every repository in one `Mutex`: each call is atomic.
+#[derive(Default)]
+pub struct InMemoryStore {
+    state: Mutex<State>,
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock can only come from a bug in this fake; keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl State {
+    fn view(&self, chat: &Chat) -> ChatView {
+        let last_message = chat.last_message_id.and_then(|id| self.messages.iter().find(|m| m.id == id).cloned());
+        ChatView { chat: chat.clone(), last_message }
+    }
+}
+
+#[async_trait]
+impl UserRepository for InMemoryStore {
+    async fn insert_user(&self, user: &User) -> Result<(), InsertUserError> {
+        let mut s = self.lock();
+        if s.users.iter().any(|u| u.email == user.email) {
+            return Err(InsertUserError::EmailTaken);
+        }
+        s.users.push(user.clone());
+        Ok(())
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.iter().find(|u| &u.email == email).cloned())
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        Ok(self.lock().users.iter().filter(|u| ids.contains(&u.id)).cloned().collect())
+    }
+
+    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        let needle = needle.to_ascii_lowercase();
+        let mut found: Vec<User> = self
+            .lock()
+            .users
+            .iter()
+            .filter(|u| u.id != exclude)
+            .filter(|u| {
+                u.username.as_str().to_ascii_lowercase().contains(&needle) || u.email.as_str().contains(&needle)
+            })
+            .cloned()
+            .collect();
+        found.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()).then(a.id.cmp(&b.id)));
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl ChatRepository for InMemoryStore {
+    async fn insert_chat(&self, chat: &Chat) -> Result<ChatInserted, StoreError> {
+        let mut s = self.lock();
+        if let Some(key) = chat.direct_key() {
+            if let Some(existing) = s.chats.iter().find(|c| c.direct_key().as_ref() == Some(&key)) {
+                return Ok(ChatInserted::ExistingDirect(existing.clone()));
+            }
+        }
+        s.chats.push(chat.clone());
+        Ok(ChatInserted::Created(chat.clone()))
+    }
+
+    async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
+        let s = self.lock();
+        Ok(s.chats.iter().find(|c| c.id == id).map(|c| s.view(c)))
+    }
+
+    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
+        let s = self.lock();
+        let mut chats: Vec<&Chat> = s.chats.iter().filter(|c| c.is_participant(user)).collect();
+        chats.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
+        Ok(chats.into_iter().map(|c| s.view(c)).collect())
+    }
+}
+
+#[async_trait]
+impl MessageRepository for InMemoryStore {
+    async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
+        let mut s = self.lock();
+        if let Some(cid) = &draft.client_id {
+            if let Some(m) = s.messages.iter().find(|m| m.sender == draft.sender && m.client_id.as_ref() == Some(cid)) {
+                return Ok(Appended::Duplicate(m.clone()));
+            }
+        }
+        let chat = s.chats.iter_mut().find(|c| c.id == draft.chat).ok_or_else(|| StoreError::other("no such chat"))?;
+        chat.last_seq += 1;
+        chat.last_message_id = Some(draft.id);
+        chat.updated_at = draft.created_at;
+        let message = draft.into_message(chat.last_seq);
+        s.messages.push(message.clone());
+        Ok(Appended::Created(message))
+    }
+
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        Ok(self.lock().messages.iter().find(|m| m.id == id).cloned())
+    }
+
+    async fn page_messages(&self, chat: ChatId, cursor: PageCursor, limit: u32) -> Result<Option<MessagePage>, StoreError> {
+        let s = self.lock();
+        let mut listed: Vec<&Message> = s.messages.iter().filter(|m| m.chat == chat && !m.is_deleted()).collect();
+        listed.sort_by(|a, b| b.seq.cmp(&a.seq));
+        let skip = match cursor {
+            PageCursor::Skip(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            PageCursor::Before(id) => {
+                let Some(anchor) = s.messages.iter().find(|m| m.id == id && m.chat == chat) else {
+                    return Ok(None);
+                };
+                listed.iter().take_while(|m| m.seq >= anchor.seq).count()
+            }
+        };
+        let rest: Vec<&Message> = listed.into_iter().skip(skip).collect();
+        let limit = limit as usize;
+        let has_more = rest.len() > limit;
+        let mut messages: Vec<Message> = rest.into_iter().take(limit).cloned().collect();
+        messages.reverse();
+        Ok(Some(MessagePage { messages, has_more }))
+    }
+
+    async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError> {
+        let mut s = self.lock();
+        let Some(index) = s.messages.iter().position(|m| m.id == id) else {
+            return Ok(SoftDeleted::NotFound);
+        };
+        if s.messages[index].is_deleted() {
+            return Ok(SoftDeleted::AlreadyDeleted(s.messages[index].clone()));
+        }
+        let chat_id = s.messages[index].chat;
+        let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
+        chat.last_seq += 1;
+        let seq = chat.last_seq;
+        let message = &mut s.messages[index];
+        message.deleted_seq = Some(seq);
+        message.updated_at = at;
+        Ok(SoftDeleted::Deleted { message: message.clone(), seq })
+    }
+
+    async fn advance_status(&self, id: MessageId, status: MessageStatus, at: Timestamp) -> Result<Option<Message>, StoreError> {
+        let mut s = self.lock();
+        let Some(message) = s.messages.iter_mut().find(|m| m.id == id) else {
+            return Ok(None);
+        };
+        if status > message.status {
+            message.status = status;
+            message.updated_at = at;
+        }
+        Ok(Some(message.clone()))
+    }
+
+    async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
+        let s = self.lock();
+        let mut events = Vec::new();
+        for m in s.messages.iter().filter(|m| m.chat == chat) {
+            if m.seq > since {
+                events.push(ChatEvent::MessageCreated(m.clone()));
+            }
+            if let Some(d) = m.deleted_seq.filter(|d| *d > since) {
+                events.push(ChatEvent::MessageDeleted { chat, message: m.id, seq: d });
+            }
+        }
+        events.sort_by_key(ChatEvent::seq);
+        events.truncate(max);
+        Ok(events)
+    }
+}

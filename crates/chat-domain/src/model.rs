@@ -1,0 +1,277 @@
+//! Entities: users, chats and messages, with the rules that belong to each.
+
+use crate::error::Error;
+use crate::id::{ChatId, MessageId, UserId};
+use crate::text::{ChatName, ClientId, Email, MessageText, Username};
+use crate::time::Timestamp;
+
+/// A per-chat sequence number: every persisted event in a chat takes the chat's next one.
+pub type Seq = u64;
+
+/// A stored password hash in PHC string form; never leaves the server.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PasswordHash(pub String);
+
+impl std::fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHash(***)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub username: Username,
+    pub password_hash: PasswordHash,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Most participants a chat may have, the creator included.
+pub const MAX_PARTICIPANTS: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chat {
+    pub id: ChatId,
+    pub name: Option<ChatName>,
+    pub is_group: bool,
+    /// The members, creator first, without repeats.
+    pub participants: Vec<UserId>,
+    pub created_by: UserId,
+    /// The newest message; it only ever moves forward (to a higher `seq`).
+    pub last_message_id: Option<MessageId>,
+    /// The highest `seq` handed out in this chat (0 before the first event).
+    pub last_seq: Seq,
+    pub created_at: Timestamp,
+    /// Last activity: creation, then the time of the newest message.
+    pub updated_at: Timestamp,
+}
+
+impl Chat {
+    pub fn is_participant(&self, user: UserId) -> bool {
+        self.participants.contains(&user)
+    }
+
+    /// Fails with `Forbidden` unless `user` is a participant.
+    pub fn ensure_participant(&self, user: UserId) -> Result<(), Error> {
+        if self.is_participant(user) {
+            Ok(())
+        } else {
+            Err(Error::forbidden("you are not a participant of this chat"))
+        }
+    }
+
+    /// The key that makes a 1:1 chat between the same two users exist once: both ids in
+    /// ascending order. `None` for group chats.
+    pub fn direct_key(&self) -> Option<String> {
+        direct_key(&self.participants)
+    }
+}
+
+/// See [`Chat::direct_key`].
+pub fn direct_key(participants: &[UserId]) -> Option<String> {
+    match participants {
+        [a, b] => {
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            Some(format!("{lo}:{hi}"))
+        }
+        _ => None,
+    }
+}
+
+/// A chat together with its newest message, as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatView {
+    pub chat: Chat,
+    pub last_message: Option<Message>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MessageKind {
+    Text,
+    Image,
+    File,
+    Voice,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Image => "image",
+            Self::File => "file",
+            Self::Voice => "voice",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        match raw {
+            "text" => Ok(Self::Text),
+            "image" => Ok(Self::Image),
+            "file" => Ok(Self::File),
+            "voice" => Ok(Self::Voice),
+            _ => Err(Error::invalid("type must be one of text, image, file, voice")),
+        }
+    }
+}
+
+/// Delivery status; it only moves forward: sent, then delivered, then read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sent => "sent",
+            Self::Delivered => "delivered",
+            Self::Read => "read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        match raw {
+            "sent" => Ok(Self::Sent),
+            "delivered" => Ok(Self::Delivered),
+            "read" => Ok(Self::Read),
+            _ => Err(Error::invalid("status must be one of sent, delivered, read")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub chat: ChatId,
+    pub sender: UserId,
+    pub text: MessageText,
+    pub kind: MessageKind,
+    pub status: MessageStatus,
+    /// The message's place in its chat's event sequence.
+    pub seq: Seq,
+    /// Set once, by the soft delete, to the `seq` the delete took.
+    pub deleted_seq: Option<Seq>,
+    pub client_id: Option<ClientId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Message {
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_seq.is_some()
+    }
+
+    /// Fails with `Forbidden` unless `user` sent this message.
+    pub fn ensure_sender(&self, user: UserId) -> Result<(), Error> {
+        if self.sender == user {
+            Ok(())
+        } else {
+            Err(Error::forbidden("only the sender may delete a message"))
+        }
+    }
+}
+
+/// A message on its way into the store, which assigns its `seq`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageDraft {
+    pub id: MessageId,
+    pub chat: ChatId,
+    pub sender: UserId,
+    pub text: MessageText,
+    pub kind: MessageKind,
+    pub client_id: Option<ClientId>,
+    pub created_at: Timestamp,
+}
+
+impl MessageDraft {
+    /// The message this draft becomes once the store gives it `seq`.
+    pub fn into_message(self, seq: Seq) -> Message {
+        Message {
+            id: self.id,
+            chat: self.chat,
+            sender: self.sender,
+            text: self.text,
+            kind: self.kind,
+            status: MessageStatus::Sent,
+            seq,
+            deleted_seq: None,
+            client_id: self.client_id,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
+}
+
+/// Default and bounds of a history page size.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+pub const MAX_PAGE_LIMIT: u32 = 100;
+
+/// A page size in 1..=100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(u32);
+
+impl PageLimit {
+    pub fn parse(raw: Option<i64>) -> Result<Self, Error> {
+        match raw {
+            None => Ok(Self(DEFAULT_PAGE_LIMIT)),
+            Some(n) if (1..=i64::from(MAX_PAGE_LIMIT)).contains(&n) => Ok(Self(n as u32)),
+            Some(_) => Err(Error::invalid("limit must be between 1 and 100")),
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageLimit {
+    fn default() -> Self {
+        Self(DEFAULT_PAGE_LIMIT)
+    }
+}
+
+/// Where a history page starts: after skipping the newest `Skip(n)` listed messages, or
+/// strictly older than the message `Before(id)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageCursor {
+    Skip(u64),
+    Before(MessageId),
+}
+
+/// The newest `limit` matching messages, oldest first, and whether older ones exist.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// The outcome of appending a message draft.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Appended {
+    /// A new message, with the chat's next `seq`.
+    Created(Message),
+    /// The sender already stored a message with this `clientId`; nothing was written.
+    Duplicate(Message),
+}
+
+/// The outcome of a soft delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SoftDeleted {
+    /// Marked deleted now, taking the chat's next `seq`.
+    Deleted { message: Message, seq: Seq },
+    /// It was deleted before; nothing was written.
+    AlreadyDeleted(Message),
+    NotFound,
+}
+
+/// The outcome of inserting a chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatInserted {
+    Created(Chat),
+    /// A 1:1 chat between the same two users exists already; it is returned unchanged.
+    ExistingDirect(Chat),
+}

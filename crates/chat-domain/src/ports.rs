@@ -1,0 +1,168 @@
+//! Ports: what the domain needs from the outside world, written as contracts.
+//!
+//! Storage adapters implement the three repositories (usually on one type) and must pass the
+//! shared storage contract suite. Every method that can fail returns [`StoreError`]:
+//! `Unavailable` when the database cannot be reached, `Other` for anything else.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::event::{ChatEvent, DomainEvent};
+use crate::id::{ChatId, MessageId, UserId};
+use crate::model::{
+    Appended, ChatInserted, ChatView, Chat, Message, MessageDraft, MessagePage, MessageStatus, PageCursor,
+    PasswordHash, Seq, SoftDeleted, User,
+};
+use crate::text::{Email, Password};
+use crate::time::Timestamp;
+
+/// Why a user could not be inserted.
+#[derive(Debug, thiserror::Error)]
+pub enum InsertUserError {
+    #[error("email taken")]
+    EmailTaken,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Inserts `user`. MUST fail with `EmailTaken` when another user has the same email
+    /// (emails are stored normalized, so equality is exact), even under concurrent inserts.
+    async fn insert_user(&self, user: &User) -> Result<(), InsertUserError>;
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError>;
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError>;
+
+    /// The users among `ids` that exist, in any order.
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
+
+    /// Up to `limit` users other than `exclude` whose username or email contains `needle`,
+    /// ignoring ASCII case, ordered by username. An empty needle matches everyone.
+    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ChatRepository: Send + Sync {
+    /// Inserts `chat` (with `last_seq` 0 and no last message). For a 1:1 chat
+    /// (`chat.direct_key()` is `Some`) whose key already exists, MUST insert nothing and return
+    /// `ExistingDirect` with the stored chat, even when two inserts race.
+    async fn insert_chat(&self, chat: &Chat) -> Result<ChatInserted, StoreError>;
+
+    /// The chat with its newest message.
+    async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError>;
+
+    /// Every chat `user` participates in, most recently active (`updated_at`) first, ties broken
+    /// by the higher id first, each with its newest message.
+    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError>;
+}
+
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MessageRepository: Send + Sync {
+    /// Stores `draft` as a new message of its chat, atomically: if the sender already has a
+    /// message with the draft's `client_id` (in any chat), MUST write nothing and return
+    /// `Duplicate` with it; otherwise the message takes the chat's next `seq`
+    /// (`last_seq + 1`), the chat's `last_seq`, `last_message_id` and `updated_at` (to
+    /// `draft.created_at`) move with it, and either all of that is written or none of it.
+    /// Fails with `Other` when the chat does not exist. Returning `Ok` means the write is
+    /// durable.
+    async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
+
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
+
+    /// The newest `limit` messages of `chat` that are not deleted, older (lower `seq`) than
+    /// the cursor message or after skipping the `n` newest listed ones, returned oldest first;
+    /// `has_more` is true when older listed messages exist beyond the page. A `Before` cursor
+    /// naming a message not in `chat` gives `Ok(None)`.
+    async fn page_messages(&self, chat: ChatId, cursor: PageCursor, limit: u32) -> Result<Option<MessagePage>, StoreError>;
+
+    /// Marks the message deleted, atomically taking its chat's next `seq` (the chat's
+    /// `last_seq` moves with it; `last_message_id` does not change) and setting `updated_at` to
+    /// `at` on the message. A message already deleted is returned unchanged, with nothing
+    /// written.
+    async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
+
+    /// Sets the status if it moves forward (sent, delivered, read), returning the message as
+    /// stored afterwards; `None` if there is no such message.
+    async fn advance_status(&self, id: MessageId, status: MessageStatus, at: Timestamp) -> Result<Option<Message>, StoreError>;
+
+    /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
+    /// message's creation (at its `seq`) and each soft delete (at its `deleted_seq`).
+    async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError>;
+}
+
+/// Receives domain events and delivers them to connected clients (locally and, in a cluster,
+/// to the other nodes). Delivery is best effort, at most once: failures are logged by the
+/// implementation, never returned, and never undo what the use case stored.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn publish(&self, event: DomainEvent);
+}
+
+/// A notifier that drops every event, for setups with no real-time delivery.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NullNotifier;
+
+#[async_trait]
+impl Notifier for NullNotifier {
+    async fn publish(&self, _event: DomainEvent) {}
+}
+
+/// The sender exceeded its budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("rate limited")]
+pub struct RateLimited {
+    pub retry_after: Duration,
+}
+
+/// Budgets message sends per user, shared by every way of sending (HTTP and WebSocket) and, in
+/// a cluster implementation, by every node.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Takes one unit of `user`'s budget, or says how long until one is free. An
+    /// implementation that cannot reach its backing store SHOULD let the send through.
+    async fn acquire(&self, user: UserId) -> Result<(), RateLimited>;
+}
+
+/// A limiter that never limits (configured with a budget of 0).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Unlimited;
+
+#[async_trait]
+impl RateLimiter for Unlimited {
+    async fn acquire(&self, _user: UserId) -> Result<(), RateLimited> {
+        Ok(())
+    }
+}
+
+/// Hashes and checks passwords. Implementations do the slow work off the async executor.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, StoreError>;
+    /// True when `password` matches `hash`; false for a mismatch or a malformed hash.
+    async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool;
+}
+
+/// What a verified access token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub user: UserId,
+    pub expires_at: Timestamp,
+}
+
+/// Issues and verifies access tokens.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait TokenService: Send + Sync {
+    fn issue(&self, user: UserId) -> Result<String, StoreError>;
+    /// `None` for a token that is malformed, forged or expired.
+    fn verify(&self, token: &str) -> Option<TokenClaims>;
+}

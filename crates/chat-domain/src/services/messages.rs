@@ -1,0 +1,162 @@
+//! Messages: sending (sanitized, rate limited, idempotent per clientId), history pages, soft
+//! delete, delivery status, typing, and joining a chat's room with catch-up.
+
+use std::sync::Arc;
+
+use super::{ChatService, Ports, ServicesConfig};
+use crate::error::{Error, Result};
+use crate::event::{ChatEvent, DomainEvent};
+use crate::id::{ChatId, MessageId, UserId};
+use crate::model::{Appended, Message, MessageDraft, MessageKind, MessagePage, MessageStatus, PageCursor, PageLimit, Seq, SoftDeleted};
+use crate::text::{ClientId, MessageText};
+use crate::time::id_seconds;
+
+/// A send request as it arrives from any adapter, not yet validated.
+#[derive(Debug, Clone)]
+pub struct SendMessage<'a> {
+    pub chat: ChatId,
+    pub text: &'a str,
+    /// `None` means text.
+    pub kind: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+}
+
+/// What joining a chat's room gives back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinOutcome {
+    /// Joined without a catch-up request. `last_seq` is the chat's newest `seq`.
+    Joined { last_seq: Seq },
+    /// Every event after the client's `sinceSeq`, in `seq` order.
+    Recovered { events: Vec<ChatEvent>, last_seq: Seq },
+    /// The client is too far behind (or names a `seq` the chat never had): reload history.
+    NotRecovered { reason: &'static str, last_seq: Seq },
+}
+
+#[derive(Clone)]
+pub struct MessageService {
+    ports: Ports,
+    config: Arc<ServicesConfig>,
+    chats: ChatService,
+}
+
+impl MessageService {
+    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>, chats: ChatService) -> Self {
+        Self { ports, config, chats }
+    }
+
+    /// Sends a message. Validation, then membership, then the rate limit, so that a rejected
+    /// input costs no budget. A repeated `clientId` from the same sender returns the stored
+    /// message and announces nothing.
+    pub async fn send(&self, caller: UserId, request: SendMessage<'_>) -> Result<Message> {
+        let text = MessageText::parse(request.text)?;
+        let kind = match request.kind {
+            Some(k) => MessageKind::parse(k)?,
+            None => MessageKind::Text,
+        };
+        let client_id = request.client_id.map(ClientId::parse).transpose()?;
+        self.chats.participant_chat(caller, request.chat).await?;
+        if let Err(limited) = self.ports.limiter.acquire(caller).await {
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
+        let now = self.ports.clock.now();
+        let draft = MessageDraft {
+            id: MessageId::generate(id_seconds(now)),
+            chat: request.chat,
+            sender: caller,
+            text,
+            kind,
+            client_id,
+            created_at: now,
+        };
+        match self.ports.messages.append_message(draft).await? {
+            Appended::Created(message) => {
+                self.ports.notifier.publish(DomainEvent::MessageCreated(message.clone())).await;
+                Ok(message)
+            }
+            Appended::Duplicate(existing) => Ok(existing),
+        }
+    }
+
+    /// A page of a chat's history for a participant; see [`PageCursor`].
+    pub async fn history(&self, caller: UserId, chat: ChatId, cursor: PageCursor, limit: PageLimit) -> Result<MessagePage> {
+        self.chats.participant_chat(caller, chat).await?;
+        self.ports
+            .messages
+            .page_messages(chat, cursor, limit.get())
+            .await?
+            .ok_or_else(|| Error::invalid("before must name a message of this chat"))
+    }
+
+    /// One message, for participants of its chat. Deleted messages are not found.
+    pub async fn find_by_id(&self, caller: UserId, id: MessageId) -> Result<Message> {
+        let message = self.ports.messages.message_by_id(id).await?.filter(|m| !m.is_deleted());
+        let message = message.ok_or_else(|| Error::not_found("message not found"))?;
+        self.chats.participant_chat(caller, message.chat).await?;
+        Ok(message)
+    }
+
+    /// Soft-deletes a message; only its sender may. Deleting again succeeds and changes nothing.
+    pub async fn soft_delete(&self, caller: UserId, id: MessageId) -> Result<()> {
+        let message = self.ports.messages.message_by_id(id).await?.ok_or_else(|| Error::not_found("message not found"))?;
+        message.ensure_sender(caller)?;
+        if message.is_deleted() {
+            return Ok(());
+        }
+        let now = self.ports.clock.now();
+        match self.ports.messages.soft_delete_message(id, now).await? {
+            SoftDeleted::Deleted { message, seq } => {
+                let event = DomainEvent::MessageDeleted { chat: message.chat, message: message.id, seq };
+                self.ports.notifier.publish(event).await;
+                Ok(())
+            }
+            SoftDeleted::AlreadyDeleted(_) => Ok(()),
+            SoftDeleted::NotFound => Err(Error::not_found("message not found")),
+        }
+    }
+
+    /// Moves a message's delivery status forward; only another participant (a recipient) may.
+    pub async fn update_status(&self, caller: UserId, id: MessageId, status: MessageStatus) -> Result<Message> {
+        let message = self.find_by_id(caller, id).await?;
+        if message.sender == caller {
+            return Err(Error::forbidden("only a recipient may update the status of a message"));
+        }
+        let now = self.ports.clock.now();
+        self.ports
+            .messages
+            .advance_status(id, status, now)
+            .await?
+            .ok_or_else(|| Error::not_found("message not found"))
+    }
+
+    /// Announces that the caller started or stopped typing in a chat it participates in.
+    pub async fn typing(&self, caller: UserId, chat: ChatId, is_typing: bool) -> Result<()> {
+        self.chats.participant_chat(caller, chat).await?;
+        self.ports.notifier.publish(DomainEvent::Typing { chat, user: caller, is_typing }).await;
+        Ok(())
+    }
+
+    /// Checks that the caller may join a chat's room and, given the highest `seq` the client
+    /// has seen, returns what it missed, up to the configured bound.
+    pub async fn join(&self, caller: UserId, chat: ChatId, since_seq: Option<Seq>) -> Result<JoinOutcome> {
+        let chat = self.chats.participant_chat(caller, chat).await?;
+        let last_seq = chat.last_seq;
+        let Some(since) = since_seq else {
+            return Ok(JoinOutcome::Joined { last_seq });
+        };
+        if since > last_seq {
+            return Ok(JoinOutcome::NotRecovered { reason: "unknown_seq", last_seq });
+        }
+        if last_seq - since > self.config.max_catch_up_events {
+            return Ok(JoinOutcome::NotRecovered { reason: "too_far_behind", last_seq });
+        }
+        let max = usize::try_from(last_seq - since).unwrap_or(usize::MAX);
+        let events = self.ports.messages.chat_events_since(chat.id, since, max).await?;
+        Ok(JoinOutcome::Recovered { events, last_seq })
+    }
+
+    /// Events after `since` for a participant, up to `max`, for adapters that fill gaps.
+    pub async fn events_since(&self, caller: UserId, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>> {
+        self.chats.participant_chat(caller, chat).await?;
+        Ok(self.ports.messages.chat_events_since(chat, since, max).await?)
+    }
+}

@@ -1,0 +1,67 @@
+//! Use-case services: the only place business rules run. Adapters call these, never the
+//! repositories directly.
+
+mod auth;
+mod chats;
+mod messages;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+pub use auth::{AuthService, Session};
+pub use chats::ChatService;
+pub use messages::{JoinOutcome, MessageService, SendMessage};
+
+use crate::ports::{ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, TokenService, UserRepository};
+use crate::time::Clock;
+
+/// Tunables of the services, with production defaults.
+#[derive(Debug, Clone)]
+pub struct ServicesConfig {
+    /// Most events a `chat:join` with `sinceSeq` replays; further behind is not recovered.
+    pub max_catch_up_events: u64,
+    /// Most users one search returns.
+    pub user_search_limit: usize,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        Self { max_catch_up_events: 1_000, user_search_limit: 20 }
+    }
+}
+
+/// Every port the services need, as trait objects.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub notifier: Arc<dyn Notifier>,
+    pub limiter: Arc<dyn RateLimiter>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenService>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The three services, built once from the ports and cloned cheaply into each adapter.
+#[derive(Clone)]
+pub struct Services {
+    pub auth: AuthService,
+    pub chats: ChatService,
+    pub messages: MessageService,
+}
+
+impl Services {
+    pub fn new(ports: Ports, config: ServicesConfig) -> Self {
+        let config = Arc::new(config);
+        let chats = ChatService::new(ports.clone(), config.clone());
+        Self {
+            auth: AuthService::new(ports.clone(), config.clone()),
+            messages: MessageService::new(ports, config, chats.clone()),
+            chats,
+        }
+    }
+}
+
+pub use self::Ports as ServicePorts;
