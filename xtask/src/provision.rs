@@ -1,0 +1,87 @@
+//! Provisioning: installs what the tests need (a MongoDB wire server, Redis, the official
+//! Socket.IO clients) and tells the tests where it is through environment variables.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{run, Result};
+
+/// The MongoDB wire server the tests start (a pre-release, so pinned exactly).
+const SECANTUS: &str = "SecantusDB==0.7.0b3";
+
+/// Where each provisioned tool lives; passed to the tests as environment variables.
+#[derive(Debug, Default)]
+pub struct Services {
+    pub secantusd: Option<PathBuf>,
+    pub redis_server: Option<PathBuf>,
+    pub node: Option<PathBuf>,
+    pub python: Option<PathBuf>,
+}
+
+impl Services {
+    pub fn export(&self, cmd: &mut Command) {
+        let pairs = [
+            ("CHAT_TEST_SECANTUSD", &self.secantusd),
+            ("CHAT_TEST_REDIS_SERVER", &self.redis_server),
+            ("CHAT_TEST_NODE", &self.node),
+            ("CHAT_TEST_PYTHON", &self.python),
+        ];
+        for (name, value) in pairs {
+            if let Some(path) = value {
+                cmd.env(name, path);
+            }
+        }
+    }
+}
+
+pub fn all(root: &Path) -> Result<Services> {
+    let venv = root.join("target").join("test-venv");
+    let python = python_venv(&venv)?;
+    Ok(Services {
+        secantusd: Some(secantusd(&venv, &python)?),
+        redis_server: Some(redis_server()?),
+        node: Some(which("node").ok_or("node is not installed; install Node.js 20+ (apt-get install nodejs npm)")?),
+        python: Some(python),
+    })
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(program)).find(|p| p.is_file())
+}
+
+/// A virtualenv under target/ for the Python tools the tests use.
+fn python_venv(venv: &Path) -> Result<PathBuf> {
+    let python = venv.join("bin").join("python");
+    if !python.is_file() {
+        let system = which("python3").ok_or("python3 is not installed")?;
+        run(Command::new(system).args(["-m", "venv"]).arg(venv))?;
+    }
+    Ok(python)
+}
+
+fn pip_install(python: &Path, requirement: &str) -> Result {
+    run(Command::new(python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement]))
+}
+
+fn secantusd(venv: &Path, python: &Path) -> Result<PathBuf> {
+    let bin = venv.join("bin").join("secantusd-py");
+    if !bin.is_file() {
+        pip_install(python, SECANTUS)?;
+    }
+    if bin.is_file() {
+        Ok(bin)
+    } else {
+        Err(format!("{SECANTUS} installed but {} is missing", bin.display()))
+    }
+}
+
+/// Redis from the machine, or from Debian's package when the machine has none.
+fn redis_server() -> Result<PathBuf> {
+    if let Some(path) = which("redis-server") {
+        return Ok(path);
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "redis-server"]))?;
+    which("redis-server").ok_or_else(|| "redis-server is still missing after apt-get install".into())
+}
