@@ -6,8 +6,22 @@ use std::path::{Path, PathBuf};
 
 /// Crates the domain must never depend on: I/O, web, database and wire serialization.
 const FORBIDDEN_IN_DOMAIN: &[&str] = &[
-    "actix", "actix-web", "actix-ws", "axum", "hyper", "tokio", "mongodb", "bson", "rusqlite", "sqlx", "redis",
-    "serde", "serde_json", "reqwest", "jsonwebtoken", "argon2",
+    "actix",
+    "actix-web",
+    "actix-ws",
+    "axum",
+    "hyper",
+    "tokio",
+    "mongodb",
+    "bson",
+    "rusqlite",
+    "sqlx",
+    "redis",
+    "serde",
+    "serde_json",
+    "reqwest",
+    "jsonwebtoken",
+    "argon2",
 ];
 
 fn root() -> PathBuf {
@@ -80,10 +94,8 @@ fn every_source_file_opens_with_a_doc_line() {
 #[test]
 fn no_test_is_ignored() {
     let needle = ["#[", "ignore"].concat();
-    let offenders: Vec<PathBuf> = all_sources()
-        .into_iter()
-        .filter(|p| fs::read_to_string(p).unwrap_or_default().contains(&needle))
-        .collect();
+    let offenders: Vec<PathBuf> =
+        all_sources().into_iter().filter(|p| fs::read_to_string(p).unwrap_or_default().contains(&needle)).collect();
     assert!(offenders.is_empty(), "tests must not be switched off: {offenders:#?}");
 }
 

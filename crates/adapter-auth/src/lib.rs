@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
 use argon2::Argon2;
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
@@ -79,12 +81,7 @@ impl JwtTokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Self {
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
-            validation,
-            ttl,
-        }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
     }
 
     /// A fresh random secret, for a process started without one.
@@ -142,7 +139,8 @@ mod tests {
     #[test]
     fn rejects_the_none_algorithm() {
         // header {"alg":"none","typ":"JWT"}, payload {"sub":"000000000000000000000001","exp":9999999999}
-        let token = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDEiLCJleHAiOjk5OTk5OTk5OTl9.";
+        let token =
+            "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDEiLCJleHAiOjk5OTk5OTk5OTl9.";
         assert!(tokens(60).verify(token).is_none());
     }
 

@@ -21,7 +21,11 @@ pub enum DomainEvent {
 pub enum ChatEvent {
     /// The message as it is now (it may since have been deleted).
     MessageCreated(Message),
-    MessageDeleted { chat: ChatId, message: MessageId, seq: Seq },
+    MessageDeleted {
+        chat: ChatId,
+        message: MessageId,
+        seq: Seq,
+    },
 }
 
 impl ChatEvent {

@@ -133,10 +133,15 @@ impl MessageRepository for InMemoryStore {
         Ok(self.lock().messages.iter().find(|m| m.id == id).cloned())
     }
 
-    async fn page_messages(&self, chat: ChatId, cursor: PageCursor, limit: u32) -> Result<Option<MessagePage>, StoreError> {
+    async fn page_messages(
+        &self,
+        chat: ChatId,
+        cursor: PageCursor,
+        limit: u32,
+    ) -> Result<Option<MessagePage>, StoreError> {
         let s = self.lock();
         let mut listed: Vec<&Message> = s.messages.iter().filter(|m| m.chat == chat && !m.is_deleted()).collect();
-        listed.sort_by(|a, b| b.seq.cmp(&a.seq));
+        listed.sort_by_key(|m| std::cmp::Reverse(m.seq));
         let skip = match cursor {
             PageCursor::Skip(n) => usize::try_from(n).unwrap_or(usize::MAX),
             PageCursor::Before(id) => {
@@ -172,7 +177,12 @@ impl MessageRepository for InMemoryStore {
         Ok(SoftDeleted::Deleted { message: message.clone(), seq })
     }
 
-    async fn advance_status(&self, id: MessageId, status: MessageStatus, at: Timestamp) -> Result<Option<Message>, StoreError> {
+    async fn advance_status(
+        &self,
+        id: MessageId,
+        status: MessageStatus,
+        at: Timestamp,
+    ) -> Result<Option<Message>, StoreError> {
         let mut s = self.lock();
         let Some(message) = s.messages.iter_mut().find(|m| m.id == id) else {
             return Ok(None);

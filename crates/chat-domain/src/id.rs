@@ -149,7 +149,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        for bad in ["", "abc", "zzzzzzzzzzzzzzzzzzzzzzzz", "0123456789abcdef0123456", "0123456789abcdef012345678", "é123456789abcdef0123456"] {
+        for bad in [
+            "",
+            "abc",
+            "zzzzzzzzzzzzzzzzzzzzzzzz",
+            "0123456789abcdef0123456",
+            "0123456789abcdef012345678",
+            "é123456789abcdef0123456",
+        ] {
             assert_eq!(Id::parse(bad), Err(InvalidId), "{bad:?}");
         }
         assert!(Id::parse("0123456789ABCDEF01234567").is_ok());

@@ -18,6 +18,8 @@ pub use error::{Error, Result};
 pub use event::{ChatEvent, DomainEvent};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
-pub use services::{AuthService, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services, ServicesConfig, Session};
+pub use services::{
+    AuthService, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services, ServicesConfig, Session,
+};
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -262,7 +262,10 @@ pub enum Appended {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SoftDeleted {
     /// Marked deleted now, taking the chat's next `seq`.
-    Deleted { message: Message, seq: Seq },
+    Deleted {
+        message: Message,
+        seq: Seq,
+    },
     /// It was deleted before; nothing was written.
     AlreadyDeleted(Message),
     NotFound,

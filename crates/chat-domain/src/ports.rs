@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::event::{ChatEvent, DomainEvent};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
-    Appended, ChatInserted, ChatView, Chat, Message, MessageDraft, MessagePage, MessageStatus, PageCursor,
+    Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, MessageStatus, PageCursor,
     PasswordHash, Seq, SoftDeleted, User,
 };
 use crate::text::{Email, Password};
@@ -80,7 +80,12 @@ pub trait MessageRepository: Send + Sync {
     /// the cursor message or after skipping the `n` newest listed ones, returned oldest first;
     /// `has_more` is true when older listed messages exist beyond the page. A `Before` cursor
     /// naming a message not in `chat` gives `Ok(None)`.
-    async fn page_messages(&self, chat: ChatId, cursor: PageCursor, limit: u32) -> Result<Option<MessagePage>, StoreError>;
+    async fn page_messages(
+        &self,
+        chat: ChatId,
+        cursor: PageCursor,
+        limit: u32,
+    ) -> Result<Option<MessagePage>, StoreError>;
 
     /// Marks the message deleted, atomically taking its chat's next `seq` (the chat's
     /// `last_seq` moves with it; `last_message_id` does not change) and setting `updated_at` to
@@ -90,7 +95,12 @@ pub trait MessageRepository: Send + Sync {
 
     /// Sets the status if it moves forward (sent, delivered, read), returning the message as
     /// stored afterwards; `None` if there is no such message.
-    async fn advance_status(&self, id: MessageId, status: MessageStatus, at: Timestamp) -> Result<Option<Message>, StoreError>;
+    async fn advance_status(
+        &self,
+        id: MessageId,
+        status: MessageStatus,
+        at: Timestamp,
+    ) -> Result<Option<Message>, StoreError>;
 
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
     /// message's creation (at its `seq`) and each soft delete (at its `deleted_seq`).

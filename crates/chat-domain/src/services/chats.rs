@@ -25,7 +25,12 @@ impl ChatService {
     /// Creates a chat of the caller and `participants` (the caller is always one). Returns the
     /// chat and whether it is new: a 1:1 chat that exists already is returned as it is, and
     /// only a new chat is announced to its participants.
-    pub async fn create(&self, caller: UserId, participants: &[UserId], name: Option<&str>) -> Result<(ChatView, bool)> {
+    pub async fn create(
+        &self,
+        caller: UserId,
+        participants: &[UserId],
+        name: Option<&str>,
+    ) -> Result<(ChatView, bool)> {
         let name = match name {
             Some(raw) => ChatName::parse(raw)?,
             None => None,
@@ -65,7 +70,12 @@ impl ChatService {
                 Ok((ChatView { chat, last_message: None }, true))
             }
             ChatInserted::ExistingDirect(existing) => {
-                let view = self.ports.chats.chat_by_id(existing.id).await?.unwrap_or(ChatView { chat: existing, last_message: None });
+                let view = self
+                    .ports
+                    .chats
+                    .chat_by_id(existing.id)
+                    .await?
+                    .unwrap_or(ChatView { chat: existing, last_message: None });
                 Ok((view, false))
             }
         }

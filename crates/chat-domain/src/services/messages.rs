@@ -7,7 +7,9 @@ use super::{ChatService, Ports, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::{ChatEvent, DomainEvent};
 use crate::id::{ChatId, MessageId, UserId};
-use crate::model::{Appended, Message, MessageDraft, MessageKind, MessagePage, MessageStatus, PageCursor, PageLimit, Seq, SoftDeleted};
+use crate::model::{
+    Appended, Message, MessageDraft, MessageKind, MessagePage, MessageStatus, PageCursor, PageLimit, Seq, SoftDeleted,
+};
 use crate::text::{ClientId, MessageText};
 use crate::time::id_seconds;
 
@@ -78,7 +80,13 @@ impl MessageService {
     }
 
     /// A page of a chat's history for a participant; see [`PageCursor`].
-    pub async fn history(&self, caller: UserId, chat: ChatId, cursor: PageCursor, limit: PageLimit) -> Result<MessagePage> {
+    pub async fn history(
+        &self,
+        caller: UserId,
+        chat: ChatId,
+        cursor: PageCursor,
+        limit: PageLimit,
+    ) -> Result<MessagePage> {
         self.chats.participant_chat(caller, chat).await?;
         self.ports
             .messages
@@ -97,7 +105,8 @@ impl MessageService {
 
     /// Soft-deletes a message; only its sender may. Deleting again succeeds and changes nothing.
     pub async fn soft_delete(&self, caller: UserId, id: MessageId) -> Result<()> {
-        let message = self.ports.messages.message_by_id(id).await?.ok_or_else(|| Error::not_found("message not found"))?;
+        let message =
+            self.ports.messages.message_by_id(id).await?.ok_or_else(|| Error::not_found("message not found"))?;
         message.ensure_sender(caller)?;
         if message.is_deleted() {
             return Ok(());
@@ -121,11 +130,7 @@ impl MessageService {
             return Err(Error::forbidden("only a recipient may update the status of a message"));
         }
         let now = self.ports.clock.now();
-        self.ports
-            .messages
-            .advance_status(id, status, now)
-            .await?
-            .ok_or_else(|| Error::not_found("message not found"))
+        self.ports.messages.advance_status(id, status, now).await?.ok_or_else(|| Error::not_found("message not found"))
     }
 
     /// Announces that the caller started or stopped typing in a chat it participates in.

@@ -13,7 +13,9 @@ pub use auth::{AuthService, Session};
 pub use chats::ChatService;
 pub use messages::{JoinOutcome, MessageService, SendMessage};
 
-use crate::ports::{ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, TokenService, UserRepository};
+use crate::ports::{
+    ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, TokenService, UserRepository,
+};
 use crate::time::Clock;
 
 /// Tunables of the services, with production defaults.

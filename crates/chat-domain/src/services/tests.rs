@@ -193,7 +193,8 @@ async fn send_sanitizes_sequences_and_moves_last_message() {
     let view = w.services.chats.get(a, chat).await.unwrap();
     assert_eq!(view.last_message.map(|m| m.id), Some(m2.id));
     assert!(matches!(w.send(a, chat, "<script>x</script>").await, Err(Error::Invalid(_))));
-    let bad_type = w.services.messages.send(a, SendMessage { chat, text: "x", kind: Some("gif"), client_id: None }).await;
+    let bad_type =
+        w.services.messages.send(a, SendMessage { chat, text: "x", kind: Some("gif"), client_id: None }).await;
     assert!(matches!(bad_type, Err(Error::Invalid(_))));
     assert_eq!(w.services.chats.get(a, chat).await.unwrap().chat.last_seq, 2, "rejected sends change nothing");
 }
@@ -242,7 +243,10 @@ async fn history_pages_newest_first_returned_oldest_first() {
     assert_eq!(page.messages.iter().map(|m| m.id).collect::<Vec<_>>(), vec![ids[0]]);
     assert!(!page.has_more);
     let stranger = MessageId::generate(1);
-    assert!(matches!(w.services.messages.history(a, chat, PageCursor::Before(stranger), limit).await, Err(Error::Invalid(_))));
+    assert!(matches!(
+        w.services.messages.history(a, chat, PageCursor::Before(stranger), limit).await,
+        Err(Error::Invalid(_))
+    ));
     assert!(PageLimit::parse(Some(0)).is_err() && PageLimit::parse(Some(101)).is_err());
 }
 
@@ -316,7 +320,8 @@ async fn a_store_failure_surfaces_as_unavailable_and_announces_nothing() {
     let a = services.auth.register("a@example.com", "a", "password").await.unwrap().user.id;
     let b = services.auth.register("b@example.com", "b", "password").await.unwrap().user.id;
     let chat = services.chats.create(a, &[b], None).await.unwrap().0.chat.id;
-    let err = services.messages.send(a, SendMessage { chat, text: "hi", kind: None, client_id: None }).await.unwrap_err();
+    let err =
+        services.messages.send(a, SendMessage { chat, text: "hi", kind: None, client_id: None }).await.unwrap_err();
     assert_eq!(err, Error::Unavailable);
 }
 

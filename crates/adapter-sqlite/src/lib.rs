@@ -1,0 +1,179 @@
+//! The embedded default store: the user, chat and message repositories on one SQLite file.
+//!
+//! One connection writes, a few others read (WAL lets them run beside the writer). SQLite
+//! calls block, so every operation runs on tokio's blocking pool, never on an async worker.
+//! Every write that spans rows (appending a message, a soft delete, a new chat) is one
+//! `BEGIN IMMEDIATE` transaction, and a commit returns only once it is on disk.
+
+mod chats;
+mod error;
+mod messages;
+mod rows;
+mod schema;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
+
+use chat_domain::error::StoreError;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{DbError, DbResult};
+
+/// The database file inside the directory given to [`SqliteStore::open`].
+pub const DATABASE_FILE: &str = "chat.db";
+
+/// How many read-only connections a file-backed store keeps beside its writer.
+const READERS: usize = 4;
+
+/// The SQLite store. Cloning is cheap and shares the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// The only connection that writes; it serializes writes, as SQLite does anyway.
+    writer: Mutex<Connection>,
+    /// Read-only connections; empty for an in-memory database, which reads on the writer.
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    location: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner.location {
+            Some(path) => f.debug_struct("SqliteStore").field("path", path).finish(),
+            None => f.debug_struct("SqliteStore").field("path", &":memory:").finish(),
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database `chat.db` in `dir`, creating the directory too,
+    /// and brings its schema up to date. Blocks; call it before serving, or off the executor.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::other(format!("cannot create the data directory {}: {e}", dir.display())))?;
+        let path = dir.join(DATABASE_FILE);
+        Ok(Self::open_file(&path)?)
+    }
+
+    fn open_file(path: &Path) -> DbResult<Self> {
+        let mut writer = Connection::open(path)?;
+        schema::configure_writer(&writer)?;
+        schema::migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let flags =
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+            let reader = Connection::open_with_flags(path, flags)?;
+            schema::configure_reader(&reader)?;
+            readers.push(Mutex::new(reader));
+        }
+        Ok(Self::from_parts(writer, readers, Some(path.to_owned())))
+    }
+
+    /// A private database in memory, gone when the store is dropped; for tests and tools.
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        let open = || -> DbResult<Self> {
+            let mut conn = Connection::open_in_memory()?;
+            schema::configure_in_memory(&conn)?;
+            schema::migrate(&mut conn)?;
+            Ok(Self::from_parts(conn, Vec::new(), None))
+        };
+        Ok(open()?)
+    }
+
+    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>, location: Option<PathBuf>) -> Self {
+        let inner = Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), location };
+        Self { inner: Arc::new(inner) }
+    }
+
+    /// The database file, or `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.location.as_deref()
+    }
+
+    /// Copies the write-ahead log into the database file and truncates it, for a graceful
+    /// shutdown. Not needed for durability (every commit already is); it leaves one
+    /// self-contained file behind for backups and tools.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        if self.inner.location.is_none() {
+            return Ok(());
+        }
+        self.write(|conn| {
+            let (busy, log, moved): (i64, i64, i64) = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
+            if busy != 0 {
+                tracing::warn!(log, moved, "the sqlite checkpoint could not finish while readers were active");
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Runs `op` on the writer connection, off the async executor.
+    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || op(&mut lock(&inner.writer))).await
+    }
+
+    /// Runs `op` on a reader connection (the writer in memory), off the async executor. It
+    /// sees every write that returned before it started.
+    pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || match inner.idle_reader() {
+            Some(mut conn) => op(&mut conn),
+            None => op(&mut lock(&inner.writer)),
+        })
+        .await
+    }
+}
+
+impl Inner {
+    /// A free reader if there is one, else the next in turn (waiting for it); `None` when
+    /// there are no readers at all.
+    fn idle_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        for reader in &self.readers {
+            match reader.try_lock() {
+                Ok(conn) => return Some(conn),
+                Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => {}
+            }
+        }
+        let turn = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let reader = self.readers.get(turn % self.readers.len().max(1))?;
+        Some(lock(reader))
+    }
+}
+
+/// Locks a connection. A panic while it was held cannot have left a transaction open (the
+/// transaction rolls back as it is dropped), so the connection is still fine to use.
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+async fn blocking<T, F>(op: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> DbResult<T> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(op).await {
+        Ok(result) => result.map_err(StoreError::from),
+        Err(join) => Err(StoreError::other(DbError::refused(format!("sqlite task failed: {join}")))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,132 @@
+//! The database schema, its migrations (tracked in `PRAGMA user_version`) and the connection
+//! settings that make every acknowledged write durable.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{DbError, DbResult};
+
+/// How long a statement waits for a lock held by another connection before failing busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Enough cached statements for every query of the adapter on one connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
+/// migration is never edited, a change is a new entry.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this build writes.
+pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
+
+/// Version 1. Ids are 24-character lowercase hex text (the wire form, so rows can be matched
+/// against logs and API responses by hand); lowercase hex sorts like the id bytes. Times are
+/// integer milliseconds since the Unix epoch. Tables are STRICT so a wrong type is an error.
+const V1: &str = "
+CREATE TABLE users (
+    id            TEXT    NOT NULL PRIMARY KEY,
+    email         TEXT    NOT NULL UNIQUE,
+    username      TEXT    NOT NULL,
+    password_hash TEXT    NOT NULL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+) STRICT;
+
+-- direct_key is 'lo:hi' for a 1:1 chat and NULL for a group; UNIQUE admits many NULLs, so a
+-- pair of users has at most one 1:1 chat and groups are never deduplicated.
+CREATE TABLE chats (
+    id              TEXT    NOT NULL PRIMARY KEY,
+    name            TEXT,
+    is_group        INTEGER NOT NULL CHECK (is_group IN (0, 1)),
+    created_by      TEXT    NOT NULL REFERENCES users (id),
+    direct_key      TEXT    UNIQUE,
+    last_message_id TEXT    REFERENCES messages (id),
+    last_seq        INTEGER NOT NULL CHECK (last_seq >= 0),
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+) STRICT;
+
+-- The primary key (user_id, chat_id) finds the chats of a user; position keeps the order the
+-- participants were given in (creator first).
+CREATE TABLE chat_participants (
+    user_id  TEXT    NOT NULL REFERENCES users (id),
+    chat_id  TEXT    NOT NULL REFERENCES chats (id),
+    position INTEGER NOT NULL,
+    PRIMARY KEY (user_id, chat_id)
+) STRICT, WITHOUT ROWID;
+CREATE UNIQUE INDEX chat_participants_by_chat ON chat_participants (chat_id, position);
+
+-- status is the rank of the delivery status (0 sent, 1 delivered, 2 read), so moving it only
+-- forward is a comparison.
+CREATE TABLE messages (
+    id          TEXT    NOT NULL PRIMARY KEY,
+    chat_id     TEXT    NOT NULL REFERENCES chats (id),
+    sender_id   TEXT    NOT NULL REFERENCES users (id),
+    text        TEXT    NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('text', 'image', 'file', 'voice')),
+    status      INTEGER NOT NULL CHECK (status IN (0, 1, 2)),
+    seq         INTEGER NOT NULL CHECK (seq > 0),
+    deleted_seq INTEGER CHECK (deleted_seq > seq),
+    client_id   TEXT,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+) STRICT;
+-- History pages and catch-up by seq; also makes a repeated seq in a chat impossible.
+CREATE UNIQUE INDEX messages_by_chat_seq ON messages (chat_id, seq);
+-- Safe retries: one message per (sender, clientId).
+CREATE UNIQUE INDEX messages_by_sender_client_id ON messages (sender_id, client_id) WHERE client_id IS NOT NULL;
+-- Catch-up on deletes.
+CREATE INDEX messages_by_chat_deleted_seq ON messages (chat_id, deleted_seq) WHERE deleted_seq IS NOT NULL;
+";
+
+/// Settings of the one connection that writes to a database file: WAL (readers do not block
+/// the writer), `synchronous=FULL` (a commit is on disk before it returns, so an acknowledged
+/// write survives a power loss, not only a crash of the process), foreign keys enforced.
+pub(crate) fn configure_writer(conn: &Connection) -> DbResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::refused(format!("the database cannot use WAL journal mode (got {mode})")));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Settings of an in-memory database's connection (tests and tools): no journal file to speak
+/// of, but the same integrity rules.
+pub(crate) fn configure_in_memory(conn: &Connection) -> DbResult<()> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+/// Settings of a connection that only reads.
+pub(crate) fn configure_reader(conn: &Connection) -> DbResult<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(())
+}
+
+/// Brings the schema to [`CURRENT_VERSION`], each step in the same transaction as its version
+/// bump, under a write lock so that two processes opening one file do not both migrate.
+pub(crate) fn migrate(conn: &mut Connection) -> DbResult<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let version = usize::try_from(found).map_err(|_| DbError::refused(format!("invalid schema version {found}")))?;
+    if version > CURRENT_VERSION {
+        return Err(DbError::refused(format!(
+            "the database has schema version {version}, newer than the {CURRENT_VERSION} this build knows"
+        )));
+    }
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", from + 1)?;
+        tracing::info!(version = from + 1, "migrated the sqlite schema");
+    }
+    tx.commit()?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `UserRepository` on SQLite: the email's UNIQUE constraint decides who gets an address.
+
+use async_trait::async_trait;
+use chat_domain::error::StoreError;
+use chat_domain::ports::{InsertUserError, UserRepository};
+use chat_domain::{Email, User, UserId};
+use rusqlite::{params, OptionalExtension};
+
+use crate::rows::{self, millis, USER_COLUMNS};
+use crate::SqliteStore;
+
+/// Clamps a count to SQLite's LIMIT range (a negative LIMIT would mean no limit at all).
+pub(crate) fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl UserRepository for SqliteStore {
+    async fn insert_user(&self, user: &User) -> Result<(), InsertUserError> {
+        let user = user.clone();
+        let inserted = self
+            .write(move |conn| {
+                // A taken email is a normal outcome, not an error: the conflict clause turns it
+                // into "no row inserted", and races are settled by the UNIQUE index.
+                let sql = "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
+                           VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING";
+                let changed = conn.prepare_cached(sql)?.execute(params![
+                    user.id.to_string(),
+                    user.email.as_str(),
+                    user.username.as_str(),
+                    user.password_hash.0,
+                    millis(user.created_at),
+                    millis(user.updated_at),
+                ])?;
+                Ok(changed == 1)
+            })
+            .await?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(InsertUserError::EmailTaken)
+        }
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
+            Ok(conn.prepare_cached(&sql)?.query_row([id.to_string()], rows::user).optional()?)
+        })
+        .await
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let email = email.as_str().to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1");
+            Ok(conn.prepare_cached(&sql)?.query_row([email], rows::user).optional()?)
+        })
+        .await
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.read(move |conn| {
+            // At most a chat's worth of ids: point lookups on the primary key, one snapshot.
+            let tx = conn.transaction()?;
+            let mut found = Vec::with_capacity(ids.len());
+            {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
+                let mut stmt = tx.prepare_cached(&sql)?;
+                for id in ids {
+                    if let Some(user) = stmt.query_row([id.to_string()], rows::user).optional()? {
+                        found.push(user);
+                    }
+                }
+            }
+            tx.finish()?;
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        // SQLite's lower() folds ASCII only, which is what the port asks for; instr() takes the
+        // needle literally (LIKE would give `%` and `_` a meaning), and instr(x, '') is 1.
+        let needle = needle.to_ascii_lowercase();
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM users u
+                 WHERE u.id <> ?1 AND (instr(lower(u.username), ?2) > 0 OR instr(lower(u.email), ?2) > 0)
+                 ORDER BY u.username, u.id
+                 LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let found = stmt.query_map(params![exclude.to_string(), needle, sql_limit(limit)], rows::user)?;
+            Ok(found.collect::<rusqlite::Result<Vec<User>>>()?)
+        })
+        .await
+    }
+}

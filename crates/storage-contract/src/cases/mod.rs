@@ -1,0 +1,13 @@
+//! The contract cases, one `pub async fn(Stores)` each, grouped by what they exercise.
+
+mod chats;
+mod history;
+mod lifecycle;
+mod messages;
+mod users;
+
+pub use chats::*;
+pub use history::*;
+pub use lifecycle::*;
+pub use messages::*;
+pub use users::*;

@@ -1,0 +1,167 @@
+//! The storage contract suite: every MUST of the repository ports, written once as test cases
+//! that each storage adapter runs against itself.
+//!
+//! An adapter's integration test expands [`storage_contract_tests!`] with a function that
+//! returns a fresh, empty store, and gets one `#[tokio::test]` per case:
+//!
+//! ```text
+//! async fn make() -> storage_contract::Stores {
+//!     storage_contract::Stores::from_one(std::sync::Arc::new(MyStore::open_fresh().await))
+//! }
+//! storage_contract::storage_contract_tests!(make);
+//! ```
+//!
+//! The calling crate needs `tokio` (features `macros` and `rt-multi-thread`) among its
+//! dev-dependencies, because the generated tests use `#[tokio::test]`.
+//!
+//! This crate is test code: a broken expectation panics, which is how a test fails.
+#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test code fails by panicking")]
+
+use std::sync::Arc;
+
+use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
+
+pub mod cases;
+mod fixtures;
+mod guard;
+
+/// The three repositories under test. Most adapters implement all three on one type; see
+/// [`Stores::from_one`].
+#[derive(Clone)]
+pub struct Stores {
+    pub users: Arc<dyn UserRepository>,
+    pub chats: Arc<dyn ChatRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+}
+
+impl Stores {
+    /// Uses one store for all three repositories.
+    pub fn from_one<T: UserRepository + ChatRepository + MessageRepository + 'static>(store: Arc<T>) -> Self {
+        Self { users: store.clone(), chats: store.clone(), messages: store }
+    }
+}
+
+/// The one list of contract cases. Every `pub async fn` in [`cases`] must appear here (a unit
+/// test below checks it), and every name here must be such a function (the generated tests
+/// would not compile otherwise). It hands the list to the macro `$then`, after `$args`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __storage_contract_cases {
+    ($then:ident ! ($($args:tt)*)) => {
+        $crate::$then! { $($args)* ;
+            // Users.
+            user_insert_round_trips,
+            user_duplicate_email_is_taken,
+            user_concurrent_inserts_of_one_email_admit_one,
+            users_by_ids_returns_only_existing,
+            search_users_ignores_ascii_case_and_matches_username_or_email,
+            search_users_treats_the_needle_literally,
+            search_users_orders_by_username_excludes_and_limits,
+            // Chats.
+            chat_insert_round_trips,
+            direct_chat_is_deduplicated_in_either_order,
+            concurrent_direct_chat_inserts_create_one,
+            group_chats_and_other_pairs_are_not_deduplicated,
+            chats_of_user_orders_by_activity_then_id,
+            chat_views_carry_the_newest_message,
+            // Appending messages.
+            append_assigns_seq_per_chat,
+            append_with_repeated_client_id_returns_original,
+            append_same_client_id_from_different_senders_creates_both,
+            append_without_client_id_never_collides,
+            concurrent_appends_get_gapless_seqs,
+            concurrent_appends_with_one_client_id_create_one,
+            append_to_missing_chat_fails_and_writes_nothing,
+            // History pages.
+            page_with_skip_and_limit,
+            page_before_a_message,
+            page_leaves_out_deleted_messages,
+            page_before_a_message_of_another_chat_is_none,
+            // Soft delete and status.
+            soft_delete_takes_the_next_seq,
+            soft_delete_twice_writes_nothing,
+            soft_delete_unknown_message_is_not_found,
+            advance_status_only_moves_forward,
+            // Catch-up events.
+            chat_events_since_interleaves_creates_and_deletes,
+            chat_events_since_honors_max_and_chat,
+        }
+    };
+}
+
+/// Expands to one `#[tokio::test(flavor = "multi_thread", worker_threads = 2)]` per contract
+/// case. `$make` is a path to an `async fn() -> Stores` that returns a fresh, empty store on
+/// every call.
+#[macro_export]
+macro_rules! storage_contract_tests {
+    ($make:path) => {
+        $crate::__storage_contract_cases!(__storage_contract_emit_tests!($make));
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __storage_contract_emit_tests {
+    ($make:path ; $($case:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::cases::$case($make().await).await;
+            }
+        )*
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __storage_contract_emit_names {
+    (; $($case:ident),* $(,)?) => {
+        &[$(stringify!($case)),*]
+    };
+}
+
+/// The names of every contract case, in the order the suite lists them.
+pub const CASE_NAMES: &[&str] = __storage_contract_cases!(__storage_contract_emit_names!());
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The source of every module in `cases`; a new module must be added here too, which the
+    /// check on `cases/mod.rs` below enforces.
+    const CASE_SOURCES: &[(&str, &str)] = &[
+        ("users", include_str!("cases/users.rs")),
+        ("chats", include_str!("cases/chats.rs")),
+        ("messages", include_str!("cases/messages.rs")),
+        ("history", include_str!("cases/history.rs")),
+        ("lifecycle", include_str!("cases/lifecycle.rs")),
+    ];
+
+    #[test]
+    fn every_case_function_is_in_the_list_and_back() {
+        let mut defined = BTreeSet::new();
+        for (_, source) in CASE_SOURCES {
+            for line in source.lines() {
+                if let Some(rest) = line.strip_prefix("pub async fn ") {
+                    let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                    assert!(defined.insert(name.clone()), "case {name} is defined twice");
+                }
+            }
+        }
+        let listed: BTreeSet<String> = super::CASE_NAMES.iter().map(|s| (*s).to_owned()).collect();
+        assert_eq!(listed.len(), super::CASE_NAMES.len(), "a case is listed twice");
+        let unlisted: Vec<_> = defined.difference(&listed).collect();
+        assert!(unlisted.is_empty(), "cases missing from __storage_contract_cases!: {unlisted:?}");
+        let undefined: Vec<_> = listed.difference(&defined).collect();
+        assert!(undefined.is_empty(), "listed cases with no function: {undefined:?}");
+    }
+
+    #[test]
+    fn every_case_module_is_scanned() {
+        let mod_rs = include_str!("cases/mod.rs");
+        let declared: BTreeSet<&str> =
+            mod_rs.lines().filter_map(|l| l.strip_prefix("mod ").and_then(|rest| rest.strip_suffix(';'))).collect();
+        let scanned: BTreeSet<&str> = CASE_SOURCES.iter().map(|(name, _)| *name).collect();
+        assert_eq!(declared, scanned, "cases/mod.rs and CASE_SOURCES disagree");
+    }
+}

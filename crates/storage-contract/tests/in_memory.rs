@@ -1,0 +1,234 @@
+//! Proves the suite itself: it passes against the domain's in-memory fake, and it fails against
+//! copies of the fake with one deliberate bug each (a suite that cannot fail proves nothing).
+#![allow(clippy::expect_used, reason = "test code fails by panicking")]
+
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chat_domain::error::StoreError;
+use chat_domain::fakes::InMemoryStore;
+use chat_domain::model::{
+    Appended, ChatInserted, ChatView, MessageDraft, MessagePage, MessageStatus, PageCursor, SoftDeleted,
+};
+use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use chat_domain::{Chat, ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
+use chrono::SubsecRound;
+use storage_contract::{cases, Stores};
+
+async fn make() -> Stores {
+    Stores::from_one(Arc::new(InMemoryStore::new()))
+}
+
+storage_contract::storage_contract_tests!(make);
+
+/// One deliberate bug the suite must notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bug {
+    /// Timestamps come back with whole seconds only.
+    DropsMilliseconds,
+    /// `search_users` ignores its limit.
+    SearchIgnoresLimit,
+    /// `chats_of_user` lists the least recently active chat first.
+    ChatsOldestFirst,
+    /// `append_message` forgets the clientId, so retries are stored twice.
+    NoClientIdDedup,
+    /// Pages come newest first.
+    PageNewestFirst,
+    /// `chat_events_since` ignores `max`.
+    EventsIgnoreMax,
+    /// `soft_delete_message` reports every message as unknown.
+    DeleteFindsNothing,
+}
+
+/// The in-memory fake with one bug.
+struct Buggy {
+    inner: InMemoryStore,
+    bug: Option<Bug>,
+}
+
+impl Buggy {
+    fn stores(bug: Option<Bug>) -> Stores {
+        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug }))
+    }
+
+    fn has(&self, bug: Bug) -> bool {
+        self.bug == Some(bug)
+    }
+
+    fn user_out(&self, mut user: User) -> User {
+        if self.has(Bug::DropsMilliseconds) {
+            user.created_at = user.created_at.trunc_subsecs(0);
+            user.updated_at = user.updated_at.trunc_subsecs(0);
+        }
+        user
+    }
+}
+
+#[async_trait]
+impl UserRepository for Buggy {
+    async fn insert_user(&self, user: &User) -> Result<(), InsertUserError> {
+        self.inner.insert_user(user).await
+    }
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.inner.user_by_id(id).await?.map(|u| self.user_out(u)))
+    }
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        Ok(self.inner.user_by_email(email).await?.map(|u| self.user_out(u)))
+    }
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        self.inner.users_by_ids(ids).await
+    }
+    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        let limit = if self.has(Bug::SearchIgnoresLimit) { usize::MAX } else { limit };
+        self.inner.search_users(needle, exclude, limit).await
+    }
+}
+
+#[async_trait]
+impl ChatRepository for Buggy {
+    async fn insert_chat(&self, chat: &Chat) -> Result<ChatInserted, StoreError> {
+        self.inner.insert_chat(chat).await
+    }
+    async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
+        self.inner.chat_by_id(id).await
+    }
+    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
+        let mut chats = self.inner.chats_of_user(user).await?;
+        if self.has(Bug::ChatsOldestFirst) {
+            chats.reverse();
+        }
+        Ok(chats)
+    }
+}
+
+#[async_trait]
+impl MessageRepository for Buggy {
+    async fn append_message(&self, mut draft: MessageDraft) -> Result<Appended, StoreError> {
+        let client_id = draft.client_id.clone();
+        if self.has(Bug::NoClientIdDedup) {
+            draft.client_id = None;
+        }
+        Ok(match self.inner.append_message(draft).await? {
+            Appended::Created(mut m) if self.has(Bug::NoClientIdDedup) => {
+                m.client_id = client_id;
+                Appended::Created(m)
+            }
+            other => other,
+        })
+    }
+    async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
+        self.inner.message_by_id(id).await
+    }
+    async fn page_messages(
+        &self,
+        chat: ChatId,
+        cursor: PageCursor,
+        limit: u32,
+    ) -> Result<Option<MessagePage>, StoreError> {
+        let mut page = self.inner.page_messages(chat, cursor, limit).await?;
+        if let Some(page) = page.as_mut().filter(|_| self.has(Bug::PageNewestFirst)) {
+            page.messages.reverse();
+        }
+        Ok(page)
+    }
+    async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError> {
+        if self.has(Bug::DeleteFindsNothing) {
+            return Ok(SoftDeleted::NotFound);
+        }
+        self.inner.soft_delete_message(id, at).await
+    }
+    async fn advance_status(
+        &self,
+        id: MessageId,
+        status: MessageStatus,
+        at: Timestamp,
+    ) -> Result<Option<Message>, StoreError> {
+        self.inner.advance_status(id, status, at).await
+    }
+    async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
+        let max = if self.has(Bug::EventsIgnoreMax) { usize::MAX } else { max };
+        self.inner.chat_events_since(chat, since, max).await
+    }
+}
+
+/// Runs `case` against a store with `bug` and expects the case to fail.
+async fn assert_caught<F, Fut>(bug: Bug, case: F)
+where
+    F: FnOnce(Stores) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let outcome = tokio::spawn(case(Buggy::stores(Some(bug)))).await;
+    let failed = outcome.as_ref().is_err_and(|e| e.is_panic());
+    assert!(failed, "the suite did not notice {bug:?}");
+}
+
+/// The wrapper without a bug passes the whole suite, so a failure below is the bug's doing.
+/// (This also expands the macro inside a module, as adapters may.)
+mod faithful_wrapper {
+    async fn make() -> storage_contract::Stores {
+        super::Buggy::stores(None)
+    }
+
+    storage_contract::storage_contract_tests!(make);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_dropped_milliseconds() {
+    assert_caught(Bug::DropsMilliseconds, cases::user_insert_round_trips).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_an_ignored_search_limit() {
+    assert_caught(Bug::SearchIgnoresLimit, cases::search_users_orders_by_username_excludes_and_limits).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_chats_in_the_wrong_order() {
+    assert_caught(Bug::ChatsOldestFirst, cases::chats_of_user_orders_by_activity_then_id).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_missing_client_id_dedup() {
+    assert_caught(Bug::NoClientIdDedup, cases::append_with_repeated_client_id_returns_original).await;
+    assert_caught(Bug::NoClientIdDedup, cases::concurrent_appends_with_one_client_id_create_one).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_pages_newest_first() {
+    assert_caught(Bug::PageNewestFirst, cases::page_with_skip_and_limit).await;
+    assert_caught(Bug::PageNewestFirst, cases::page_before_a_message).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_an_ignored_event_max() {
+    assert_caught(Bug::EventsIgnoreMax, cases::chat_events_since_honors_max_and_chat).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_delete_that_finds_nothing() {
+    assert_caught(Bug::DeleteFindsNothing, cases::soft_delete_takes_the_next_seq).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_lives_exactly_as_long_as_the_repositories() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    struct Flag(Arc<AtomicBool>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    let dropped = Arc::new(AtomicBool::new(false));
+    let stores = make().await.with_guard(Flag(dropped.clone()));
+    let Stores { users, chats, messages } = stores;
+    drop(users);
+    drop(chats);
+    assert!(!dropped.load(Ordering::SeqCst), "one repository is still in use");
+    let unknown = MessageId::generate(0);
+    assert_eq!(messages.message_by_id(unknown).await.expect("message_by_id"), None, "a guarded repository works");
+    drop(messages);
+    assert!(dropped.load(Ordering::SeqCst), "the guard goes with the last repository");
+}
