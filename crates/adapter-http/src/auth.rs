@@ -1,0 +1,45 @@
+//! The `Caller` extractor: `Authorization: Bearer <jwt>` verified into the caller's user id.
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpRequest};
+use chat_domain::UserId;
+
+use crate::error::ApiError;
+use crate::HttpState;
+
+/// The authenticated caller of a route. Extracting it fails with 401 when the header is
+/// missing, is not a bearer token, or the token does not verify (forged, malformed, expired).
+/// It checks the token only; routes that need the account itself load it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller(pub UserId);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let Some(state) = req.app_data::<web::Data<HttpState>>() else {
+        // Only a wiring mistake gets here: `configure` always registers the state.
+        tracing::error!("HttpState is not registered with the app");
+        return Err(ApiError::internal());
+    };
+    let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
+    let claims = state.services.auth.verify_token(token)?;
+    Ok(Caller(claims.user))
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
+fn bearer_token(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

@@ -1,0 +1,90 @@
+//! Route handlers: each extracts its input, calls one service, and shapes the answer.
+//!
+//! No business rule lives here; the services decide, the handlers translate.
+
+use actix_web::{web, HttpResponse};
+use chat_domain::{ChatId, MessageId, SendMessage};
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::dto::{parse_id, CreateChatBody, HistoryQuery, LoginBody, RegisterBody, SearchQuery, SendMessageBody};
+use crate::error::ApiError;
+use crate::HttpState;
+
+type State = web::Data<HttpState>;
+type Reply = Result<HttpResponse, ApiError>;
+
+pub(crate) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+pub(crate) async fn register(state: State, body: web::Json<RegisterBody>) -> Reply {
+    let session = state.services.auth.register(&body.email, &body.username, &body.password).await?;
+    Ok(HttpResponse::Created().json(wire::AuthSession::from(&session)))
+}
+
+pub(crate) async fn login(state: State, body: web::Json<LoginBody>) -> Reply {
+    let session = state.services.auth.login(&body.email, &body.password).await?;
+    Ok(HttpResponse::Ok().json(wire::AuthSession::from(&session)))
+}
+
+pub(crate) async fn me(caller: Caller, state: State) -> Reply {
+    let user = state.services.auth.me(caller.0).await?;
+    Ok(HttpResponse::Ok().json(wire::User::from(&user)))
+}
+
+pub(crate) async fn search_users(caller: Caller, state: State, query: web::Query<SearchQuery>) -> Reply {
+    let needle = query.search.as_deref().unwrap_or("");
+    let users = state.services.auth.search(caller.0, needle).await?;
+    Ok(HttpResponse::Ok().json(users.iter().map(wire::User::from).collect::<Vec<_>>()))
+}
+
+pub(crate) async fn create_chat(caller: Caller, state: State, body: web::Json<CreateChatBody>) -> Reply {
+    let participants = body.participants()?;
+    let (view, created) = state.services.chats.create(caller.0, &participants, body.name.as_deref()).await?;
+    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(response.json(wire::Chat::from(&view)))
+}
+
+pub(crate) async fn list_chats(caller: Caller, state: State) -> Reply {
+    let chats = state.services.chats.list(caller.0).await?;
+    Ok(HttpResponse::Ok().json(chats.iter().map(wire::Chat::from).collect::<Vec<_>>()))
+}
+
+pub(crate) async fn get_chat(caller: Caller, state: State, path: web::Path<String>) -> Reply {
+    let chat: ChatId = parse_id("chatId", &path)?;
+    let view = state.services.chats.get(caller.0, chat).await?;
+    Ok(HttpResponse::Ok().json(wire::Chat::from(&view)))
+}
+
+/// A repeated `clientId` answers 201 with the stored message as well, so a retry looks exactly
+/// like the first attempt.
+pub(crate) async fn send_message(caller: Caller, state: State, body: web::Json<SendMessageBody>) -> Reply {
+    let request = SendMessage {
+        chat: body.chat()?,
+        text: &body.text,
+        kind: body.kind.as_deref(),
+        client_id: body.client_id.as_deref(),
+    };
+    let message = state.services.messages.send(caller.0, request).await?;
+    Ok(HttpResponse::Created().json(wire::Message::from(&message)))
+}
+
+/// Serves both `/api/chats/{chatId}/messages` and its alias `/api/messages/chats/{chatId}`.
+pub(crate) async fn history(
+    caller: Caller,
+    state: State,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Reply {
+    let chat: ChatId = parse_id("chatId", &path)?;
+    let (cursor, limit) = query.page()?;
+    let page = state.services.messages.history(caller.0, chat, cursor, limit).await?;
+    Ok(HttpResponse::Ok().json(wire::MessagePage::from(&page)))
+}
+
+pub(crate) async fn delete_message(caller: Caller, state: State, path: web::Path<String>) -> Reply {
+    let id: MessageId = parse_id("id", &path)?;
+    state.services.messages.soft_delete(caller.0, id).await?;
+    Ok(HttpResponse::Ok().json(wire::Success::YES))
+}

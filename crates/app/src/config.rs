@@ -1,0 +1,273 @@
+//! Configuration from environment variables, checked before anything starts.
+//!
+//! | Variable | Default | Meaning |
+//! |---|---|---|
+//! | `PORT` | `3001` | TCP port of HTTP and WebSocket (0 picks a free one) |
+//! | `HOST` | `0.0.0.0` | address to bind |
+//! | `DATA_DIR` | `./data` | where the SQLite database lives |
+//! | `JWT_SECRET` | random per process | HS256 signing secret, at least 32 bytes |
+//! | `JWT_TTL_SECS` | `86400` | lifetime of an access token |
+//! | `RATE_LIMIT_PER_MINUTE` | `30` | messages per user per minute; `0` turns the limit off |
+//! | `CORS_ORIGIN` | `*` | origins allowed to call from a browser: `*` or a comma-separated list |
+//! | `LOG_FORMAT` | `text` | `text` or `json` |
+//! | `RUST_LOG` | `info` | tracing filter directives |
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Every variable this module reads, so `from_env` can refuse ones that are not UTF-8.
+const VARIABLES: [&str; 8] =
+    ["PORT", "HOST", "DATA_DIR", "JWT_SECRET", "JWT_TTL_SECS", "RATE_LIMIT_PER_MINUTE", "CORS_ORIGIN", "LOG_FORMAT"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub jwt_secret: JwtSecret,
+    /// True when `JWT_SECRET` was unset and the secret was made up for this process: tokens
+    /// then die with the process, and several nodes cannot share them.
+    pub jwt_secret_generated: bool,
+    pub jwt_ttl: Duration,
+    /// 0 means unlimited.
+    pub rate_limit_per_minute: u32,
+    pub cors: CorsOrigins,
+    pub log_format: LogFormat,
+}
+
+/// The HS256 signing secret; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JwtSecret({} bytes)", self.0.len())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Which browser origins may call the API (bearer tokens are not ambient credentials, so any
+/// origin is the default, as NestJS's `enableCors()` has it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    Any,
+    List(Vec<String>),
+}
+
+/// A variable that is set but unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError { variable, problem: problem.into() }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        for variable in VARIABLES {
+            if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(variable) {
+                return Err(invalid(variable, "must be valid UTF-8"));
+            }
+        }
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let port = match lookup("PORT") {
+            None => 3001,
+            Some(raw) => raw.trim().parse().map_err(|_| invalid("PORT", "must be a port number (0 to 65535)"))?,
+        };
+        let host = match lookup("HOST") {
+            None => "0.0.0.0".to_owned(),
+            Some(raw) if raw.trim().is_empty() => return Err(invalid("HOST", "must not be empty")),
+            Some(raw) => raw.trim().to_owned(),
+        };
+        let data_dir = match lookup("DATA_DIR") {
+            None => PathBuf::from("./data"),
+            Some(raw) if raw.is_empty() => return Err(invalid("DATA_DIR", "must not be empty")),
+            Some(raw) => PathBuf::from(raw),
+        };
+        let (jwt_secret, jwt_secret_generated) = match lookup("JWT_SECRET") {
+            None => (JwtSecret(random_secret()), true),
+            Some(raw) if raw.len() < MIN_JWT_SECRET_BYTES => {
+                return Err(invalid(
+                    "JWT_SECRET",
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes (it has {})", raw.len()),
+                ))
+            }
+            Some(raw) => (JwtSecret(raw.into_bytes()), false),
+        };
+        let jwt_ttl = match lookup("JWT_TTL_SECS") {
+            None => Duration::from_secs(86_400),
+            Some(raw) => match raw.trim().parse::<u64>() {
+                Ok(secs) if secs > 0 => Duration::from_secs(secs),
+                _ => return Err(invalid("JWT_TTL_SECS", "must be a positive number of seconds")),
+            },
+        };
+        let rate_limit_per_minute = match lookup("RATE_LIMIT_PER_MINUTE") {
+            None => 30,
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map_err(|_| invalid("RATE_LIMIT_PER_MINUTE", "must be a whole number (0 turns the limit off)"))?,
+        };
+        let cors = match lookup("CORS_ORIGIN") {
+            None => CorsOrigins::Any,
+            Some(raw) => parse_cors(&raw)?,
+        };
+        let log_format = match lookup("LOG_FORMAT").map(|raw| raw.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(_) => return Err(invalid("LOG_FORMAT", "must be text or json")),
+        };
+        Ok(Self {
+            host,
+            port,
+            data_dir,
+            jwt_secret,
+            jwt_secret_generated,
+            jwt_ttl,
+            rate_limit_per_minute,
+            cors,
+            log_format,
+        })
+    }
+}
+
+fn parse_cors(raw: &str) -> Result<CorsOrigins, ConfigError> {
+    if raw.trim() == "*" {
+        return Ok(CorsOrigins::Any);
+    }
+    let origins: Vec<String> =
+        raw.split(',').map(str::trim).filter(|o| !o.is_empty()).map(|o| o.trim_end_matches('/').to_owned()).collect();
+    if origins.is_empty() {
+        return Err(invalid("CORS_ORIGIN", "must be * or a comma-separated list of origins"));
+    }
+    if let Some(bad) = origins.iter().find(|o| !(o.starts_with("http://") || o.starts_with("https://"))) {
+        return Err(invalid("CORS_ORIGIN", format!("has {bad:?}, which is not an http(s) origin")));
+    }
+    Ok(CorsOrigins::List(origins))
+}
+
+fn random_secret() -> Vec<u8> {
+    (0..64).map(|_| rand::random::<u8>()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.port, 3001);
+        assert_eq!(c.host, "0.0.0.0");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.jwt_ttl, Duration::from_secs(86_400));
+        assert_eq!(c.rate_limit_per_minute, 30);
+        assert_eq!(c.cors, CorsOrigins::Any);
+        assert_eq!(c.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn an_unset_secret_is_generated_per_process_and_flagged() {
+        let a = config(&[]).unwrap();
+        let b = config(&[]).unwrap();
+        assert!(a.jwt_secret_generated);
+        assert!(a.jwt_secret.as_bytes().len() >= MIN_JWT_SECRET_BYTES);
+        assert_ne!(a.jwt_secret, b.jwt_secret);
+    }
+
+    #[test]
+    fn a_configured_secret_is_used_and_short_ones_are_refused() {
+        let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        assert!(!c.jwt_secret_generated);
+        assert_eq!(c.jwt_secret.as_bytes(), SECRET.as_bytes());
+        let error = config(&[("JWT_SECRET", &SECRET[1..])]).unwrap_err();
+        assert_eq!(error.variable, "JWT_SECRET");
+        assert_eq!(error.to_string(), "JWT_SECRET must be at least 32 bytes (it has 31)");
+        assert!(config(&[("JWT_SECRET", "")]).is_err());
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let c = config(&[("JWT_SECRET", SECRET)]).unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(SECRET), "{shown}");
+        assert!(shown.contains("JwtSecret(32 bytes)"));
+    }
+
+    #[test]
+    fn everything_can_be_set() {
+        let c = config(&[
+            ("PORT", "0"),
+            ("HOST", "127.0.0.1"),
+            ("DATA_DIR", "/tmp/chat"),
+            ("JWT_SECRET", SECRET),
+            ("JWT_TTL_SECS", "60"),
+            ("RATE_LIMIT_PER_MINUTE", "0"),
+            ("CORS_ORIGIN", "http://localhost:3000, https://chat.example.com/"),
+            ("LOG_FORMAT", "JSON"),
+        ])
+        .unwrap();
+        assert_eq!(c.port, 0);
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/chat"));
+        assert_eq!(c.jwt_ttl, Duration::from_secs(60));
+        assert_eq!(c.rate_limit_per_minute, 0);
+        assert_eq!(c.cors, CorsOrigins::List(vec!["http://localhost:3000".into(), "https://chat.example.com".into()]));
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unusable_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("PORT", "-1"),
+            ("HOST", " "),
+            ("DATA_DIR", ""),
+            ("JWT_TTL_SECS", "0"),
+            ("JWT_TTL_SECS", "1d"),
+            ("RATE_LIMIT_PER_MINUTE", "-5"),
+            ("RATE_LIMIT_PER_MINUTE", "lots"),
+            ("CORS_ORIGIN", " , "),
+            ("CORS_ORIGIN", "localhost:3000"),
+            ("LOG_FORMAT", "yaml"),
+        ] {
+            let error = config(&[(name, value)]).unwrap_err();
+            assert_eq!(error.variable, name, "{name}={value}");
+        }
+    }
+}

@@ -1,0 +1,162 @@
+//! Wiring: builds the adapters the configuration asks for, plugs them into the services, and
+//! serves HTTP until a shutdown signal, then flushes storage.
+//!
+//! `main.rs` only reads the configuration, binds the listener and calls [`run`]; tests bind
+//! port 0 themselves and call [`serve`] with their own shutdown future.
+
+pub mod config;
+
+use std::future::Future;
+use std::io::{self, IsTerminal};
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{App, HttpServer};
+use adapter_auth::{Argon2Hasher, JwtTokens};
+use adapter_http::HttpState;
+use adapter_ratelimit::InProcessRateLimiter;
+use adapter_sqlite::SqliteStore;
+use chat_domain::ports::NullNotifier;
+use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
+use tracing_subscriber::EnvFilter;
+
+pub use config::{Config, ConfigError, CorsOrigins, LogFormat};
+
+/// Seconds in-flight requests get to finish after a shutdown signal.
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
+
+/// Installs the global tracing subscriber: `RUST_LOG` filters (default `info`), `format` picks
+/// human-readable lines or one JSON object per line, on standard output.
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal: piped and collected logs stay plain text.
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stdout().is_terminal());
+    // A subscriber set earlier (by a test harness) wins; that is not an error.
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Serves until SIGINT or SIGTERM, then finishes in-flight requests and flushes storage.
+pub async fn run(config: Config, listener: TcpListener) -> io::Result<()> {
+    serve(config, listener, shutdown_signal()).await
+}
+
+/// Serves on `listener` until `shutdown` completes, then stops gracefully (in-flight requests
+/// get [`SHUTDOWN_TIMEOUT_SECS`]) and flushes storage.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random secret for this process only. Every token dies \
+             with the process and nodes cannot share tokens. Set JWT_SECRET (32+ bytes) in production"
+        );
+    }
+
+    let store = SqliteStore::open(&config.data_dir)
+        .map_err(|e| io::Error::other(format!("cannot open the database in {}: {e}", config.data_dir.display())))?;
+    let store = Arc::new(store);
+    let ports = ServicePorts {
+        users: store.clone(),
+        chats: store.clone(),
+        messages: store.clone(),
+        notifier: Arc::new(NullNotifier),
+        limiter: InProcessRateLimiter::per_minute(config.rate_limit_per_minute),
+        hasher: Arc::new(Argon2Hasher),
+        tokens: Arc::new(JwtTokens::new(config.jwt_secret.as_bytes(), config.jwt_ttl)),
+        clock: Arc::new(SystemClock),
+    };
+    let state = HttpState::new(Services::new(ports, ServicesConfig::default()));
+    let cors = config.cors.clone();
+
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new().wrap(cors_layer(&cors)).wrap(from_fn(log_request)).configure(adapter_http::configure(state.clone()))
+    })
+    .shutdown_signal(shutdown)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
+    .listen(listener)?
+    .run();
+
+    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{address}");
+    let served = server.await;
+    tracing::info!("server stopped; flushing storage");
+    store.flush().await.map_err(|e| io::Error::other(format!("cannot flush the database: {e}")))?;
+    tracing::info!("storage flushed; bye");
+    served
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// Browsers on other origins (a frontend dev server on :3000) may call the API, as they could
+/// with the NestJS backend's `enableCors()`; `Retry-After` is readable by their scripts.
+fn cors_layer(origins: &CorsOrigins) -> Cors {
+    let cors =
+        Cors::default().allow_any_method().allow_any_header().expose_headers([header::RETRY_AFTER]).max_age(3600);
+    match origins {
+        CorsOrigins::Any => cors.allow_any_origin(),
+        CorsOrigins::List(list) => {
+            let list = list.clone();
+            cors.allowed_origin_fn(move |origin, _| {
+                origin.to_str().is_ok_and(|origin| list.iter().any(|allowed| allowed == origin))
+            })
+        }
+    }
+}
+
+/// One line per request: method, path (never the query string, which may carry a token),
+/// status and duration.
+async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let started = Instant::now();
+    let response = next.call(req).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    match &response {
+        Ok(response) => {
+            tracing::info!(%method, %path, status = response.status().as_u16(), elapsed_ms, "request")
+        }
+        Err(error) => tracing::warn!(%method, %path, %error, elapsed_ms, "request failed"),
+    }
+    response
+}

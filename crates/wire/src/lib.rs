@@ -1,0 +1,311 @@
+//! The JSON shapes of the wire contract: what clients see of users, chats, messages and events.
+//!
+//! These types are response shapes only; request bodies are parsed by each adapter into its own
+//! DTOs. They derive `Deserialize` too, so tests and clients can read responses back. Field
+//! order follows `CONTRACT.md`, ids are 24 lowercase hex characters, and every time is ISO-8601
+//! UTC with exactly three fractional digits and a `Z` (see [`format_timestamp`]). This crate
+//! depends on no web framework, so the HTTP adapter and the WebSocket gateway share it.
+
+use chat_domain::{ChatView, Timestamp};
+use serde::{Deserialize, Serialize};
+
+/// Names of the Socket.IO events of the contract.
+pub mod events {
+    pub const CHAT_JOIN: &str = "chat:join";
+    pub const CHAT_LEAVE: &str = "chat:leave";
+    pub const CHAT_CREATED: &str = "chat:created";
+    pub const MESSAGE_SEND: &str = "message:send";
+    pub const MESSAGE_NEW: &str = "message:new";
+    pub const MESSAGE_TYPING: &str = "message:typing";
+    pub const MESSAGE_DELETED: &str = "message:deleted";
+}
+
+/// Formats a time as the contract shows it: `2026-11-25T19:13:00.123Z`.
+pub fn format_timestamp(at: &Timestamp) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Serde helpers for [`Timestamp`] fields in the contract's format.
+pub mod timestamp {
+    use chat_domain::Timestamp;
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_timestamp(at))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
+        let raw = String::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&raw)
+            .map(|at| at.with_timezone(&Utc))
+            .map_err(|_| serde::de::Error::custom("expected an ISO-8601 time"))
+    }
+}
+
+/// A user account as clients see it; never carries the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    #[serde(with = "timestamp")]
+    pub created_at: Timestamp,
+    #[serde(with = "timestamp")]
+    pub updated_at: Timestamp,
+}
+
+impl From<&chat_domain::User> for User {
+    fn from(user: &chat_domain::User) -> Self {
+        Self {
+            id: user.id.to_string(),
+            email: user.email.as_str().to_owned(),
+            username: user.username.as_str().to_owned(),
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// The `type` of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    Text,
+    Image,
+    File,
+    Voice,
+}
+
+impl From<chat_domain::MessageKind> for MessageType {
+    fn from(kind: chat_domain::MessageKind) -> Self {
+        match kind {
+            chat_domain::MessageKind::Text => Self::Text,
+            chat_domain::MessageKind::Image => Self::Image,
+            chat_domain::MessageKind::File => Self::File,
+            chat_domain::MessageKind::Voice => Self::Voice,
+        }
+    }
+}
+
+/// The delivery `status` of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Sent,
+    Delivered,
+    Read,
+}
+
+impl From<chat_domain::MessageStatus> for MessageStatus {
+    fn from(status: chat_domain::MessageStatus) -> Self {
+        match status {
+            chat_domain::MessageStatus::Sent => Self::Sent,
+            chat_domain::MessageStatus::Delivered => Self::Delivered,
+            chat_domain::MessageStatus::Read => Self::Read,
+        }
+    }
+}
+
+/// A message; `clientId` appears only when the sender gave one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub sender: String,
+    pub chat: String,
+    pub text: String,
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    pub status: MessageStatus,
+    pub is_deleted: bool,
+    #[serde(with = "timestamp")]
+    pub created_at: Timestamp,
+    #[serde(with = "timestamp")]
+    pub updated_at: Timestamp,
+    pub seq: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl From<&chat_domain::Message> for Message {
+    fn from(message: &chat_domain::Message) -> Self {
+        Self {
+            id: message.id.to_string(),
+            sender: message.sender.to_string(),
+            chat: message.chat.to_string(),
+            text: message.text.as_str().to_owned(),
+            kind: message.kind.into(),
+            status: message.status.into(),
+            is_deleted: message.is_deleted(),
+            created_at: message.created_at,
+            updated_at: message.updated_at,
+            seq: message.seq,
+            client_id: message.client_id.as_ref().map(|c| c.as_str().to_owned()),
+        }
+    }
+}
+
+/// A chat; `name` and `lastMessage` are `null` when absent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub name: Option<String>,
+    pub is_group: bool,
+    pub participants: Vec<String>,
+    pub created_by: String,
+    pub last_message: Option<Message>,
+    #[serde(with = "timestamp")]
+    pub created_at: Timestamp,
+    #[serde(with = "timestamp")]
+    pub updated_at: Timestamp,
+}
+
+impl Chat {
+    fn from_parts(chat: &chat_domain::Chat, last_message: Option<&chat_domain::Message>) -> Self {
+        Self {
+            id: chat.id.to_string(),
+            name: chat.name.as_ref().map(|n| n.as_str().to_owned()),
+            is_group: chat.is_group,
+            participants: chat.participants.iter().map(ToString::to_string).collect(),
+            created_by: chat.created_by.to_string(),
+            last_message: last_message.map(Message::from),
+            created_at: chat.created_at,
+            updated_at: chat.updated_at,
+        }
+    }
+}
+
+impl From<&ChatView> for Chat {
+    fn from(view: &ChatView) -> Self {
+        Self::from_parts(&view.chat, view.last_message.as_ref())
+    }
+}
+
+/// A chat without its newest message at hand (`lastMessage` is `null`), as `chat:created`
+/// announces a chat that was just made.
+impl From<&chat_domain::Chat> for Chat {
+    fn from(chat: &chat_domain::Chat) -> Self {
+        Self::from_parts(chat, None)
+    }
+}
+
+/// The payload of `message:deleted`; `seq` is the delete's own sequence number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeleted {
+    pub message_id: String,
+    pub chat_id: String,
+    pub seq: u64,
+}
+
+impl MessageDeleted {
+    pub fn new(chat: chat_domain::ChatId, message: chat_domain::MessageId, seq: u64) -> Self {
+        Self { message_id: message.to_string(), chat_id: chat.to_string(), seq }
+    }
+}
+
+/// The payload of `message:typing` as the other participants receive it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Typing {
+    pub chat_id: String,
+    pub user_id: String,
+    pub is_typing: bool,
+}
+
+impl Typing {
+    pub fn new(chat: chat_domain::ChatId, user: chat_domain::UserId, is_typing: bool) -> Self {
+        Self { chat_id: chat.to_string(), user_id: user.to_string(), is_typing }
+    }
+}
+
+/// A persisted chat event as a catch-up replays it: `{"event": "message:new", "data": Message}`
+/// or `{"event": "message:deleted", "data": {messageId, chatId, seq}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data")]
+pub enum ChatEvent {
+    #[serde(rename = "message:new")]
+    MessageNew(Message),
+    #[serde(rename = "message:deleted")]
+    MessageDeleted(MessageDeleted),
+}
+
+impl ChatEvent {
+    /// The Socket.IO event name a live delivery of this event uses.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::MessageNew(_) => events::MESSAGE_NEW,
+            Self::MessageDeleted(_) => events::MESSAGE_DELETED,
+        }
+    }
+}
+
+impl From<&chat_domain::ChatEvent> for ChatEvent {
+    fn from(event: &chat_domain::ChatEvent) -> Self {
+        match event {
+            chat_domain::ChatEvent::MessageCreated(message) => Self::MessageNew(message.into()),
+            chat_domain::ChatEvent::MessageDeleted { chat, message, seq } => {
+                Self::MessageDeleted(MessageDeleted::new(*chat, *message, *seq))
+            }
+        }
+    }
+}
+
+/// What register and login answer: `{accessToken, user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSession {
+    pub access_token: String,
+    pub user: User,
+}
+
+impl From<&chat_domain::Session> for AuthSession {
+    fn from(session: &chat_domain::Session) -> Self {
+        Self { access_token: session.access_token.clone(), user: (&session.user).into() }
+    }
+}
+
+/// A page of a chat's history: `{messages, hasMore}`, messages oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+impl From<&chat_domain::MessagePage> for MessagePage {
+    fn from(page: &chat_domain::MessagePage) -> Self {
+        Self { messages: page.messages.iter().map(Message::from).collect(), has_more: page.has_more }
+    }
+}
+
+/// `{"success": true}`, the answer of a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Success {
+    pub success: bool,
+}
+
+impl Success {
+    pub const YES: Self = Self { success: true };
+}
+
+/// The NestJS error body every HTTP error carries:
+/// `{"statusCode": 400, "error": "Bad Request", "message": "text must not be empty"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    pub status_code: u16,
+    /// The status's reason phrase.
+    pub error: String,
+    /// What went wrong, safe to show; never internal detail.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests;
