@@ -5,6 +5,8 @@
 //! | `PORT` | `3001` | TCP port of HTTP and WebSocket (0 picks a free one) |
 //! | `HOST` | `0.0.0.0` | address to bind |
 //! | `DATA_DIR` | `./data` | where the SQLite database lives |
+//! | `MONGODB_URI` | unset | use MongoDB (a replica set) instead of the embedded store |
+//! | `MONGODB_DB` | `chat` | database name on MongoDB |
 //! | `JWT_SECRET` | random per process | HS256 signing secret, at least 32 bytes |
 //! | `JWT_TTL_SECS` | `86400` | lifetime of an access token |
 //! | `RATE_LIMIT_PER_MINUTE` | `30` | messages per user per minute; `0` turns the limit off |
@@ -20,14 +22,26 @@ use std::time::Duration;
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Every variable this module reads, so `from_env` can refuse ones that are not UTF-8.
-const VARIABLES: [&str; 8] =
-    ["PORT", "HOST", "DATA_DIR", "JWT_SECRET", "JWT_TTL_SECS", "RATE_LIMIT_PER_MINUTE", "CORS_ORIGIN", "LOG_FORMAT"];
+const VARIABLES: [&str; 10] = [
+    "PORT",
+    "HOST",
+    "DATA_DIR",
+    "MONGODB_URI",
+    "MONGODB_DB",
+    "JWT_SECRET",
+    "JWT_TTL_SECS",
+    "RATE_LIMIT_PER_MINUTE",
+    "CORS_ORIGIN",
+    "LOG_FORMAT",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub host: String,
     pub port: u16,
     pub data_dir: PathBuf,
+    /// Set when `MONGODB_URI` is: MongoDB replaces the embedded store.
+    pub mongodb: Option<MongoConfig>,
     pub jwt_secret: JwtSecret,
     /// True when `JWT_SECRET` was unset and the secret was made up for this process: tokens
     /// then die with the process, and several nodes cannot share them.
@@ -37,6 +51,19 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     pub cors: CorsOrigins,
     pub log_format: LogFormat,
+}
+
+/// Where MongoDB is. The URI may hold credentials, so it is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MongoConfig {
+    pub uri: String,
+    pub database: String,
+}
+
+impl fmt::Debug for MongoConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MongoConfig").field("database", &self.database).finish_non_exhaustive()
+    }
 }
 
 /// The HS256 signing secret; never printed.
@@ -109,6 +136,20 @@ impl Config {
             Some(raw) if raw.is_empty() => return Err(invalid("DATA_DIR", "must not be empty")),
             Some(raw) => PathBuf::from(raw),
         };
+        let mongodb = match lookup("MONGODB_URI").map(|raw| raw.trim().to_owned()) {
+            None => None,
+            Some(uri) if uri.is_empty() => return Err(invalid("MONGODB_URI", "must not be empty")),
+            Some(uri) if !(uri.starts_with("mongodb://") || uri.starts_with("mongodb+srv://")) => {
+                return Err(invalid("MONGODB_URI", "must start with mongodb:// or mongodb+srv://"))
+            }
+            Some(uri) => {
+                let database = lookup("MONGODB_DB").map(|d| d.trim().to_owned()).unwrap_or_else(|| "chat".to_owned());
+                if database.is_empty() {
+                    return Err(invalid("MONGODB_DB", "must not be empty"));
+                }
+                Some(MongoConfig { uri, database })
+            }
+        };
         let (jwt_secret, jwt_secret_generated) = match lookup("JWT_SECRET") {
             None => (JwtSecret(random_secret()), true),
             Some(raw) if raw.len() < MIN_JWT_SECRET_BYTES => {
@@ -146,6 +187,7 @@ impl Config {
             host,
             port,
             data_dir,
+            mongodb,
             jwt_secret,
             jwt_secret_generated,
             jwt_ttl,
@@ -269,5 +311,19 @@ mod tests {
             let error = config(&[(name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn mongodb_is_chosen_by_its_uri() {
+        assert_eq!(config(&[]).unwrap().mongodb, None);
+        let c = config(&[("MONGODB_URI", "mongodb://db:27017/?replicaSet=rs0")]).unwrap();
+        let m = c.mongodb.unwrap();
+        assert_eq!((m.uri.as_str(), m.database.as_str()), ("mongodb://db:27017/?replicaSet=rs0", "chat"));
+        let c = config(&[("MONGODB_URI", "mongodb://db"), ("MONGODB_DB", "prod")]).unwrap();
+        assert_eq!(c.mongodb.unwrap().database, "prod");
+        assert!(config(&[("MONGODB_URI", "postgres://db")]).is_err());
+        assert!(config(&[("MONGODB_URI", "mongodb://db"), ("MONGODB_DB", " ")]).is_err());
+        let printed = format!("{:?}", config(&[("MONGODB_URI", "mongodb://user:pw@db")]).unwrap());
+        assert!(!printed.contains("pw@"), "the URI's credentials are never printed: {printed}");
     }
 }

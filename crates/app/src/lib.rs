@@ -21,7 +21,9 @@ use actix_web::{App, HttpServer};
 use adapter_auth::{Argon2Hasher, JwtTokens};
 use adapter_http::HttpState;
 use adapter_ratelimit::InProcessRateLimiter;
+use adapter_mongo::MongoStore;
 use adapter_sqlite::SqliteStore;
+use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
 use chat_domain::ports::NullNotifier;
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
 use tracing_subscriber::EnvFilter;
@@ -63,13 +65,11 @@ pub async fn serve(
         );
     }
 
-    let store = SqliteStore::open(&config.data_dir)
-        .map_err(|e| io::Error::other(format!("cannot open the database in {}: {e}", config.data_dir.display())))?;
-    let store = Arc::new(store);
+    let store = Store::open(&config).await?;
     let ports = ServicePorts {
-        users: store.clone(),
-        chats: store.clone(),
-        messages: store.clone(),
+        users: store.users(),
+        chats: store.chats(),
+        messages: store.messages(),
         notifier: Arc::new(NullNotifier),
         limiter: InProcessRateLimiter::per_minute(config.rate_limit_per_minute),
         hasher: Arc::new(Argon2Hasher),
@@ -89,12 +89,78 @@ pub async fn serve(
     .listen(listener)?
     .run();
 
-    tracing::info!(data_dir = %config.data_dir.display(), "listening on http://{address}");
+    tracing::info!(store = store.describe(), "listening on http://{address}");
     let served = server.await;
     tracing::info!("server stopped; flushing storage");
     store.flush().await.map_err(|e| io::Error::other(format!("cannot flush the database: {e}")))?;
     tracing::info!("storage flushed; bye");
     served
+}
+
+/// The storage adapter the configuration picked: MongoDB when `MONGODB_URI` is set, else the
+/// embedded SQLite store in `DATA_DIR`.
+enum Store {
+    Sqlite(Arc<SqliteStore>),
+    Mongo(Arc<MongoStore>),
+}
+
+impl Store {
+    async fn open(config: &Config) -> io::Result<Self> {
+        match &config.mongodb {
+            None => {
+                let store = SqliteStore::open(&config.data_dir).map_err(|e| {
+                    io::Error::other(format!("cannot open the database in {}: {e}", config.data_dir.display()))
+                })?;
+                Ok(Self::Sqlite(Arc::new(store)))
+            }
+            Some(mongo) => {
+                let store = MongoStore::connect(&mongo.uri, &mongo.database)
+                    .await
+                    .map_err(|e| io::Error::other(format!("cannot use MONGODB_URI: {e}")))?;
+                store.ensure_indexes().await.map_err(|e| {
+                    io::Error::other(format!("cannot create indexes in MongoDB database {}: {e}", mongo.database))
+                })?;
+                Ok(Self::Mongo(Arc::new(store)))
+            }
+        }
+    }
+
+    fn users(&self) -> Arc<dyn UserRepository> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Mongo(s) => s.clone(),
+        }
+    }
+
+    fn chats(&self) -> Arc<dyn ChatRepository> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Mongo(s) => s.clone(),
+        }
+    }
+
+    fn messages(&self) -> Arc<dyn MessageRepository> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Mongo(s) => s.clone(),
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Mongo(_) => "mongodb",
+        }
+    }
+
+    /// Makes everything written durable in the main files (SQLite checkpoints its WAL; MongoDB
+    /// acknowledged every write durably already).
+    async fn flush(&self) -> Result<(), chat_domain::error::StoreError> {
+        match self {
+            Self::Sqlite(s) => s.flush().await,
+            Self::Mongo(_) => Ok(()),
+        }
+    }
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

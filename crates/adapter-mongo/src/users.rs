@@ -1,0 +1,123 @@
+//! `UserRepository` on the `users` collection.
+
+use async_trait::async_trait;
+use chat_domain::error::StoreError;
+use chat_domain::model::User;
+use chat_domain::ports::{InsertUserError, UserRepository};
+use chat_domain::{Email, UserId};
+use futures_util::TryStreamExt;
+use mongodb::bson::{doc, Document};
+
+use crate::documents::{user_oid, UserDoc};
+use crate::error::{is_duplicate_key, store_error, DriverResultExt};
+use crate::store::MongoStore;
+
+#[async_trait]
+impl UserRepository for MongoStore {
+    async fn insert_user(&self, user: &User) -> Result<(), InsertUserError> {
+        match self.users.insert_one(UserDoc::from(user)).await {
+            Ok(_) => Ok(()),
+            // The unique index on `email` decides, so two concurrent inserts cannot both pass.
+            Err(err) if is_duplicate_key(&err) => Err(InsertUserError::EmailTaken),
+            Err(err) => Err(InsertUserError::Store(store_error(err))),
+        }
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let found = self.users.find_one(doc! { "_id": user_oid(id) }).await.store()?;
+        found.map(User::try_from).transpose()
+    }
+
+    async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        let found = self.users.find_one(doc! { "email": email.as_str() }).await.store()?;
+        found.map(User::try_from).transpose()
+    }
+
+    async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<_> = ids.iter().map(|id| user_oid(*id)).collect();
+        let docs: Vec<UserDoc> =
+            self.users.find(doc! { "_id": { "$in": ids } }).await.store()?.try_collect().await.store()?;
+        docs.into_iter().map(User::try_from).collect()
+    }
+
+    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+        // A limit of 0 means "no limit" to MongoDB; to the port it means nothing.
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let filter = search_filter(needle, exclude);
+        let docs: Vec<UserDoc> = self
+            .users
+            .find(filter)
+            .sort(doc! { "username": 1, "_id": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .store()?
+            .try_collect()
+            .await
+            .store()?;
+        docs.into_iter().map(User::try_from).collect()
+    }
+}
+
+fn search_filter(needle: &str, exclude: UserId) -> Document {
+    let mut filter = doc! { "_id": { "$ne": user_oid(exclude) } };
+    if !needle.is_empty() {
+        let pattern = literal_pattern(needle);
+        filter
+            .insert("$or", vec![doc! { "username": { "$regex": &pattern } }, doc! { "email": { "$regex": &pattern } }]);
+    }
+    filter
+}
+
+/// A regular expression matching `needle` literally anywhere, ignoring ASCII case only.
+///
+/// Every ASCII letter becomes a class of its two cases (`a` → `[aA]`) instead of using the `i`
+/// flag, whose Unicode case folding would match more than the port allows. Every other ASCII
+/// character that is not a digit is escaped with a backslash (literal in PCRE, which MongoDB
+/// uses, and in every other common dialect), and control characters are written as `\xHH`
+/// (a regex may not hold a NUL byte). Nothing the user types can act as a metacharacter.
+pub(crate) fn literal_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() * 4);
+    for c in needle.chars() {
+        if c.is_ascii_alphabetic() {
+            pattern.push('[');
+            pattern.push(c.to_ascii_lowercase());
+            pattern.push(c.to_ascii_uppercase());
+            pattern.push(']');
+        } else if c.is_control() {
+            // Unicode's control characters all lie below U+0100.
+            pattern.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else if c.is_ascii_digit() || !c.is_ascii() {
+            pattern.push(c);
+        } else {
+            pattern.push('\\');
+            pattern.push(c);
+        }
+    }
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal_pattern;
+
+    #[test]
+    fn letters_match_either_ascii_case() {
+        assert_eq!(literal_pattern("Al9"), "[aA][lL]9");
+    }
+
+    #[test]
+    fn metacharacters_are_escaped() {
+        assert_eq!(literal_pattern(".*+?^$()[]{}|\\/-#"), "\\.\\*\\+\\?\\^\\$\\(\\)\\[\\]\\{\\}\\|\\\\\\/\\-\\#");
+        assert_eq!(literal_pattern("a b"), "[aA]\\ [bB]");
+    }
+
+    #[test]
+    fn non_ascii_stays_literal_and_controls_are_hex() {
+        assert_eq!(literal_pattern("é\u{0}\u{7f}"), "é\\x00\\x7f");
+    }
+}
