@@ -1,0 +1,57 @@
+//! Pre-serialized outbound Socket.IO packets, shared by reference between every recipient.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+
+/// One Socket.IO packet, already encoded as an Engine.IO message, ready to be queued for any
+/// number of sockets of the namespace it was built for.
+///
+/// Cloning is cheap (reference counts only): a broadcast serializes once and every recipient's
+/// queue holds the same buffers. Build one with
+/// [`Namespace::event_frame`](super::Namespace::event_frame) and send it with
+/// [`Socket::emit_raw`](super::Socket::emit_raw) or
+/// [`Namespace::broadcast_frame_to`](super::Namespace::broadcast_frame_to).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// The Engine.IO message packet: `4` followed by the Socket.IO packet text.
+    pub(crate) text: ByteString,
+    /// Binary attachments, sent as separate Engine.IO binary messages after the text.
+    pub(crate) attachments: Option<Arc<[Bytes]>>,
+    pub(crate) droppable: bool,
+}
+
+impl Frame {
+    pub(crate) fn new(text: ByteString, attachments: Vec<Bytes>) -> Self {
+        Self { text, attachments: (!attachments.is_empty()).then(|| attachments.into()), droppable: false }
+    }
+
+    /// Marks the frame as expendable (for example a typing indicator): when a client's
+    /// outbound queue is full, droppable frames are discarded instead of disconnecting it.
+    #[must_use]
+    pub fn droppable(mut self) -> Self {
+        self.droppable = true;
+        self
+    }
+
+    /// Whether the frame may be discarded under back-pressure.
+    pub fn is_droppable(&self) -> bool {
+        self.droppable
+    }
+
+    /// Bytes this frame counts against an outbound queue: text plus attachments.
+    pub fn size(&self) -> usize {
+        self.text.len() + self.attachments.as_deref().map_or(0, |a| a.iter().map(Bytes::len).sum())
+    }
+
+    /// The Engine.IO text packet (`4` + Socket.IO packet), mostly useful in tests and logs.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The binary attachments, in order.
+    pub fn attachments(&self) -> &[Bytes] {
+        self.attachments.as_deref().unwrap_or(&[])
+    }
+}

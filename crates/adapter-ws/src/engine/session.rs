@@ -1,0 +1,354 @@
+//! One Engine.IO session: transport state, outbound queue, inbound channel, heartbeat, closing.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use parking_lot::Mutex;
+use socketioxide_core::Sid;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    eio::{self, ClientPacket},
+    frame::Frame,
+    handler::{DisconnectReason, Handshake},
+    queue::{Item, Outbound, PushError},
+    socket::Socket,
+};
+
+/// Engine.IO messages waiting for the session's dispatcher; bounded so that a client that
+/// floods faster than its handlers run is slowed down (its transport reader waits).
+pub(crate) const INBOUND_QUEUE: usize = 64;
+
+/// A message payload from the client, for the Socket.IO layer.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Text(String),
+    Binary(Bytes),
+}
+
+/// Requests to the session's dispatcher from other tasks.
+pub(crate) enum Control {
+    /// The server disconnected this socket from its namespace; the dispatcher forgets it and
+    /// runs the handler's `on_disconnect`.
+    Disconnected(Socket),
+}
+
+/// The transport currently carrying the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportKind {
+    Polling,
+    WebSocket,
+}
+
+impl TransportKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Polling => "polling",
+            Self::WebSocket => "websocket",
+        }
+    }
+}
+
+/// Progress of an upgrade from polling to WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upgrade {
+    None,
+    /// A WebSocket for this session is open and waiting for `2probe`.
+    Connecting,
+    /// `3probe` was sent: pending and new polls are answered with a noop so the client can
+    /// pause polling and send `5` over the WebSocket.
+    Probed,
+}
+
+#[derive(Debug)]
+struct TransportState {
+    kind: TransportKind,
+    upgrade: Upgrade,
+    get_active: bool,
+    post_active: bool,
+}
+
+/// Why a polling request cannot be served.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum PollRefusal {
+    /// The session is on WebSocket now (or was always).
+    WrongTransport,
+    /// A request of the same kind is already in flight.
+    Overlap,
+}
+
+/// Shared state of one Engine.IO session. Transports, the dispatcher, the heartbeat and any
+/// [`Socket`] handle hold it through an `Arc`.
+pub(crate) struct EngineSession {
+    pub(crate) sid: Sid,
+    pub(crate) handshake: Handshake,
+    out: Mutex<Outbound>,
+    out_notify: Notify,
+    transport: Mutex<TransportState>,
+    inbound: mpsc::Sender<Inbound>,
+    pub(crate) control: mpsc::UnboundedSender<Control>,
+    cancel: CancellationToken,
+    close_reason: Mutex<Option<DisconnectReason>>,
+    pong: Notify,
+}
+
+impl EngineSession {
+    pub(crate) fn new(
+        sid: Sid,
+        kind: TransportKind,
+        handshake: Handshake,
+        outbound: Outbound,
+        inbound: mpsc::Sender<Inbound>,
+        control: mpsc::UnboundedSender<Control>,
+    ) -> Self {
+        Self {
+            sid,
+            handshake,
+            out: Mutex::new(outbound),
+            out_notify: Notify::new(),
+            transport: Mutex::new(TransportState {
+                kind,
+                upgrade: Upgrade::None,
+                get_active: false,
+                post_active: false,
+            }),
+            inbound,
+            control,
+            cancel: CancellationToken::new(),
+            close_reason: Mutex::new(None),
+            pong: Notify::new(),
+        }
+    }
+
+    // ----- outbound -----
+
+    /// Queues a Socket.IO frame; on overflow the session is closed as a slow consumer.
+    pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
+        let result = self.out.lock().push_frame(frame);
+        match result {
+            Ok(()) => self.out_notify.notify_waiters(),
+            Err(PushError::Overflow) => {
+                tracing::debug!(sid = %self.sid, "outbound queue overflow, closing");
+                self.close(DisconnectReason::SlowConsumer);
+            }
+            Err(PushError::Closed | PushError::Dropped) => {}
+        }
+        result
+    }
+
+    /// Queues an Engine.IO control packet (open, ping).
+    pub(crate) fn push_control(&self, packet: ByteString) -> bool {
+        let queued = self.out.lock().push_control(packet);
+        if queued {
+            self.out_notify.notify_waiters();
+        }
+        queued
+    }
+
+    /// Takes everything queued for the client.
+    pub(crate) fn take_outbound(&self) -> VecDeque<Item> {
+        self.out.lock().take()
+    }
+
+    /// Takes everything queued for a polling GET, or `None` if the session is not on polling
+    /// any more; checked and taken atomically so a poll never steals from the WebSocket.
+    pub(crate) fn take_for_poll(&self) -> Option<VecDeque<Item>> {
+        let state = self.transport.lock();
+        if state.kind != TransportKind::Polling {
+            return None;
+        }
+        let items = self.out.lock().take();
+        drop(state);
+        Some(items)
+    }
+
+    /// Resolves when something was queued or the session state changed. Writers create it,
+    /// `enable()` it, check the queue, and only then await it, so no wake-up is lost.
+    pub(crate) fn outbound_changed(&self) -> tokio::sync::futures::Notified<'_> {
+        self.out_notify.notified()
+    }
+
+    // ----- inbound -----
+
+    /// Handles a packet that is valid on an established transport.
+    pub(crate) async fn on_packet(&self, packet: ClientPacket) {
+        if let Some(message) = self.on_packet_now(packet) {
+            self.forward(message).await;
+        }
+    }
+
+    /// Handles Engine.IO-level packets at once and returns a message meant for the dispatcher,
+    /// for transports that forward it themselves.
+    pub(crate) fn on_packet_now(&self, packet: ClientPacket) -> Option<Inbound> {
+        match packet {
+            ClientPacket::Pong => self.pong.notify_waiters(),
+            ClientPacket::Message(text) => return Some(Inbound::Text(text)),
+            ClientPacket::Binary(data) => return Some(Inbound::Binary(data)),
+            ClientPacket::Noop => {}
+            ClientPacket::Close => self.close(DisconnectReason::TransportClose),
+            // A v4 server never receives pings (the server pings), and `5` is only valid on a
+            // WebSocket that is finishing an upgrade.
+            ClientPacket::Ping(_) | ClientPacket::Upgrade => self.close(DisconnectReason::ParseError),
+        }
+        None
+    }
+
+    /// The dispatcher's inbound channel, for transports that wait for room in it themselves.
+    pub(crate) fn inbound(&self) -> &mpsc::Sender<Inbound> {
+        &self.inbound
+    }
+
+    async fn forward(&self, message: Inbound) {
+        if self.is_closed() {
+            return;
+        }
+        tokio::select! {
+            // An error means the dispatcher is gone, which only happens once the session closed.
+            _ = self.inbound.send(message) => {}
+            _ = self.cancel.cancelled() => {}
+        }
+    }
+
+    // ----- closing -----
+
+    /// Closes the session: nothing more is queued, writers flush what is queued and stop, and
+    /// the dispatcher disconnects every socket and forgets the session. The first reason wins.
+    pub(crate) fn close(&self, reason: DisconnectReason) {
+        {
+            let mut current = self.close_reason.lock();
+            if current.is_none() {
+                *current = Some(reason);
+            }
+        }
+        self.out.lock().close();
+        self.cancel.cancel();
+        self.out_notify.notify_waiters();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    pub(crate) fn closed(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
+        self.cancel.cancelled()
+    }
+
+    pub(crate) fn close_reason(&self) -> DisconnectReason {
+        self.close_reason.lock().unwrap_or(DisconnectReason::TransportClose)
+    }
+
+    // ----- transports -----
+
+    /// Marks a polling GET as in flight. An overlapping GET closes the session, as the
+    /// reference server does.
+    pub(crate) fn begin_poll(self: &Arc<Self>) -> Result<PollGuard, PollRefusal> {
+        self.begin(true)
+    }
+
+    /// Marks a polling POST as in flight.
+    pub(crate) fn begin_post(self: &Arc<Self>) -> Result<PollGuard, PollRefusal> {
+        self.begin(false)
+    }
+
+    fn begin(self: &Arc<Self>, get: bool) -> Result<PollGuard, PollRefusal> {
+        let mut state = self.transport.lock();
+        if state.kind != TransportKind::Polling {
+            return Err(PollRefusal::WrongTransport);
+        }
+        let active = if get { &mut state.get_active } else { &mut state.post_active };
+        if *active {
+            drop(state);
+            self.close(DisconnectReason::TransportError);
+            return Err(PollRefusal::Overlap);
+        }
+        *active = true;
+        Ok(PollGuard { session: Arc::clone(self), get })
+    }
+
+    /// Starts an upgrade; `false` if the session is not on polling or already upgrading.
+    pub(crate) fn begin_upgrade(&self) -> bool {
+        let mut state = self.transport.lock();
+        if state.kind != TransportKind::Polling || state.upgrade != Upgrade::None {
+            return false;
+        }
+        state.upgrade = Upgrade::Connecting;
+        true
+    }
+
+    /// `3probe` was sent: release the pending poll.
+    pub(crate) fn upgrade_probed(&self) {
+        self.transport.lock().upgrade = Upgrade::Probed;
+        self.out_notify.notify_waiters();
+    }
+
+    pub(crate) fn is_probed(&self) -> bool {
+        self.transport.lock().upgrade == Upgrade::Probed
+    }
+
+    /// `5` arrived on the WebSocket: it becomes the transport; polling is refused from now on.
+    pub(crate) fn finish_upgrade(&self) {
+        {
+            let mut state = self.transport.lock();
+            state.kind = TransportKind::WebSocket;
+            state.upgrade = Upgrade::None;
+        }
+        self.out_notify.notify_waiters();
+    }
+
+    /// The probe WebSocket failed or timed out: stay on polling.
+    pub(crate) fn abort_upgrade(&self) {
+        let mut state = self.transport.lock();
+        if state.kind == TransportKind::Polling {
+            state.upgrade = Upgrade::None;
+        }
+    }
+
+    // ----- heartbeat -----
+
+    /// Sends a ping every `interval` and closes the session when no pong arrives within
+    /// `timeout` of it. Ends when the session closes.
+    pub(crate) async fn heartbeat(self: Arc<Self>, interval: Duration, timeout: Duration) {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(interval) => {}
+                () = self.cancel.cancelled() => return,
+            }
+            // Listen for the pong before sending the ping, so a fast pong is not missed.
+            let pong = self.pong.notified();
+            tokio::pin!(pong);
+            pong.as_mut().enable();
+            if !self.push_control(ByteString::from_static(eio::PING)) {
+                return;
+            }
+            tokio::select! {
+                () = &mut pong => {}
+                () = tokio::time::sleep(timeout) => {
+                    tracing::debug!(sid = %self.sid, "ping timeout");
+                    self.close(DisconnectReason::PingTimeout);
+                    return;
+                }
+                () = self.cancel.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// Clears the "request in flight" flag of a polling GET or POST when the request ends, however
+/// it ends (including the client going away mid-request).
+pub(crate) struct PollGuard {
+    session: Arc<EngineSession>,
+    get: bool,
+}
+
+impl Drop for PollGuard {
+    fn drop(&mut self) {
+        let mut state = self.session.transport.lock();
+        if self.get {
+            state.get_active = false;
+        } else {
+            state.post_active = false;
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Real-time adapter: a Socket.IO server on actix-web ([`engine`]) that knows nothing about chat.
+
+pub mod engine;
