@@ -20,11 +20,12 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{App, HttpServer};
 use adapter_auth::{Argon2Hasher, JwtTokens};
 use adapter_http::HttpState;
-use adapter_ratelimit::InProcessRateLimiter;
 use adapter_mongo::MongoStore;
+use adapter_ratelimit::InProcessRateLimiter;
 use adapter_sqlite::SqliteStore;
+use adapter_ws::engine::{EngineConfig, SocketIo};
+use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
 use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
-use chat_domain::ports::NullNotifier;
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
 use tracing_subscriber::EnvFilter;
 
@@ -66,25 +67,42 @@ pub async fn serve(
     }
 
     let store = Store::open(&config).await?;
+    // The Socket.IO server exists before the services so the notifier can deliver to its rooms.
+    let io = SocketIo::new(EngineConfig { cors_any_origin: false, ..EngineConfig::default() });
     let ports = ServicePorts {
         users: store.users(),
         chats: store.chats(),
         messages: store.messages(),
-        notifier: Arc::new(NullNotifier),
+        notifier: Arc::new(SocketNotifier::new(io.clone())),
         limiter: InProcessRateLimiter::per_minute(config.rate_limit_per_minute),
         hasher: Arc::new(Argon2Hasher),
         tokens: Arc::new(JwtTokens::new(config.jwt_secret.as_bytes(), config.jwt_ttl)),
         clock: Arc::new(SystemClock),
     };
-    let state = HttpState::new(Services::new(ports, ServicesConfig::default()));
+    let services = Services::new(ports, ServicesConfig::default());
+    ChatGateway::new(services.clone(), GatewayConfig::default()).mount(&io);
+    let state = HttpState::new(services);
     let cors = config.cors.clone();
 
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
+    let io_app = io.clone();
     let server = HttpServer::new(move || {
-        App::new().wrap(cors_layer(&cors)).wrap(from_fn(log_request)).configure(adapter_http::configure(state.clone()))
+        App::new()
+            .wrap(cors_layer(&cors))
+            .wrap(from_fn(log_request))
+            .configure(adapter_ws::engine::configure(io_app.clone()))
+            .configure(adapter_http::configure(state.clone()))
     })
-    .shutdown_signal(shutdown)
+    .shutdown_signal({
+        // Close the long-lived Socket.IO sessions first, so graceful shutdown does not wait
+        // out its timeout on WebSockets that would never finish by themselves.
+        let io = io.clone();
+        async move {
+            shutdown.await;
+            io.shutdown();
+        }
+    })
     .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)?
     .run();

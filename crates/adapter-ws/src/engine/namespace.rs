@@ -112,6 +112,21 @@ impl Namespace {
             .count()
     }
 
+    /// Queues a prepared frame for every socket in `room` that is not also in `except_room`
+    /// (for example: a chat's room except every connection of the user who caused the event).
+    pub fn broadcast_frame_to_except_room(&self, room: &str, frame: &Frame, except_room: &str) -> usize {
+        let rooms = self.inner.rooms.read();
+        let Some(members) = rooms.get(room) else {
+            return 0;
+        };
+        let excluded = rooms.get(except_room);
+        members
+            .iter()
+            .filter(|(id, _)| excluded.is_none_or(|ex| !ex.contains_key(*id)))
+            .filter(|(_, socket)| socket.send_frame(frame.clone()).is_ok())
+            .count()
+    }
+
     /// Queues a prepared frame for every connected socket of the namespace but `except`.
     pub fn broadcast_frame(&self, frame: &Frame, except: Option<SocketId>) -> usize {
         let sockets = self.inner.sockets.read();

@@ -27,6 +27,11 @@ impl SocketId {
         Self(Sid::new())
     }
 
+    /// A fresh id, for unit tests of application handlers that key state by socket.
+    pub fn new_for_tests() -> Self {
+        Self::new()
+    }
+
     /// The id as sent on the wire (16 URL-safe base64 characters).
     pub fn as_str(&self) -> &str {
         self.0.as_str()

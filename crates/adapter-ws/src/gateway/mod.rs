@@ -1,0 +1,44 @@
+//! The chat gateway: maps the contract's Socket.IO events onto the domain services, and
+//! delivers domain events to rooms (the notifier port). No business rule lives here; the
+//! gateway parses payloads, calls one service method, and shapes the ack.
+
+mod acks;
+mod handler;
+mod notifier;
+mod typing;
+
+use std::time::Duration;
+
+pub use handler::ChatGateway;
+pub use notifier::SocketNotifier;
+
+/// The personal room every socket of a user joins on connect.
+pub fn user_room(user: chat_domain::UserId) -> String {
+    format!("user-{user}")
+}
+
+/// The room of a chat's live events.
+pub fn chat_room(chat: chat_domain::ChatId) -> String {
+    format!("chat-{chat}")
+}
+
+/// Tunables of the gateway, with production defaults.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// A `isTyping: true` is forwarded at most once per this interval per socket and chat.
+    pub typing_throttle: Duration,
+    /// A typist that sends nothing for this long is announced as stopped.
+    pub typing_expiry: Duration,
+    /// How often expired typists are looked for.
+    pub typing_sweep: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            typing_throttle: Duration::from_millis(1_000),
+            typing_expiry: Duration::from_millis(4_000),
+            typing_sweep: Duration::from_millis(500),
+        }
+    }
+}
