@@ -1,11 +1,9 @@
 //! The shared storage contract suite, run against `MongoStore` on a real MongoDB wire server.
 
-mod common;
-
 use std::sync::Arc;
 
 async fn make() -> storage_contract::Stores {
-    storage_contract::Stores::from_one(Arc::new(common::fresh_store().await))
+    storage_contract::Stores::from_one(Arc::new(test_services::mongo::fresh_store().await))
 }
 
 storage_contract::storage_contract_tests!(make);

@@ -3,8 +3,6 @@
 //! and behaviour while the server is down and after it comes back.
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "test code fails by panicking")]
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,9 +12,10 @@ use chat_domain::error::StoreError;
 use chat_domain::model::{Appended, Chat, ChatInserted, MessageDraft, MessageKind, PasswordHash, User};
 use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
 use chat_domain::{ChatId, ClientId, Email, MessageId, MessageText, Timestamp, UserId, Username};
-use common::{free_port, fresh_database_name, fresh_store, shared_server, Server, REPLICA_SET};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
+use test_services::free_port;
+use test_services::mongo::{fresh_database_name, fresh_store, shared_server, Server, REPLICA_SET};
 
 fn now() -> Timestamp {
     chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap()

@@ -1,15 +1,12 @@
-//! Test support: a real MongoDB wire server (SecantusDB's `secantusd-py`) per test binary, and
-//! a fresh database per test.
+//! A real MongoDB wire server (SecantusDB's `secantusd-py`) per test binary, and a fresh
+//! database per test.
 //!
 //! The server comes from the test virtualenv that `cargo xtask` prepares; its path is taken
 //! from `CHAT_TEST_SECANTUSD`, else `<workspace>/target/test-venv/bin/secantusd-py`. Without it
 //! the tests fail with instructions: database tests are never skipped.
-#![allow(dead_code, reason = "each test binary uses a different part of this module")]
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test code fails by panicking")]
 
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -17,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use adapter_mongo::MongoStore;
 use tokio::sync::OnceCell;
+
+use crate::free_port;
 
 /// The replica set SecantusDB advertises in its `hello` reply.
 pub const REPLICA_SET: &str = "secantus";
@@ -47,8 +46,7 @@ exit "$status"
 
 /// The `secantusd-py` executable, or a panic saying how to get it.
 pub fn secantusd_path() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let fallback = workspace.join("target/test-venv/bin/secantusd-py");
+    let fallback = crate::workspace_root().join("target/test-venv/bin/secantusd-py");
     let path = std::env::var_os("CHAT_TEST_SECANTUSD").map(PathBuf::from).unwrap_or(fallback);
     assert!(
         path.is_file(),
@@ -67,13 +65,7 @@ fn log_path() -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let binary = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
     let rank = NEXT.fetch_add(1, Ordering::Relaxed);
-    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("secantusd-{}-{rank}.log", binary.unwrap_or_default()))
-}
-
-/// A port that was free a moment ago.
-pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local address").port()
+    crate::log_dir().join(format!("secantusd-{}-{rank}.log", binary.unwrap_or_default()))
 }
 
 /// One running `secantusd-py`, stopped on drop.
@@ -122,6 +114,12 @@ impl Server {
     /// The connection string tests use: the single seed, with the replica set named.
     pub fn uri(&self) -> String {
         format!("mongodb://127.0.0.1:{}/?replicaSet={REPLICA_SET}", self.port)
+    }
+
+    /// Starts a server whose acknowledged writes survive a crash (SecantusDB acknowledges
+    /// journaled writes before its log reaches the disk unless told to sync on commit).
+    pub async fn start_durable(port: u16, storage_path: &str) -> Server {
+        Self::start_with(port, storage_path, &["--sync-on-commit"]).await
     }
 
     /// Pings with a short selection timeout until the server answers, failing the test when
