@@ -20,11 +20,14 @@ pub struct Frame {
     /// Binary attachments, sent as separate Engine.IO binary messages after the text.
     pub(crate) attachments: Option<Arc<[Bytes]>>,
     pub(crate) droppable: bool,
+    /// The per-chat sequence number of the event this frame carries, if any; used to drop a
+    /// live frame that a catch-up replay already delivered.
+    pub(crate) seq: Option<u64>,
 }
 
 impl Frame {
     pub(crate) fn new(text: ByteString, attachments: Vec<Bytes>) -> Self {
-        Self { text, attachments: (!attachments.is_empty()).then(|| attachments.into()), droppable: false }
+        Self { text, attachments: (!attachments.is_empty()).then(|| attachments.into()), droppable: false, seq: None }
     }
 
     /// Marks the frame as expendable (for example a typing indicator): when a client's
@@ -33,6 +36,19 @@ impl Frame {
     pub fn droppable(mut self) -> Self {
         self.droppable = true;
         self
+    }
+
+    /// Tags the frame with the sequence number of the event it carries (see
+    /// [`Socket::release_room`](super::Socket::release_room)).
+    #[must_use]
+    pub fn with_seq(mut self, seq: u64) -> Self {
+        self.seq = Some(seq);
+        self
+    }
+
+    /// The sequence number the frame was tagged with.
+    pub fn seq(&self) -> Option<u64> {
+        self.seq
     }
 
     /// Whether the frame may be discarded under back-pressure.

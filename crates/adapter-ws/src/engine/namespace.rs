@@ -108,7 +108,7 @@ impl Namespace {
         members
             .iter()
             .filter(|(id, _)| Some(**id) != except)
-            .filter(|(_, socket)| socket.send_frame(frame.clone()).is_ok())
+            .filter(|(_, socket)| socket.send_room_frame(room, frame.clone()).is_ok())
             .count()
     }
 
@@ -123,7 +123,7 @@ impl Namespace {
         members
             .iter()
             .filter(|(id, _)| excluded.is_none_or(|ex| !ex.contains_key(*id)))
-            .filter(|(_, socket)| socket.send_frame(frame.clone()).is_ok())
+            .filter(|(_, socket)| socket.send_room_frame(room, frame.clone()).is_ok())
             .count()
     }
 

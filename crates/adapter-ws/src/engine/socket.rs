@@ -1,6 +1,10 @@
 //! The application's handle on one client in one namespace: emit, rooms, acks, disconnect.
 
-use std::{collections::HashSet, fmt, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::Arc,
+};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
@@ -131,8 +135,21 @@ enum State {
     Closed,
 }
 
+/// Most frames held for one room while a catch-up is read; more means the socket cannot be
+/// caught up consistently, and it is disconnected on release (it can catch up again).
+const MAX_HELD_FRAMES: usize = 4096;
+
+/// Live frames of one room held back while the application prepares a catch-up.
+#[derive(Default)]
+struct Held {
+    frames: Vec<Frame>,
+    overflowed: bool,
+}
+
 struct Rooms {
     names: HashSet<Arc<str>>,
+    /// Rooms whose live frames are held back until `release_room`.
+    held: HashMap<Arc<str>, Held>,
     /// Set when the socket is cleaned up, so a late `join` cannot leak a membership.
     closed: bool,
 }
@@ -166,7 +183,7 @@ impl Socket {
                 ns,
                 engine,
                 state: Mutex::new(State::Connecting(Vec::new())),
-                rooms: Mutex::new(Rooms { names: HashSet::new(), closed: false }),
+                rooms: Mutex::new(Rooms { names: HashSet::new(), held: HashMap::new(), closed: false }),
                 max_pending,
             }),
         }
@@ -227,9 +244,51 @@ impl Socket {
         self.core.ns.add_to_room(room, self.clone());
     }
 
+    /// Joins a room but holds back its broadcasts to this socket until
+    /// [`release_room`](Self::release_room), so the application can read what the client missed
+    /// and send it first, with nothing lost in between. Already a member: from now on held too.
+    pub fn join_held(&self, room: &str) {
+        let mut rooms = self.core.rooms.lock();
+        if rooms.closed {
+            return;
+        }
+        let room: Arc<str> = Arc::from(room);
+        rooms.held.entry(Arc::clone(&room)).or_default();
+        if rooms.names.insert(Arc::clone(&room)) {
+            self.core.ns.add_to_room(room, self.clone());
+        }
+    }
+
+    /// Ends holding a room: queues `first` (typically the acknowledgement carrying the replay,
+    /// see [`AckSender::into_frame`]), then the held frames that `keep` accepts, in arrival
+    /// order; later broadcasts go straight through. If more frames arrived than could be held,
+    /// the socket is disconnected instead (after `first`), as the replay would have a gap.
+    pub fn release_room(&self, room: &str, first: Option<Frame>, keep: impl Fn(&Frame) -> bool) {
+        let overflowed = {
+            let mut rooms = self.core.rooms.lock();
+            let held = rooms.held.remove(room).unwrap_or_default();
+            if let Some(first) = first {
+                let _ = self.send_frame(first);
+            }
+            if !held.overflowed {
+                for frame in held.frames.into_iter().filter(|f| keep(f)) {
+                    if self.send_frame(frame).is_err() {
+                        break;
+                    }
+                }
+            }
+            held.overflowed
+        };
+        if overflowed {
+            tracing::warn!(socket = %self.core.id.as_str(), room, "too many live frames held during a catch-up; disconnecting");
+            self.disconnect();
+        }
+    }
+
     /// Leaves a room (no-op when not a member).
     pub fn leave(&self, room: &str) {
         let mut rooms = self.core.rooms.lock();
+        rooms.held.remove(room);
         if rooms.names.remove(room) {
             self.core.ns.remove_from_room(room, &self.core.id);
         }
@@ -273,6 +332,23 @@ impl Socket {
 
     pub(crate) fn ns_inner(&self) -> &Arc<NsInner> {
         &self.core.ns
+    }
+
+    /// Queues a frame broadcast to `room`, or holds it while the room is held.
+    pub(crate) fn send_room_frame(&self, room: &str, frame: Frame) -> Result<(), EmitError> {
+        {
+            let mut rooms = self.core.rooms.lock();
+            if let Some(held) = rooms.held.get_mut(room) {
+                if held.frames.len() >= MAX_HELD_FRAMES {
+                    held.overflowed = true;
+                    held.frames.clear();
+                } else if !held.overflowed {
+                    held.frames.push(frame);
+                }
+                return Ok(());
+            }
+        }
+        self.send_frame(frame)
     }
 
     pub(crate) fn send_frame(&self, frame: Frame) -> Result<(), EmitError> {
@@ -337,6 +413,7 @@ impl Socket {
         let names = {
             let mut rooms = self.core.rooms.lock();
             rooms.closed = true;
+            rooms.held.clear();
             std::mem::take(&mut rooms.names)
         };
         for room in names {
@@ -379,6 +456,12 @@ impl AckSender {
     pub fn send<T: Serialize + ?Sized>(self, data: &T) -> Result<(), EmitError> {
         let frame = sio::ack_frame(&self.socket.core.ns.path, self.id, data)?;
         self.socket.send_frame(frame)
+    }
+
+    /// The acknowledgement as a frame, to be queued by
+    /// [`Socket::release_room`] ahead of the frames held meanwhile.
+    pub fn into_frame<T: Serialize + ?Sized>(self, data: &T) -> Result<Frame, EmitError> {
+        Ok(sio::ack_frame(&self.socket.core.ns.path, self.id, data)?)
     }
 
     /// Acknowledges with any arguments and binary attachments.

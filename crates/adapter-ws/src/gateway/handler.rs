@@ -145,30 +145,49 @@ fn reply(ack: Option<AckSender>, body: Value) {
 }
 
 impl ChatGateway {
-    async fn join(&self, socket: &Socket, user: UserId, payload: &Payload) -> Result<Value, Value> {
-        let p: JoinPayload = parse(payload)?;
-        let chat = parse_chat(&p.chat_id)?;
+    /// `chat:join`. With `sinceSeq`, the room's live frames are held while the missed events
+    /// are read; the ack carrying them goes out first, then the held frames the replay did not
+    /// already hold, so the client sees every event once, in order.
+    async fn join(&self, socket: &Socket, user: UserId, payload: &Payload, ack: Option<AckSender>) {
+        let parsed = parse::<JoinPayload>(payload).and_then(|p| Ok((parse_chat(&p.chat_id)?, p.since_seq)));
+        let (chat, since_seq) = match parsed {
+            Ok(ok) => ok,
+            Err(body) => return reply(ack, body),
+        };
         // Authorize first: a refused join must not place the socket in the room even briefly.
-        self.shared.services.chats.get(user, chat).await.map_err(|e| failure(&e))?;
+        if let Err(e) = self.shared.services.chats.get(user, chat).await {
+            return reply(ack, failure(&e));
+        }
+        let room = chat_room(chat);
+        let Some(since) = since_seq else {
+            socket.join(&room);
+            return reply(ack, json!({ "success": true }));
+        };
         // Join before reading the missed events, so that nothing committed meanwhile is missed.
-        socket.join(&chat_room(chat));
-        let outcome = match self.shared.services.messages.join(user, chat, p.since_seq).await {
+        socket.join_held(&room);
+        let outcome = match self.shared.services.messages.join(user, chat, Some(since)).await {
             Ok(outcome) => outcome,
             Err(e) => {
-                socket.leave(&chat_room(chat));
-                return Err(failure(&e));
+                socket.leave(&room);
+                return reply(ack, failure(&e));
             }
         };
-        Ok(match outcome {
-            JoinOutcome::Joined { .. } => json!({ "success": true }),
-            JoinOutcome::Recovered { events, .. } => {
+        let (body, replayed_up_to) = match outcome {
+            JoinOutcome::Joined { last_seq } => (json!({ "success": true }), last_seq),
+            JoinOutcome::Recovered { events, last_seq } => {
+                let up_to = events.last().map_or(last_seq, |e| e.seq().max(last_seq));
                 let events: Vec<wire::ChatEvent> = events.iter().map(wire::ChatEvent::from).collect();
-                json!({ "success": true, "recovered": true, "events": events })
+                (json!({ "success": true, "recovered": true, "events": events }), up_to)
             }
+            // The client reloads history over HTTP; live events continue from here.
             JoinOutcome::NotRecovered { reason, .. } => {
-                json!({ "success": true, "recovered": false, "reason": reason })
+                (json!({ "success": true, "recovered": false, "reason": reason }), 0)
             }
-        })
+        };
+        let first = ack.and_then(|ack| ack.into_frame(&body).ok());
+        // Seq allocation is serialized per chat, so every event up to `replayed_up_to` was in
+        // the replay; a held live frame at or below it would be a second copy.
+        socket.release_room(&room, first, |frame| frame.seq().is_none_or(|seq| seq > replayed_up_to));
     }
 
     async fn send(&self, user: UserId, payload: &Payload) -> Result<Value, Value> {
@@ -211,8 +230,10 @@ impl NamespaceHandler for ChatGateway {
             reply(ack, json!({ "success": false, "error": "unauthorized" }));
             return;
         };
+        if event == wire::events::CHAT_JOIN {
+            return self.join(socket, user, &payload, ack).await;
+        }
         let result = match event.as_str() {
-            wire::events::CHAT_JOIN => self.join(socket, user, &payload).await,
             wire::events::CHAT_LEAVE => {
                 parse::<LeavePayload>(&payload).and_then(|p| parse_chat(&p.chat_id)).map(|chat| {
                     socket.leave(&chat_room(chat));

@@ -23,15 +23,14 @@ impl SocketNotifier {
     pub fn deliver(&self, event: &DomainEvent) -> usize {
         let Some(ns) = self.io.of("/") else { return 0 };
         let result = match event {
-            DomainEvent::MessageCreated(m) => {
-                ns.broadcast_to(&chat_room(m.chat), wire::events::MESSAGE_NEW, &wire::Message::from(m), None)
-            }
-            DomainEvent::MessageDeleted { chat, message, seq } => ns.broadcast_to(
-                &chat_room(*chat),
-                wire::events::MESSAGE_DELETED,
-                &wire::MessageDeleted::new(*chat, *message, *seq),
-                None,
-            ),
+            // Frames of persisted events carry their seq, so a socket catching up with `sinceSeq`
+            // can drop a live copy of an event its replay already holds.
+            DomainEvent::MessageCreated(m) => ns
+                .event_frame(wire::events::MESSAGE_NEW, &wire::Message::from(m))
+                .map(|f| ns.broadcast_frame_to(&chat_room(m.chat), &f.with_seq(m.seq), None)),
+            DomainEvent::MessageDeleted { chat, message, seq } => ns
+                .event_frame(wire::events::MESSAGE_DELETED, &wire::MessageDeleted::new(*chat, *message, *seq))
+                .map(|f| ns.broadcast_frame_to(&chat_room(*chat), &f.with_seq(*seq), None)),
             DomainEvent::ChatCreated(chat) => ns
                 .event_frame(wire::events::CHAT_CREATED, &wire::Chat::from(chat))
                 .map(|f| chat.participants.iter().map(|p| ns.broadcast_frame_to(&user_room(*p), &f, None)).sum()),
