@@ -742,3 +742,56 @@ async fn ten_thousand_connect_join_disconnect_cycles_leave_nothing_behind() {
     assert_eq!(io.session_count(), 0);
     assert_eq!(io.room_count(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_room_releases_after_the_first_frame_without_replayed_copies() {
+    let (server, _) = room_server(relaxed());
+    let (mut client, id) = room_client_with_id(&server, "{}").await;
+    let ns = server.io.of("/").unwrap();
+    let socket = ns.socket(id).unwrap();
+    socket.join_held("chat-9");
+    assert_eq!(ns.room_size("chat-9"), 1, "a held join is a membership");
+    for seq in 1..=3 {
+        let frame = ns.event_frame("message:new", &json!({ "seq": seq })).unwrap().with_seq(seq);
+        assert_eq!(ns.broadcast_frame_to("chat-9", &frame, None), 1);
+    }
+    let typing = ns.event_frame("message:typing", &json!({ "on": true })).unwrap();
+    ns.broadcast_frame_to("chat-9", &typing, None);
+    // A direct emit is not held: it arrives before anything broadcast to the held room.
+    socket.emit("marker", &0).unwrap();
+    client.expect_text("42[\"marker\",0]").await;
+    // The replay covered seq 1 and 2: only 3 and the untagged frame follow the first frame.
+    let first = ns.event_frame("replay", &json!({ "upTo": 2 })).unwrap();
+    socket.release_room("chat-9", Some(first), |f| f.seq().is_none_or(|s| s > 2));
+    client.expect_text("42[\"replay\",{\"upTo\":2}]").await;
+    client.expect_text("42[\"message:new\",{\"seq\":3}]").await;
+    client.expect_text("42[\"message:typing\",{\"on\":true}]").await;
+    // After the release, broadcasts flow straight through.
+    let later = ns.event_frame("message:new", &json!({ "seq": 4 })).unwrap().with_seq(4);
+    ns.broadcast_frame_to("chat-9", &later, None);
+    client.expect_text("42[\"message:new\",{\"seq\":4}]").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_room_that_overflows_disconnects_the_socket_after_the_first_frame() {
+    let config = EngineConfig { outbound_queue_frames: 100_000, outbound_queue_bytes: 64 * 1024 * 1024, ..relaxed() };
+    let (server, _) = room_server(config);
+    let (mut client, id) = room_client_with_id(&server, "{}").await;
+    let mut bystander = room_client(&server, "{\"room\":\"chat-9\"}").await;
+    let ns = server.io.of("/").unwrap();
+    let socket = ns.socket(id).unwrap();
+    socket.join_held("chat-9");
+    let frame = ns.event_frame("message:new", &1).unwrap().with_seq(1);
+    for _ in 0..5_000 {
+        ns.broadcast_frame_to("chat-9", &frame, None);
+    }
+    let first = ns.event_frame("replay", &0).unwrap();
+    socket.release_room("chat-9", Some(first), |_| true);
+    client.expect_text("42[\"replay\",0]").await;
+    client.expect_text("41").await;
+    assert!(ns.socket(id).is_none(), "the socket left the namespace");
+    assert_eq!(ns.room_size("chat-9"), 1, "only the bystander is left in the room");
+    for _ in 0..5_000 {
+        bystander.expect_text("42[\"message:new\",1]").await;
+    }
+}
