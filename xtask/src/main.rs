@@ -67,6 +67,49 @@ fn test(extra: &[String]) -> Result {
     run(&mut cmd)
 }
 
-fn bench(_extra: &[String]) -> Result {
-    Err("no benchmarks yet".into())
+/// Builds release binaries, starts a `chat-server` on a free port with a fresh embedded store
+/// and no rate limit, and runs the `chat-bench` load generator against it. Extra arguments go
+/// to `chat-bench`: `[users] [group-size] [messages-per-user] [idle-connections]`.
+fn bench(extra: &[String]) -> Result {
+    run(cargo().args(["build", "--release", "--locked", "-p", "app", "-p", "bench"]))?;
+    let release = root().join("target").join("release");
+    let data = root().join("target").join("bench-data");
+    let _ = std::fs::remove_dir_all(&data);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free port: {e}"))?
+        .port();
+    let mut server = Command::new(release.join("chat-server"))
+        .env("PORT", port.to_string())
+        .env("HOST", "127.0.0.1")
+        .env("DATA_DIR", &data)
+        .env("RATE_LIMIT_PER_MINUTE", "0")
+        .env("JWT_SECRET", "bench-secret-0123456789abcdef0123456789")
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .map_err(|e| format!("cannot start chat-server: {e}"))?;
+    let ready = wait_for_port(port, std::time::Duration::from_secs(30));
+    let outcome = if ready {
+        run(Command::new(release.join("chat-bench"))
+            .arg(format!("http://127.0.0.1:{port}"))
+            .arg(server.id().to_string())
+            .args(extra))
+    } else {
+        Err(format!("chat-server did not listen on port {port} within 30 s"))
+    };
+    let _ = server.kill();
+    let _ = server.wait();
+    outcome
+}
+
+/// Polls until something accepts connections on the port, or the time is up.
+fn wait_for_port(port: u16, limit: std::time::Duration) -> bool {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    false
 }
