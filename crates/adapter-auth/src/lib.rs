@@ -100,6 +100,11 @@ impl TokenService for JwtTokens {
 
     fn verify(&self, token: &str) -> Option<TokenClaims> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
+        // The library compares whole seconds and accepts `exp == now`; a token is dead from
+        // its `exp` second on, for HTTP and the gateway alike.
+        if data.claims.exp <= Utc::now().timestamp() {
+            return None;
+        }
         let user = UserId::parse(&data.claims.sub).ok()?;
         let expires_at = Utc.timestamp_opt(data.claims.exp, 0).single()?;
         Some(TokenClaims { user, expires_at })

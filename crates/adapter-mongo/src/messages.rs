@@ -7,7 +7,7 @@ use chat_domain::error::StoreError;
 use chat_domain::event::ChatEvent;
 use chat_domain::model::{Appended, Message, MessageDraft, MessagePage, MessageStatus, PageCursor, Seq, SoftDeleted};
 use chat_domain::ports::MessageRepository;
-use chat_domain::{ChatId, MessageId, Timestamp};
+use chat_domain::{ChatId, ClientId, MessageId, Timestamp, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
@@ -70,6 +70,15 @@ impl MessageRepository for MongoStore {
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         let found = self.messages.find_one(doc! { "_id": message_oid(id) }).await.store()?;
+        found.map(Message::try_from).transpose()
+    }
+
+    async fn message_by_client_id(&self, sender: UserId, client_id: &ClientId) -> Result<Option<Message>, StoreError> {
+        let found = self
+            .messages
+            .find_one(doc! { "sender": user_oid(sender), "clientId": client_id.as_str() })
+            .await
+            .store()?;
         found.map(Message::try_from).transpose()
     }
 

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::{Appended, MessageDraft, MessagePage, MessageStatus, PageCursor, SoftDeleted};
 use chat_domain::ports::MessageRepository;
-use chat_domain::{ChatEvent, ChatId, Message, MessageId, Seq, Timestamp};
+use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, Seq, Timestamp, UserId};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 use crate::error::{DbError, DbResult};
@@ -170,6 +170,18 @@ impl MessageRepository for SqliteStore {
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.read(move |conn| message_by_id(conn, id)).await
+    }
+
+    async fn message_by_client_id(&self, sender: UserId, client_id: &ClientId) -> Result<Option<Message>, StoreError> {
+        let client_id = client_id.as_str().to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row(params![sender.to_string(), client_id], rows::message)
+                .optional()?)
+        })
+        .await
     }
 
     async fn page_messages(

@@ -10,7 +10,7 @@ use crate::event::ChatEvent;
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::*;
 use crate::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
-use crate::text::Email;
+use crate::text::{ClientId, Email};
 use crate::time::Timestamp;
 
 #[derive(Default)]
@@ -131,6 +131,10 @@ impl MessageRepository for InMemoryStore {
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         Ok(self.lock().messages.iter().find(|m| m.id == id).cloned())
+    }
+
+    async fn message_by_client_id(&self, sender: UserId, client_id: &ClientId) -> Result<Option<Message>, StoreError> {
+        Ok(self.lock().messages.iter().find(|m| m.sender == sender && m.client_id.as_ref() == Some(client_id)).cloned())
     }
 
     async fn page_messages(

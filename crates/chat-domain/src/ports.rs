@@ -15,7 +15,7 @@ use crate::model::{
     Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, MessageStatus, PageCursor,
     PasswordHash, Seq, SoftDeleted, User,
 };
-use crate::text::{Email, Password};
+use crate::text::{ClientId, Email, Password};
 use crate::time::Timestamp;
 
 /// Why a user could not be inserted.
@@ -75,6 +75,9 @@ pub trait MessageRepository: Send + Sync {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
+
+    /// The message `sender` stored with `client_id` (in any chat), as it is now.
+    async fn message_by_client_id(&self, sender: UserId, client_id: &ClientId) -> Result<Option<Message>, StoreError>;
 
     /// The newest `limit` messages of `chat` that are not deleted, older (lower `seq`) than
     /// the cursor message or after skipping the `n` newest listed ones, returned oldest first;

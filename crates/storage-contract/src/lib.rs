@@ -67,6 +67,7 @@ macro_rules! __storage_contract_cases {
             // Appending messages.
             append_assigns_seq_per_chat,
             append_with_repeated_client_id_returns_original,
+            message_by_client_id_finds_only_the_senders_message,
             append_same_client_id_from_different_senders_creates_both,
             append_without_client_id_never_collides,
             concurrent_appends_get_gapless_seqs,

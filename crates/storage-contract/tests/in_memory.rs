@@ -120,6 +120,13 @@ impl MessageRepository for Buggy {
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         self.inner.message_by_id(id).await
     }
+    async fn message_by_client_id(
+        &self,
+        sender: UserId,
+        client_id: &chat_domain::ClientId,
+    ) -> Result<Option<Message>, StoreError> {
+        self.inner.message_by_client_id(sender, client_id).await
+    }
     async fn page_messages(
         &self,
         chat: ChatId,

@@ -227,6 +227,21 @@ async fn the_rate_limit_applies_after_validation() {
 }
 
 #[tokio::test]
+async fn a_client_id_retry_costs_no_budget_and_is_answered_when_the_budget_is_gone() {
+    let mut limiter = MockRateLimiter::new();
+    // One unit for the first send; the retries must not ask for more.
+    limiter.expect_acquire().times(1).returning(|_| Ok(()));
+    let w = world_with_limiter(Arc::new(limiter));
+    let (a, b) = (w.user("a").await, w.user("b").await);
+    let chat = w.direct(a, b).await;
+    let send = || SendMessage { chat, text: "hello", kind: None, client_id: Some("retry-1") };
+    let first = w.services.messages.send(a, send()).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(w.services.messages.send(a, send()).await.unwrap(), first);
+    }
+}
+
+#[tokio::test]
 async fn history_pages_newest_first_returned_oldest_first() {
     let w = world();
     let (a, b) = (w.user("a").await, w.user("b").await);

@@ -99,6 +99,28 @@ pub async fn append_with_repeated_client_id_returns_original(stores: Stores) {
     assert_eq!(stores.messages.append_message(again).await.expect("append_message"), Appended::Duplicate(read));
 }
 
+pub async fn message_by_client_id_finds_only_the_senders_message(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let chat = new_chat(&stores, &[&a, &b]).await;
+    let from_a = append_new(&stores, with_client_id(draft_at(&chat, &a, "from ann", at(1000)), "mine")).await;
+    let client_id = from_a.client_id.clone().expect("stored with a clientId");
+    let found = stores.messages.message_by_client_id(a.id, &client_id).await.expect("message_by_client_id");
+    assert_eq!(found, Some(from_a.clone()));
+    let other = stores.messages.message_by_client_id(b.id, &client_id).await.expect("message_by_client_id");
+    assert_eq!(other, None, "clientIds belong to their sender");
+    let unknown = chat_domain::ClientId::parse("never-used").expect("valid clientId");
+    assert_eq!(stores.messages.message_by_client_id(a.id, &unknown).await.expect("message_by_client_id"), None);
+    // As stored now: a later status change shows.
+    let read = stores
+        .messages
+        .advance_status(from_a.id, MessageStatus::Read, at(2000))
+        .await
+        .expect("advance")
+        .expect("exists");
+    assert_eq!(stores.messages.message_by_client_id(a.id, &client_id).await.expect("message_by_client_id"), Some(read));
+}
+
 pub async fn append_same_client_id_from_different_senders_creates_both(stores: Stores) {
     let a = new_user(&stores, "ann").await;
     let b = new_user(&stores, "bo").await;
