@@ -53,7 +53,7 @@ fn draft(n: u32, chat: &Chat, sender: &User, client_id: Option<&str>) -> Message
         chat: chat.id,
         sender: sender.id,
         text: MessageText::parse(&format!("message {n} <i>with</i> & markup")).unwrap(),
-        kind: if n % 4 == 0 { MessageKind::Image } else { MessageKind::Text },
+        kind: if n.is_multiple_of(4) { MessageKind::Image } else { MessageKind::Text },
         client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
         created_at: at(10_000 + i64::from(n) * 1000),
     }
