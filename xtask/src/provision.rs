@@ -37,10 +37,13 @@ impl Services {
 pub fn all(root: &Path) -> Result<Services> {
     let venv = root.join("target").join("test-venv");
     let python = python_venv(&venv)?;
+    let node = which("node").ok_or("node is not installed; install Node.js 20+ (apt-get install nodejs npm)")?;
+    python_client_suite(root, &python)?;
+    js_client_suite(root, &node)?;
     Ok(Services {
         secantusd: Some(secantusd(&venv, &python)?),
         redis_server: Some(redis_server()?),
-        node: Some(which("node").ok_or("node is not installed; install Node.js 20+ (apt-get install nodejs npm)")?),
+        node: Some(node),
         python: Some(python),
     })
 }
@@ -62,6 +65,28 @@ fn python_venv(venv: &Path) -> Result<PathBuf> {
 
 fn pip_install(python: &Path, requirement: &str) -> Result {
     run(Command::new(python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement]))
+}
+
+/// The python-socketio client suite's pinned packages (`tests/py/requirements.txt`); pip skips
+/// what is installed already.
+fn python_client_suite(root: &Path, python: &Path) -> Result {
+    let requirements = root.join("tests").join("py").join("requirements.txt");
+    run(Command::new(python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements))
+}
+
+/// The socket.io-client suite's packages, exactly as `tests/js/package-lock.json` pins them,
+/// unless they are installed already.
+fn js_client_suite(root: &Path, node: &Path) -> Result {
+    let dir = root.join("tests").join("js");
+    let modules = dir.join("node_modules");
+    if ["socket.io-client", "ws"].iter().all(|p| modules.join(p).join("package.json").is_file()) {
+        return Ok(());
+    }
+    let beside_node = node.with_file_name("npm");
+    let npm = if beside_node.is_file() { beside_node } else { which("npm").ok_or("npm is not installed")? };
+    run(Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(dir))
 }
 
 fn secantusd(venv: &Path, python: &Path) -> Result<PathBuf> {

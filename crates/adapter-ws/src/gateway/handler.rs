@@ -217,6 +217,12 @@ impl NamespaceHandler for ChatGateway {
         let unauthorized = || json!({ "message": "Unauthorized" });
         let token = bearer_token(&auth, handshake).ok_or_else(unauthorized)?;
         let claims = self.shared.services.auth.verify_token(&token).map_err(|_| unauthorized())?;
+        // JWT validation counts whole seconds, so a token is still accepted during the second
+        // its `exp` falls in; the sweeper has disconnected such a socket already. Refuse it
+        // here too, or a client would reconnect with the same token and be cut off again.
+        if claims.expires_at <= chrono::Utc::now() {
+            return Err(unauthorized());
+        }
         self.shared
             .identities
             .lock()
