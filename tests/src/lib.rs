@@ -1,6 +1,10 @@
 //! Harness of the end-to-end suites: starts the real `chat-server` binary on a free port with a
 //! data directory of the test's choosing, waits until it answers, and drives it over HTTP.
 //!
+//! A server runs on the embedded store by default, or on MongoDB ([`Launch::mongodb`],
+//! [`Backend`]): one SecantusDB wire server per test binary (started on first use by
+//! `test_services::mongo`), a fresh database per server.
+//!
 //! The server is started with `PORT=0`, so the kernel picks a free port and nothing can take it
 //! between choosing and binding; the harness reads the address from the server's
 //! `listening on http://ADDR` log line, then polls `GET /health` until it answers (bounded,
@@ -98,6 +102,19 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Uses MongoDB: sets `MONGODB_URI` and `MONGODB_DB`.
+    pub fn mongodb(self, uri: &str, database: &str) -> Self {
+        self.var("MONGODB_URI", Some(uri)).var("MONGODB_DB", Some(database))
+    }
+
+    /// Uses the store `backend` names (the embedded one needs nothing: it lives in `data_dir`).
+    pub fn backend(self, backend: &Backend) -> Self {
+        match backend {
+            Backend::Embedded => self.var("MONGODB_URI", None).var("MONGODB_DB", None),
+            Backend::Mongo { uri, database } => self.mongodb(uri, database),
+        }
+    }
+
     /// Starts the server and waits until `GET /health` answers 200.
     pub async fn start(self) -> Server {
         let mut command = self.command();
@@ -145,6 +162,31 @@ impl<'a> Launch<'a> {
         }
         command
     }
+}
+
+/// The store a server under test runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded SQLite store in the server's data directory.
+    Embedded,
+    /// A MongoDB database. Several servers given the same one share their data.
+    Mongo { uri: String, database: String },
+}
+
+impl Backend {
+    /// A database no other server of this test process uses, on the test binary's shared
+    /// SecantusDB (started on first use; a test fails with instructions when SecantusDB is not
+    /// installed).
+    pub async fn fresh_mongo() -> Backend {
+        let server = shared_mongo().await;
+        Backend::Mongo { uri: server.uri(), database: test_services::mongo::fresh_database_name() }
+    }
+}
+
+/// The SecantusDB wire server shared by every test of this test binary (in-memory storage;
+/// stopped when the test process ends).
+pub async fn shared_mongo() -> &'static test_services::mongo::Server {
+    test_services::mongo::shared_server().await
 }
 
 /// Reads a child's output line by line into `logs` until it closes, and sends the address of
@@ -215,6 +257,11 @@ impl Server {
     /// Starts a server on `data_dir` with the shared test secret and default settings.
     pub async fn start(data_dir: &Path) -> Server {
         Launch::new(data_dir).start().await
+    }
+
+    /// Starts a server on `backend` with the shared test secret and default settings.
+    pub async fn start_on(data_dir: &Path, backend: &Backend) -> Server {
+        Launch::new(data_dir).backend(backend).start().await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -306,6 +353,16 @@ impl Server {
         let reply =
             self.post("/api/messages", Some(&sender.token), &serde_json::json!({"chat": chat, "text": text})).await;
         reply.ok(201).clone()
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running (not exited, not killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Sends SIGTERM and waits for the process to exit and its output to be read.

@@ -1,13 +1,58 @@
 //! The HTTP API end to end, against the real `chat-server` binary: the README's curl
 //! walkthrough, error shapes, the rate limit, CORS and configuration refusals.
+//!
+//! Each scenario is a function of a started server, run once per store: `embedded::<scenario>`
+//! on the embedded store, `mongo::<scenario>` on a fresh database of the test binary's
+//! SecantusDB (see `on_every_backend!`).
 
 // Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use e2e::{Launch, Server};
+use e2e::{Backend, Launch, Server};
 use reqwest::Method;
 use serde_json::{json, Value};
 use tempfile::TempDir;
+
+/// One test per store for each `scenario` (an `async fn(&Server)` of this file), in modules
+/// `embedded` and `mongo`. With `scenario with configure`, the server's [`Launch`] first goes
+/// through `fn configure(Launch) -> Launch`, for scenarios that need settings.
+macro_rules! on_every_backend {
+    ($($scenario:ident $(with $configure:ident)?),+ $(,)?) => {
+        on_every_backend!(@module embedded, Backend::Embedded, $($scenario $(with $configure)?),+);
+        on_every_backend!(@module mongo, Backend::fresh_mongo().await, $($scenario $(with $configure)?),+);
+    };
+    (@module $module:ident, $backend:expr, $($scenario:ident $(with $configure:ident)?),+) => {
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let dir = TempDir::new().unwrap();
+                    let launch = Launch::new(dir.path()).backend(&$backend);
+                    $(let launch = $configure(launch);)?
+                    let server = launch.start().await;
+                    super::$scenario(&server).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_backend! {
+    the_curl_walkthrough_works,
+    errors_have_the_nestjs_shape_and_the_right_status,
+    sending_is_rate_limited_per_user_with_retry_after with three_messages_a_minute,
+    browsers_on_other_origins_may_call_the_api,
+    a_missing_secret_is_generated_with_a_warning with no_secret,
+}
+
+fn three_messages_a_minute(launch: Launch<'_>) -> Launch<'_> {
+    launch.var("RATE_LIMIT_PER_MINUTE", Some("3"))
+}
+
+fn no_secret(launch: Launch<'_>) -> Launch<'_> {
+    launch.var("JWT_SECRET", None)
+}
 
 fn texts(page: &Value) -> Vec<String> {
     let messages = page["messages"].as_array().unwrap_or_else(|| panic!("no messages in {page}"));
@@ -18,11 +63,7 @@ fn id(value: &Value) -> String {
     value["_id"].as_str().unwrap_or_else(|| panic!("no _id in {value}")).to_owned()
 }
 
-#[tokio::test]
-async fn the_curl_walkthrough_works() {
-    let dir = TempDir::new().unwrap();
-    let server = Server::start(dir.path()).await;
-
+async fn the_curl_walkthrough_works(server: &Server) {
     // Register two users (201) and log in (200).
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
@@ -114,10 +155,7 @@ async fn the_curl_walkthrough_works() {
     assert_eq!(after["seq"], 8);
 }
 
-#[tokio::test]
-async fn errors_have_the_nestjs_shape_and_the_right_status() {
-    let dir = TempDir::new().unwrap();
-    let server = Server::start(dir.path()).await;
+async fn errors_have_the_nestjs_shape_and_the_right_status(server: &Server) {
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let eve = server.register("eve").await;
@@ -185,10 +223,7 @@ async fn errors_have_the_nestjs_shape_and_the_right_status() {
     server.get("/health", None).await.ok(200);
 }
 
-#[tokio::test]
-async fn sending_is_rate_limited_per_user_with_retry_after() {
-    let dir = TempDir::new().unwrap();
-    let server = Launch::new(dir.path()).var("RATE_LIMIT_PER_MINUTE", Some("3")).start().await;
+async fn sending_is_rate_limited_per_user_with_retry_after(server: &Server) {
     let alice = server.register("alice").await;
     let bob = server.register("bob").await;
     let chat = server.chat(&alice, &[&bob]).await;
@@ -206,10 +241,7 @@ async fn sending_is_rate_limited_per_user_with_retry_after() {
     assert_eq!(texts(page.ok(200)), ["burst 0", "burst 1", "burst 2", "bob still can"]);
 }
 
-#[tokio::test]
-async fn browsers_on_other_origins_may_call_the_api() {
-    let dir = TempDir::new().unwrap();
-    let server = Server::start(dir.path()).await;
+async fn browsers_on_other_origins_may_call_the_api(server: &Server) {
     let preflight = server
         .client()
         .request(Method::OPTIONS, server.url("/api/messages"))
@@ -228,15 +260,16 @@ async fn browsers_on_other_origins_may_call_the_api() {
     assert_eq!(reply.headers["access-control-allow-origin"], "http://localhost:3000");
 }
 
-#[tokio::test]
-async fn a_missing_secret_is_generated_with_a_warning_and_a_short_one_is_refused() {
-    let dir = TempDir::new().unwrap();
-    let server = Launch::new(dir.path()).var("JWT_SECRET", None).start().await;
+async fn a_missing_secret_is_generated_with_a_warning(server: &Server) {
     assert!(server.logs().contains("JWT_SECRET is not set"), "{}", server.logs());
     let alice = server.register("alice").await;
     server.get("/api/users/me", Some(&alice.token)).await.ok(200);
-    drop(server);
+}
 
+/// Refused before any store is opened, so one store is enough.
+#[tokio::test]
+async fn a_short_secret_is_refused_without_being_echoed() {
+    let dir = TempDir::new().unwrap();
     let output = Launch::new(dir.path()).var("JWT_SECRET", Some("too-short")).command().output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -1,12 +1,42 @@
 //! Durability end to end: what the server acknowledged is there after a restart on the same
-//! data directory, whether it stopped gracefully (SIGTERM) or was killed (SIGKILL).
+//! store, whether it stopped gracefully (SIGTERM) or was killed (SIGKILL). Each scenario runs
+//! on the embedded store (the same data directory) and on MongoDB (the same database, which
+//! stays up while the app restarts).
 
 // Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use e2e::{Account, Server};
+use e2e::{Account, Backend, Server};
 use serde_json::{json, Value};
 use tempfile::TempDir;
+
+/// One test per store for each `scenario` (an `async fn(&Backend)` of this file), in modules
+/// `embedded` and `mongo`.
+macro_rules! on_every_backend {
+    ($($scenario:ident),+ $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&e2e::Backend::Embedded).await;
+                }
+            )+
+        }
+        mod mongo {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    super::$scenario(&e2e::Backend::fresh_mongo().await).await;
+                }
+            )+
+        }
+    };
+}
+
+on_every_backend! {
+    everything_survives_a_graceful_restart,
+    acknowledged_writes_survive_a_kill,
+}
 
 /// What a first server run wrote, to be read back by the second.
 struct Written {
@@ -67,10 +97,23 @@ async fn read_everything_back(server: &Server, written: &Written) {
     assert_eq!(next["seq"], 5);
 }
 
-#[tokio::test]
-async fn everything_survives_a_graceful_restart() {
+/// Where the second run keeps its embedded store: the first run's directory on the embedded
+/// store; a new, empty one on MongoDB, after checking that the first run wrote nothing in its
+/// directory (everything went to MongoDB).
+fn data_dir_after_restart(first: &TempDir, backend: &Backend) -> std::path::PathBuf {
+    match backend {
+        Backend::Embedded => first.path().to_owned(),
+        Backend::Mongo { .. } => {
+            let written: Vec<_> = std::fs::read_dir(first.path()).unwrap().flatten().map(|e| e.path()).collect();
+            assert!(written.is_empty(), "a MongoDB-backed server wrote to its data directory: {written:?}");
+            first.path().join("after-restart")
+        }
+    }
+}
+
+async fn everything_survives_a_graceful_restart(backend: &Backend) {
     let dir = TempDir::new().unwrap();
-    let mut server = Server::start(dir.path()).await;
+    let mut server = Server::start_on(dir.path(), backend).await;
     let written = write_everything(&server).await;
     let status = server.terminate();
     let logs = server.logs();
@@ -79,18 +122,17 @@ async fn everything_survives_a_graceful_restart() {
     assert!(logs.contains("storage flushed"), "{logs}");
     drop(server);
 
-    let server = Server::start(dir.path()).await;
+    let server = Server::start_on(&data_dir_after_restart(&dir, backend), backend).await;
     read_everything_back(&server, &written).await;
 }
 
-#[tokio::test]
-async fn acknowledged_writes_survive_a_kill() {
+async fn acknowledged_writes_survive_a_kill(backend: &Backend) {
     let dir = TempDir::new().unwrap();
-    let mut server = Server::start(dir.path()).await;
+    let mut server = Server::start_on(dir.path(), backend).await;
     let written = write_everything(&server).await;
     server.kill();
     drop(server);
 
-    let server = Server::start(dir.path()).await;
+    let server = Server::start_on(&data_dir_after_restart(&dir, backend), backend).await;
     read_everything_back(&server, &written).await;
 }
