@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use e2e::{Launch, Server};
+use e2e::{Backend, Launch, Server};
 use tempfile::TempDir;
 
 /// Budget of the rate-limited server; small, so a scenario spends it in a few sends.
@@ -197,17 +197,39 @@ pub fn run_js_suite(targets: &JsTargets<'_>) -> u64 {
     summary.pass
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_socket_io_client_works_against_the_embedded_store() {
+/// One suite run at a time: each starts three servers and a Node process, and its typing and
+/// token-expiry scenarios wait on real time, which two parallel runs on a small machine skew.
+static ONE_SUITE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Starts the three servers the suite needs on `backend` (each its own data directory and, on
+/// MongoDB, its own database) and runs the suite against them.
+async fn run_on(backend_of: impl Fn() -> Backend) {
     let dirs = [TempDir::new().unwrap(), TempDir::new().unwrap(), TempDir::new().unwrap()];
-    let main = Launch::new(dirs[0].path()).start();
-    let rate_limited =
-        Launch::new(dirs[1].path()).var("RATE_LIMIT_PER_MINUTE", Some(&RATE_LIMIT_PER_MINUTE.to_string())).start();
-    let short_tokens = Launch::new(dirs[2].path()).var("JWT_TTL_SECS", Some(&JWT_TTL_SECS.to_string())).start();
+    let (b0, b1, b2) = (backend_of(), backend_of(), backend_of());
+    let main = Launch::new(dirs[0].path()).backend(&b0).start();
+    let rate_limited = Launch::new(dirs[1].path())
+        .backend(&b1)
+        .var("RATE_LIMIT_PER_MINUTE", Some(&RATE_LIMIT_PER_MINUTE.to_string()))
+        .start();
+    let short_tokens =
+        Launch::new(dirs[2].path()).backend(&b2).var("JWT_TTL_SECS", Some(&JWT_TTL_SECS.to_string())).start();
     let (main, rate_limited, short_tokens) = tokio::join!(main, rate_limited, short_tokens);
     let targets = JsTargets { main: &main, rate_limited: &rate_limited, short_tokens: &short_tokens };
     let passed = tokio::task::block_in_place(|| run_js_suite(&targets));
     println!("socket.io-client suite: {passed} tests passed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_socket_io_client_works_against_the_embedded_store() {
+    let _one = ONE_SUITE_AT_A_TIME.lock().await;
+    run_on(|| Backend::Embedded).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_socket_io_client_works_against_mongodb() {
+    let _one = ONE_SUITE_AT_A_TIME.lock().await;
+    let server = e2e::shared_mongo().await;
+    run_on(|| Backend::Mongo { uri: server.uri(), database: test_services::mongo::fresh_database_name() }).await;
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use e2e::Server;
+use e2e::{Backend, Server};
 use tempfile::TempDir;
 
 /// The workspace root (this package lives in `tests/`).
@@ -130,6 +130,14 @@ async fn python_socketio_works_against_the_embedded_store() {
     let server = Server::start(dir.path()).await;
     let passed = tokio::task::block_in_place(|| run_py_suite(&server));
     println!("python-socketio suite: {passed} tests passed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_socketio_works_against_mongodb() {
+    let dir = TempDir::new().unwrap();
+    let server = Server::start_on(dir.path(), &Backend::fresh_mongo().await).await;
+    let passed = tokio::task::block_in_place(|| run_py_suite(&server));
+    println!("python-socketio suite on MongoDB: {passed} tests passed");
 }
 
 #[test]
