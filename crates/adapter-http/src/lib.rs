@@ -1,4 +1,5 @@
-//! The HTTP half of the wire contract on actix-web: every `/api` route, plus `GET /health`.
+//! The HTTP half of the wire contract on actix-web: every `/api` route, plus `GET /health`
+//! (whose components the app supplies through [`HealthCheck`]).
 //!
 //! The app mounts it with `App::new().configure(adapter_http::configure(state))`. Every error
 //! body, including those of malformed input, unknown routes and wrong methods, has the NestJS
@@ -8,29 +9,41 @@
 mod auth;
 mod dto;
 mod error;
+mod health;
 mod routes;
+
+use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, Resource};
 use chat_domain::Services;
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use health::{Component, ComponentStatus, HealthCheck};
 
 /// Largest JSON body accepted, in bytes. A message may hold 10,000 characters; written with
 /// `\uXXXX` surrogate-pair escapes that is up to 120,000 bytes, so 128 KiB admits every valid
 /// message however its JSON is escaped, and refuses anything larger with 413.
 pub const DEFAULT_JSON_LIMIT: usize = 128 * 1024;
 
-/// What the routes need: the use-case services and the body size limit.
+/// What the routes need: the use-case services, the body size limit and the health check.
 #[derive(Clone)]
 pub struct HttpState {
     pub services: Services,
     json_limit: usize,
+    health: Option<Arc<dyn HealthCheck>>,
 }
 
 impl HttpState {
     pub fn new(services: Services) -> Self {
-        Self { services, json_limit: DEFAULT_JSON_LIMIT }
+        Self { services, json_limit: DEFAULT_JSON_LIMIT, health: None }
+    }
+
+    /// Makes `GET /health` report what `check` finds (see [`HealthCheck`]); without one it
+    /// answers `{"status":"ok"}` whenever the process serves HTTP.
+    pub fn with_health(mut self, check: Arc<dyn HealthCheck>) -> Self {
+        self.health = Some(check);
+        self
     }
 
     /// Overrides [`DEFAULT_JSON_LIMIT`].
@@ -53,7 +66,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
         };
         let resource = |path: &str, allow: &'static str| extractors.resource(path, allow);
         cfg.app_data(web::Data::new(state))
-            .service(resource("/health", "GET").route(web::get().to(routes::health)))
+            .service(resource("/health", "GET").route(web::get().to(health::health)))
             .service(resource("/api/auth/register", "POST").route(web::post().to(routes::register)))
             .service(resource("/api/auth/login", "POST").route(web::post().to(routes::login)))
             .service(resource("/api/users/me", "GET").route(web::get().to(routes::me)))

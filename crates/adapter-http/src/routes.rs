@@ -4,7 +4,6 @@
 
 use actix_web::{web, HttpResponse};
 use chat_domain::{ChatId, MessageId, SendMessage};
-use serde_json::json;
 
 use crate::auth::Caller;
 use crate::dto::{parse_id, CreateChatBody, HistoryQuery, LoginBody, RegisterBody, SearchQuery, SendMessageBody};
@@ -13,10 +12,6 @@ use crate::HttpState;
 
 type State = web::Data<HttpState>;
 type Reply = Result<HttpResponse, ApiError>;
-
-pub(crate) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
-}
 
 pub(crate) async fn register(state: State, body: web::Json<RegisterBody>) -> Reply {
     let session = state.services.auth.register(&body.email, &body.username, &body.password).await?;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::test::TestRequest;
+use adapter_http::{Component, ComponentStatus, HealthCheck};
 use chat_domain::error::StoreError;
 use chat_domain::ports::MockUserRepository;
 use chat_domain::DomainEvent;
@@ -29,6 +30,37 @@ async fn health_answers_ok() {
     let app = spawn_app().await;
     let reply = app.get("/health", None).await;
     assert_eq!(reply.assert_status(200), &json!({"status": "ok"}));
+}
+
+/// A health check that reports whatever the test set.
+struct FixedHealth(Vec<Component>);
+
+#[async_trait::async_trait]
+impl HealthCheck for FixedHealth {
+    async fn check(&self) -> Vec<Component> {
+        self.0.clone()
+    }
+}
+
+fn component(name: &'static str, up: bool, essential: bool) -> Component {
+    Component { name, status: ComponentStatus::up_if(up), essential }
+}
+
+#[actix_web::test]
+async fn health_names_every_component_and_degrades_without_an_optional_one() {
+    let health = |components| Options { health: Some(Arc::new(FixedHealth(components))), ..Options::default() };
+    let app = spawn_app_with(health(vec![component("storage", true, true), component("redis", true, false)])).await;
+    let reply = app.get("/health", None).await;
+    assert_eq!(reply.assert_status(200), &json!({"status": "ok", "storage": "ok", "redis": "ok"}));
+    assert_eq!(reply.headers.get("cache-control").unwrap(), "no-store");
+
+    let app = spawn_app_with(health(vec![component("storage", true, true), component("redis", false, false)])).await;
+    let reply = app.get("/health", None).await;
+    assert_eq!(reply.assert_status(200), &json!({"status": "degraded", "storage": "ok", "redis": "down"}));
+
+    let app = spawn_app_with(health(vec![component("storage", false, true), component("redis", true, false)])).await;
+    let reply = app.get("/health", None).await;
+    assert_eq!(reply.assert_status(503), &json!({"status": "down", "storage": "down", "redis": "ok"}));
 }
 
 #[actix_web::test]

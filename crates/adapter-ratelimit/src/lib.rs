@@ -34,6 +34,12 @@ impl InProcessRateLimiter {
         }
     }
 
+    /// A limiter allowing `per_minute` sends per user per minute (for adapters that fall back
+    /// to this one and need the concrete type).
+    pub fn new_per_minute(per_minute: NonZeroU32) -> Self {
+        Self::with_quota(Quota::per_minute(per_minute))
+    }
+
     fn with_quota(quota: Quota) -> Self {
         Self { limiter: Governor::keyed(quota), clock: DefaultClock::default() }
     }

@@ -7,6 +7,7 @@
 //! | `DATA_DIR` | `./data` | where the SQLite database lives |
 //! | `MONGODB_URI` | unset | use MongoDB (a replica set) instead of the embedded store |
 //! | `MONGODB_DB` | `chat` | database name on MongoDB |
+//! | `REDIS_URL` | unset | run as one node of a cluster: events fan out and the rate limit is shared through this Redis (`redis://[:password@]host:port[/db]` or `redis+unix:///path`) |
 //! | `JWT_SECRET` | random per process | HS256 signing secret, at least 32 bytes |
 //! | `JWT_TTL_SECS` | `86400` | lifetime of an access token |
 //! | `RATE_LIMIT_PER_MINUTE` | `30` | messages per user per minute; `0` turns the limit off |
@@ -22,12 +23,13 @@ use std::time::Duration;
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Every variable this module reads, so `from_env` can refuse ones that are not UTF-8.
-const VARIABLES: [&str; 10] = [
+const VARIABLES: [&str; 11] = [
     "PORT",
     "HOST",
     "DATA_DIR",
     "MONGODB_URI",
     "MONGODB_DB",
+    "REDIS_URL",
     "JWT_SECRET",
     "JWT_TTL_SECS",
     "RATE_LIMIT_PER_MINUTE",
@@ -42,6 +44,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Set when `MONGODB_URI` is: MongoDB replaces the embedded store.
     pub mongodb: Option<MongoConfig>,
+    /// Set when `REDIS_URL` is: this process is one node of a cluster sharing that Redis.
+    pub redis: Option<RedisUrl>,
     pub jwt_secret: JwtSecret,
     /// True when `JWT_SECRET` was unset and the secret was made up for this process: tokens
     /// then die with the process, and several nodes cannot share them.
@@ -63,6 +67,22 @@ pub struct MongoConfig {
 impl fmt::Debug for MongoConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MongoConfig").field("database", &self.database).finish_non_exhaustive()
+    }
+}
+
+/// Where Redis is. The URL may hold a password, so it is never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RedisUrl(..)")
     }
 }
 
@@ -150,6 +170,17 @@ impl Config {
                 Some(MongoConfig { uri, database })
             }
         };
+        let redis = match lookup("REDIS_URL").map(|raw| raw.trim().to_owned()) {
+            None => None,
+            Some(url) if url.is_empty() => return Err(invalid("REDIS_URL", "must not be empty")),
+            Some(url) if url.starts_with("rediss://") => {
+                return Err(invalid("REDIS_URL", "uses TLS (rediss://), which this build does not support"))
+            }
+            Some(url) if !["redis://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) => {
+                return Err(invalid("REDIS_URL", "must start with redis://, redis+unix:// or unix://"))
+            }
+            Some(url) => Some(RedisUrl(url)),
+        };
         let (jwt_secret, jwt_secret_generated) = match lookup("JWT_SECRET") {
             None => (JwtSecret(random_secret()), true),
             Some(raw) if raw.len() < MIN_JWT_SECRET_BYTES => {
@@ -188,6 +219,7 @@ impl Config {
             port,
             data_dir,
             mongodb,
+            redis,
             jwt_secret,
             jwt_secret_generated,
             jwt_ttl,
@@ -311,6 +343,21 @@ mod tests {
             let error = config(&[(name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn redis_makes_a_cluster_node_and_its_password_is_never_printed() {
+        assert_eq!(config(&[]).unwrap().redis, None);
+        let c = config(&[("REDIS_URL", " redis://:s3cret@cache:6379/2 ")]).unwrap();
+        assert_eq!(c.redis.as_ref().map(RedisUrl::as_str), Some("redis://:s3cret@cache:6379/2"));
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("s3cret"), "{printed}");
+        assert!(config(&[("REDIS_URL", "redis+unix:///run/redis.sock")]).is_ok());
+        for bad in ["", "  ", "cache:6379", "http://cache", "rediss://cache"] {
+            let error = config(&[("REDIS_URL", bad)]).unwrap_err();
+            assert_eq!(error.variable, "REDIS_URL", "{bad:?}");
+        }
+        assert!(config(&[("REDIS_URL", "rediss://cache")]).unwrap_err().problem.contains("TLS"));
     }
 
     #[test]

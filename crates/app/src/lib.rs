@@ -1,6 +1,11 @@
 //! Wiring: builds the adapters the configuration asks for, plugs them into the services, and
 //! serves HTTP until a shutdown signal, then flushes storage.
 //!
+//! With `REDIS_URL` the process is one node of a cluster: domain events go to this node's
+//! sockets and, through Redis, to every other node's ([`adapter_redis::RedisNotifier`]); the
+//! rate limit is one budget for the cluster ([`adapter_redis::RedisRateLimiter`]); and
+//! `GET /health` reports Redis besides storage.
+//!
 //! `main.rs` only reads the configuration, binds the listener and calls [`run`]; tests bind
 //! port 0 themselves and call [`serve`] with their own shutdown future.
 
@@ -10,7 +15,7 @@ use std::future::Future;
 use std::io::{self, IsTerminal};
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_cors::Cors;
 use actix_web::body::MessageBody;
@@ -19,17 +24,19 @@ use actix_web::http::header;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{App, HttpServer};
 use adapter_auth::{Argon2Hasher, JwtTokens};
-use adapter_http::HttpState;
+use adapter_http::{Component, ComponentStatus, HealthCheck, HttpState};
 use adapter_mongo::MongoStore;
 use adapter_ratelimit::InProcessRateLimiter;
+use adapter_redis::{RedisNode, RedisSettings};
 use adapter_sqlite::SqliteStore;
 use adapter_ws::engine::{EngineConfig, SocketIo};
 use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
-use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
+use async_trait::async_trait;
+use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
 use tracing_subscriber::EnvFilter;
 
-pub use config::{Config, ConfigError, CorsOrigins, LogFormat};
+pub use config::{Config, ConfigError, CorsOrigins, LogFormat, RedisUrl};
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -69,19 +76,31 @@ pub async fn serve(
     let store = Store::open(&config).await?;
     // The Socket.IO server exists before the services so the notifier can deliver to its rooms.
     let io = SocketIo::new(EngineConfig { cors_any_origin: false, ..EngineConfig::default() });
+    let local = SocketNotifier::new(io.clone());
+    let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
+        None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),
+        Some(url) => {
+            // Connects in the background: a node whose Redis is down starts degraded and
+            // catches up with the cluster once Redis answers.
+            let node = RedisNode::new(url.as_str(), RedisSettings::default()).map_err(io::Error::other)?;
+            tracing::info!(node = node.node_id(), "cluster mode: events and rate limits go through Redis");
+            let notifier = Arc::new(node.notifier(local));
+            (notifier, node.rate_limiter(config.rate_limit_per_minute), Some(node))
+        }
+    };
     let ports = ServicePorts {
         users: store.users(),
         chats: store.chats(),
         messages: store.messages(),
-        notifier: Arc::new(SocketNotifier::new(io.clone())),
-        limiter: InProcessRateLimiter::per_minute(config.rate_limit_per_minute),
+        notifier,
+        limiter,
         hasher: Arc::new(Argon2Hasher),
         tokens: Arc::new(JwtTokens::new(config.jwt_secret.as_bytes(), config.jwt_ttl)),
         clock: Arc::new(SystemClock),
     };
     let services = Services::new(ports, ServicesConfig::default());
     ChatGateway::new(services.clone(), GatewayConfig::default()).mount(&io);
-    let state = HttpState::new(services);
+    let state = HttpState::new(services).with_health(Arc::new(NodeHealth { store: store.clone(), redis }));
     let cors = config.cors.clone();
 
     listener.set_nonblocking(true)?;
@@ -115,8 +134,38 @@ pub async fn serve(
     served
 }
 
+/// Longest the storage probe of `GET /health` may take.
+const STORAGE_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `GET /health` reports: storage (essential: without it the node cannot serve) and, in a
+/// cluster, Redis (without it the node serves, degraded).
+struct NodeHealth {
+    store: Store,
+    redis: Option<RedisNode>,
+}
+
+#[async_trait]
+impl HealthCheck for NodeHealth {
+    async fn check(&self) -> Vec<Component> {
+        let redis = async {
+            match &self.redis {
+                Some(node) => Some(node.is_healthy().await),
+                None => None,
+            }
+        };
+        let (storage, redis) = tokio::join!(self.store.is_healthy(), redis);
+        let mut components =
+            vec![Component { name: "storage", status: ComponentStatus::up_if(storage), essential: true }];
+        if let Some(up) = redis {
+            components.push(Component { name: "redis", status: ComponentStatus::up_if(up), essential: false });
+        }
+        components
+    }
+}
+
 /// The storage adapter the configuration picked: MongoDB when `MONGODB_URI` is set, else the
 /// embedded SQLite store in `DATA_DIR`.
+#[derive(Clone)]
 enum Store {
     Sqlite(Arc<SqliteStore>),
     Mongo(Arc<MongoStore>),
@@ -135,8 +184,15 @@ impl Store {
                 let store = MongoStore::connect(&mongo.uri, &mongo.database)
                     .await
                     .map_err(|e| io::Error::other(format!("cannot use MONGODB_URI: {e}")))?;
-                store.ensure_indexes().await.map_err(|e| {
-                    io::Error::other(format!("cannot create indexes in MongoDB database {}: {e}", mongo.database))
+                // The first I/O: an unreachable server shows up here, after the selection timeout.
+                store.ensure_indexes().await.map_err(|e| match e {
+                    chat_domain::error::StoreError::Unavailable(_) => io::Error::other(format!(
+                        "cannot reach MongoDB (MONGODB_URI, database {}); is it running and a replica set? {e}",
+                        mongo.database
+                    )),
+                    chat_domain::error::StoreError::Other(_) => {
+                        io::Error::other(format!("cannot create indexes in MongoDB database {}: {e}", mongo.database))
+                    }
                 })?;
                 Ok(Self::Mongo(Arc::new(store)))
             }
@@ -161,6 +217,15 @@ impl Store {
         match self {
             Self::Sqlite(s) => s.clone(),
             Self::Mongo(s) => s.clone(),
+        }
+    }
+
+    /// Whether the database answers: MongoDB must answer a ping within
+    /// [`STORAGE_PROBE_TIMEOUT`]; the embedded store is a file this process holds open.
+    async fn is_healthy(&self) -> bool {
+        match self {
+            Self::Sqlite(_) => true,
+            Self::Mongo(s) => matches!(tokio::time::timeout(STORAGE_PROBE_TIMEOUT, s.ping()).await, Ok(Ok(()))),
         }
     }
 

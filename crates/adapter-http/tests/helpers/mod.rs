@@ -13,7 +13,7 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
-use adapter_http::{configure, HttpState};
+use adapter_http::{configure, HealthCheck, HttpState};
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
@@ -125,11 +125,12 @@ pub struct Options {
     pub limiter: Arc<dyn RateLimiter>,
     pub users: Option<Arc<dyn UserRepository>>,
     pub json_limit: Option<usize>,
+    pub health: Option<Arc<dyn HealthCheck>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { limiter: Arc::new(Unlimited), users: None, json_limit: None }
+        Self { limiter: Arc::new(Unlimited), users: None, json_limit: None, health: None }
     }
 }
 
@@ -219,6 +220,9 @@ pub async fn spawn_app_with(
     let mut state = HttpState::new(Services::new(ports, ServicesConfig::default()));
     if let Some(limit) = options.json_limit {
         state = state.with_json_limit(limit);
+    }
+    if let Some(check) = options.health {
+        state = state.with_health(check);
     }
     let service = test::init_service(App::new().configure(configure(state))).await;
     TestApp { service, notifier }

@@ -10,7 +10,7 @@ mod typing;
 use std::time::Duration;
 
 pub use handler::ChatGateway;
-pub use notifier::SocketNotifier;
+pub use notifier::{route, Delivery, SocketNotifier};
 
 /// The personal room every socket of a user joins on connect.
 pub fn user_room(user: chat_domain::UserId) -> String {

@@ -1,14 +1,87 @@
-//! The notifier port's local delivery: each domain event becomes one Socket.IO event, serialized
-//! once and queued for every socket in the target rooms of this node.
+//! The notifier port's local delivery, in two separable steps: [`route`] turns a domain event
+//! into a [`Delivery`] (target rooms, Socket.IO event, serialized argument), plain data that a
+//! cluster can ship to other nodes; [`SocketNotifier::deliver`] builds the Socket.IO frame once
+//! and queues it for every socket of this node in the target rooms.
 
 use async_trait::async_trait;
 use chat_domain::ports::Notifier;
 use chat_domain::DomainEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::value::{to_raw_value, RawValue};
 
 use super::{chat_room, user_room};
 use crate::engine::SocketIo;
 
-/// Delivers domain events to the sockets connected to this node.
+/// Where one domain event goes and what it says, independent of any node's sockets.
+///
+/// Serializable (as JSON) so that a cluster can publish it once and let every node deliver it
+/// to its own sockets. Fields added later must have serde defaults, so that nodes of two
+/// versions can run side by side during a rolling deploy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// The rooms of the main namespace to deliver to. Their members must be disjoint (a chat
+    /// room, or the personal rooms of distinct users): a socket in two of them gets the event
+    /// twice. Repeated names are delivered once.
+    pub rooms: Vec<String>,
+    /// The Socket.IO event name, such as `message:new`.
+    pub event: String,
+    /// The event's single argument, already serialized.
+    pub data: Box<RawValue>,
+    /// Sockets that are also in this room are skipped (a typist's own connections).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub except_room: Option<String>,
+    /// Whether a slow client may lose this event instead of being disconnected (typing).
+    #[serde(default)]
+    pub droppable: bool,
+    /// The chat's sequence number of a persisted event (`message:new`, `message:deleted`).
+    /// The frame carries it, so a socket catching up with `sinceSeq` drops a live copy of an
+    /// event its replay already holds, whichever node the event came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// Decides where a domain event goes and serializes its payload in the contract's shape.
+/// Fails only if the payload cannot be serialized, which the wire types never do.
+pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
+    Ok(match event {
+        DomainEvent::MessageCreated(m) => Delivery {
+            rooms: vec![chat_room(m.chat)],
+            event: wire::events::MESSAGE_NEW.to_owned(),
+            data: to_raw_value(&wire::Message::from(m))?,
+            except_room: None,
+            droppable: false,
+            seq: Some(m.seq),
+        },
+        DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
+            rooms: vec![chat_room(*chat)],
+            event: wire::events::MESSAGE_DELETED.to_owned(),
+            data: to_raw_value(&wire::MessageDeleted::new(*chat, *message, *seq))?,
+            except_room: None,
+            droppable: false,
+            seq: Some(*seq),
+        },
+        DomainEvent::ChatCreated(chat) => Delivery {
+            rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
+            event: wire::events::CHAT_CREATED.to_owned(),
+            data: to_raw_value(&wire::Chat::from(chat))?,
+            except_room: None,
+            droppable: false,
+            seq: None,
+        },
+        DomainEvent::Typing { chat, user, is_typing } => Delivery {
+            rooms: vec![chat_room(*chat)],
+            event: wire::events::MESSAGE_TYPING.to_owned(),
+            data: to_raw_value(&wire::Typing::new(*chat, *user, *is_typing))?,
+            except_room: Some(user_room(*user)),
+            droppable: true,
+            seq: None,
+        },
+    })
+}
+
+/// Delivers domain events to the sockets connected to this node. On its own it is the whole
+/// notifier of a single node; a cluster notifier wraps it for the local half.
 #[derive(Clone)]
 pub struct SocketNotifier {
     io: SocketIo,
@@ -19,35 +92,108 @@ impl SocketNotifier {
         Self { io }
     }
 
-    /// Delivers one event to this node's sockets; returns how many sockets it was queued for.
-    pub fn deliver(&self, event: &DomainEvent) -> usize {
+    /// Queues one delivery for this node's sockets in its rooms: the frame is built once and
+    /// shared by every recipient. Returns how many sockets it was queued for. A delivery that
+    /// cannot become a frame (a reserved event name from a confused peer) is logged and
+    /// dropped.
+    pub fn deliver(&self, delivery: &Delivery) -> usize {
         let Some(ns) = self.io.of("/") else { return 0 };
-        let result = match event {
-            // Frames of persisted events carry their seq, so a socket catching up with `sinceSeq`
-            // can drop a live copy of an event its replay already holds.
-            DomainEvent::MessageCreated(m) => ns
-                .event_frame(wire::events::MESSAGE_NEW, &wire::Message::from(m))
-                .map(|f| ns.broadcast_frame_to(&chat_room(m.chat), &f.with_seq(m.seq), None)),
-            DomainEvent::MessageDeleted { chat, message, seq } => ns
-                .event_frame(wire::events::MESSAGE_DELETED, &wire::MessageDeleted::new(*chat, *message, *seq))
-                .map(|f| ns.broadcast_frame_to(&chat_room(*chat), &f.with_seq(*seq), None)),
-            DomainEvent::ChatCreated(chat) => ns
-                .event_frame(wire::events::CHAT_CREATED, &wire::Chat::from(chat))
-                .map(|f| chat.participants.iter().map(|p| ns.broadcast_frame_to(&user_room(*p), &f, None)).sum()),
-            DomainEvent::Typing { chat, user, is_typing } => ns
-                .event_frame(wire::events::MESSAGE_TYPING, &wire::Typing::new(*chat, *user, *is_typing))
-                .map(|f| ns.broadcast_frame_to_except_room(&chat_room(*chat), &f.droppable(), &user_room(*user))),
+        let mut frame = match ns.event_frame(&delivery.event, &*delivery.data) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::error!(error = %e, event = %delivery.event, "could not build the frame of a delivery");
+                return 0;
+            }
         };
-        result.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not serialize a domain event");
-            0
-        })
+        if delivery.droppable {
+            frame = frame.droppable();
+        }
+        if let Some(seq) = delivery.seq {
+            frame = frame.with_seq(seq);
+        }
+        let mut count = 0;
+        for (i, room) in delivery.rooms.iter().enumerate() {
+            if delivery.rooms[..i].contains(room) {
+                continue;
+            }
+            count += match &delivery.except_room {
+                Some(except) => ns.broadcast_frame_to_except_room(room, &frame, except),
+                None => ns.broadcast_frame_to(room, &frame, None),
+            };
+        }
+        count
+    }
+
+    /// Routes and delivers one domain event to this node's sockets; returns how many sockets
+    /// it was queued for.
+    pub fn deliver_event(&self, event: &DomainEvent) -> usize {
+        match route(event) {
+            Ok(delivery) => self.deliver(&delivery),
+            Err(e) => {
+                tracing::error!(error = %e, "could not serialize a domain event");
+                0
+            }
+        }
     }
 }
 
 #[async_trait]
 impl Notifier for SocketNotifier {
     async fn publish(&self, event: DomainEvent) {
-        self.deliver(&event);
+        self.deliver_event(&event);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::{ChatId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn a_delivery_round_trips_through_json_unchanged() {
+        let (chat, user) = (ChatId::generate(1), UserId::generate(1));
+        let delivery = route(&DomainEvent::Typing { chat, user, is_typing: true }).unwrap();
+        assert_eq!(delivery.rooms, vec![chat_room(chat)]);
+        assert_eq!(delivery.except_room, Some(user_room(user)));
+        assert!(delivery.droppable);
+        let json = serde_json::to_string(&delivery).unwrap();
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.rooms, delivery.rooms);
+        assert_eq!(back.event, "message:typing");
+        assert_eq!(back.data.get(), delivery.data.get());
+        assert_eq!(back.except_room, delivery.except_room);
+        assert!(back.droppable);
+        assert_eq!(back.seq, None);
+        let data: serde_json::Value = serde_json::from_str(back.data.get()).unwrap();
+        assert_eq!(data["isTyping"], true);
+    }
+
+    #[test]
+    fn persisted_events_carry_their_seq_across_the_wire() {
+        let (chat, message) = (ChatId::generate(1), chat_domain::MessageId::generate(1));
+        let delivery = route(&DomainEvent::MessageDeleted { chat, message, seq: 7 }).unwrap();
+        assert_eq!((delivery.seq, delivery.droppable), (Some(7), false));
+        let json = serde_json::to_string(&delivery).unwrap();
+        assert!(json.contains(r#""seq":7"#), "{json}");
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.seq, Some(7));
+    }
+
+    #[test]
+    fn fields_missing_from_an_older_node_take_their_defaults() {
+        let back: Delivery = serde_json::from_str(r#"{"rooms":["r"],"event":"e","data":{"a":1}}"#).unwrap();
+        assert_eq!(back.except_room, None);
+        assert!(!back.droppable);
+        assert_eq!(back.seq, None);
+    }
+
+    #[tokio::test]
+    async fn delivering_without_the_namespace_reaches_nobody() {
+        let notifier = SocketNotifier::new(SocketIo::new(crate::engine::EngineConfig::default()));
+        let delivery =
+            route(&DomainEvent::Typing { chat: ChatId::generate(1), user: UserId::generate(1), is_typing: false })
+                .unwrap();
+        assert_eq!(notifier.deliver(&delivery), 0);
     }
 }
