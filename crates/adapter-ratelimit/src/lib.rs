@@ -4,6 +4,7 @@
 //! A cluster replaces this with a limiter whose state is shared by every node.
 
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +15,14 @@ use governor::clock::{Clock, DefaultClock};
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter as Governor};
 
+/// Every this many acquisitions, users whose budget is full again are forgotten, so memory
+/// follows the recently active senders rather than everyone who ever sent.
+const PRUNE_EVERY: u64 = 4096;
+
 pub struct InProcessRateLimiter {
     limiter: Governor<UserId, DefaultKeyedStateStore<UserId>, DefaultClock>,
     clock: DefaultClock,
+    acquisitions: AtomicU64,
 }
 
 impl std::fmt::Debug for InProcessRateLimiter {
@@ -41,7 +47,7 @@ impl InProcessRateLimiter {
     }
 
     fn with_quota(quota: Quota) -> Self {
-        Self { limiter: Governor::keyed(quota), clock: DefaultClock::default() }
+        Self { limiter: Governor::keyed(quota), clock: DefaultClock::default(), acquisitions: AtomicU64::new(0) }
     }
 
     /// Forgets users whose budget is full again, bounding memory to the recently active.
@@ -53,6 +59,9 @@ impl InProcessRateLimiter {
 #[async_trait]
 impl RateLimiter for InProcessRateLimiter {
     async fn acquire(&self, user: UserId) -> Result<(), RateLimited> {
+        if self.acquisitions.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.prune();
+        }
         self.limiter.check_key(&user).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
             RateLimited { retry_after: wait.max(Duration::from_millis(1)) }
@@ -75,6 +84,19 @@ mod tests {
         assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(20));
         let bob = UserId::generate(1);
         assert!(limiter.acquire(bob).await.is_ok(), "budgets are per user");
+    }
+
+    #[tokio::test]
+    async fn users_with_a_full_budget_again_are_forgotten() {
+        let limiter = InProcessRateLimiter::with_quota(Quota::per_second(NonZeroU32::new(1000).unwrap()));
+        for _ in 0..PRUNE_EVERY - 1 {
+            limiter.acquire(UserId::generate(1)).await.unwrap();
+        }
+        assert!(limiter.limiter.len() > 1000, "one entry per sender before pruning");
+        // 1000 per second refills a single unit in 1 ms: every budget is full again.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        limiter.acquire(UserId::generate(1)).await.unwrap();
+        assert!(limiter.limiter.len() <= 1, "pruned to the recently limited: {}", limiter.limiter.len());
     }
 
     #[tokio::test]
