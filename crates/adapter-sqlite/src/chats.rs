@@ -6,7 +6,7 @@ use chat_domain::error::StoreError;
 use chat_domain::model::{ChatInserted, ChatView};
 use chat_domain::ports::ChatRepository;
 use chat_domain::{Chat, ChatId, UserId};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
 use crate::rows::{self, millis, CHAT_COLUMNS, MESSAGE_COLUMNS};
@@ -39,11 +39,12 @@ pub(crate) fn chat_view(conn: &Connection, id: ChatId) -> DbResult<Option<ChatVi
     Ok(Some(ChatView { chat: with_participants(conn, chat)?, last_message }))
 }
 
-fn insert_chat(conn: &mut Connection, chat: &Chat) -> DbResult<ChatInserted> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// On the writer thread, inside a batch transaction and its own savepoint.
+fn insert_chat(tx: &Connection, chat: &Chat) -> DbResult<ChatInserted> {
     let direct_key = chat.direct_key();
-    // A second 1:1 chat for the same pair hits the UNIQUE direct_key and inserts nothing; the
-    // write lock taken by IMMEDIATE makes "nothing inserted" and "read the winner" one step.
+    // A second 1:1 chat for the same pair hits the UNIQUE direct_key and inserts nothing (also
+    // when the first was inserted earlier in the same batch); the batch's write lock makes
+    // "nothing inserted" and "read the winner" one step.
     let sql = "INSERT INTO chats (id, name, is_group, created_by, direct_key, last_message_id, last_seq, created_at, updated_at)
                VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6, ?7) ON CONFLICT (direct_key) DO NOTHING";
     let inserted = tx.prepare_cached(sql)?.execute(params![
@@ -61,7 +62,7 @@ fn insert_chat(conn: &mut Connection, chat: &Chat) -> DbResult<ChatInserted> {
         let Some((existing, _)) = found else {
             return Err(DbError::refused("a chat conflicted on its direct key, yet none holds it"));
         };
-        let existing = with_participants(&tx, existing)?;
+        let existing = with_participants(tx, existing)?;
         return Ok(ChatInserted::ExistingDirect(existing));
     }
     {
@@ -71,7 +72,6 @@ fn insert_chat(conn: &mut Connection, chat: &Chat) -> DbResult<ChatInserted> {
             stmt.execute(params![user.to_string(), chat.id.to_string(), position])?;
         }
     }
-    tx.commit()?;
     Ok(ChatInserted::Created(Chat { last_message_id: None, last_seq: 0, ..chat.clone() }))
 }
 

@@ -16,6 +16,17 @@ impl DbError {
     pub(crate) fn refused(reason: impl Into<String>) -> Self {
         Self::Refused(reason.into())
     }
+
+    /// The same error again, for every request of a write batch that it ended. A SQLite
+    /// failure keeps its code, so "busy" still reads as unavailable.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                Self::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            other => Self::Refused(other.to_string()),
+        }
+    }
 }
 
 impl std::fmt::Display for DbError {

@@ -1,9 +1,10 @@
 //! The embedded default store: the user, chat and message repositories on one SQLite file.
 //!
-//! One connection writes, a few others read (WAL lets them run beside the writer). SQLite
-//! calls block, so every operation runs on tokio's blocking pool, never on an async worker.
-//! Every write that spans rows (appending a message, a soft delete, a new chat) is one
-//! `BEGIN IMMEDIATE` transaction, and a commit returns only once it is on disk.
+//! One connection writes, owned by a dedicated thread that commits writes in groups (see
+//! `writer.rs`); a few others read (WAL lets them run beside the writer), on tokio's blocking
+//! pool. No SQLite call runs on an async worker. Every write (appending a message, a soft
+//! delete, a new chat) is atomic on its own, inside its batch's `BEGIN IMMEDIATE`
+//! transaction, and is acknowledged only once that transaction is on disk.
 
 mod chats;
 mod error;
@@ -11,6 +12,7 @@ mod messages;
 mod rows;
 mod schema;
 mod users;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,6 +22,7 @@ use chat_domain::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{DbError, DbResult};
+use crate::writer::Writer;
 
 /// The database file inside the directory given to [`SqliteStore::open`].
 pub const DATABASE_FILE: &str = "chat.db";
@@ -34,8 +37,9 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    /// The only connection that writes; it serializes writes, as SQLite does anyway.
-    writer: Mutex<Connection>,
+    /// The thread that owns the only connection that writes; it serializes writes, as SQLite
+    /// does anyway, and commits them in groups.
+    writer: Writer,
     /// Read-only connections; empty for an in-memory database, which reads on the writer.
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -73,7 +77,7 @@ impl SqliteStore {
             schema::configure_reader(&reader)?;
             readers.push(Mutex::new(reader));
         }
-        Ok(Self::from_parts(writer, readers, Some(path.to_owned())))
+        Self::from_parts(writer, readers, Some(path.to_owned()))
     }
 
     /// A private database in memory, gone when the store is dropped; for tests and tools.
@@ -82,19 +86,26 @@ impl SqliteStore {
             let mut conn = Connection::open_in_memory()?;
             schema::configure_in_memory(&conn)?;
             schema::migrate(&mut conn)?;
-            Ok(Self::from_parts(conn, Vec::new(), None))
+            Self::from_parts(conn, Vec::new(), None)
         };
         Ok(open()?)
     }
 
-    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>, location: Option<PathBuf>) -> Self {
-        let inner = Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), location };
-        Self { inner: Arc::new(inner) }
+    fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>, location: Option<PathBuf>) -> DbResult<Self> {
+        let inner = Inner { writer: Writer::start(writer)?, readers, next_reader: AtomicUsize::new(0), location };
+        Ok(Self { inner: Arc::new(inner) })
     }
 
     /// The database file, or `None` in memory.
     pub fn path(&self) -> Option<&Path> {
         self.inner.location.as_deref()
+    }
+
+    /// How many write transactions (batches of writes, one fsync each) have committed since
+    /// the store was opened; for tests and measurements.
+    #[doc(hidden)]
+    pub fn write_commits(&self) -> u64 {
+        self.inner.writer.commits()
     }
 
     /// Copies the write-ahead log into the database file and truncates it, for a graceful
@@ -104,38 +115,48 @@ impl SqliteStore {
         if self.inner.location.is_none() {
             return Ok(());
         }
-        self.write(|conn| {
-            let (busy, log, moved): (i64, i64, i64) = conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
-            if busy != 0 {
-                tracing::warn!(log, moved, "the sqlite checkpoint could not finish while readers were active");
-            }
-            Ok(())
-        })
-        .await
+        // A checkpoint cannot run inside a transaction: it runs between two batches.
+        self.inner
+            .writer
+            .alone(|conn| {
+                let (busy, log, moved): (i64, i64, i64) =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })?;
+                if busy != 0 {
+                    tracing::warn!(log, moved, "the sqlite checkpoint could not finish while readers were active");
+                }
+                Ok(())
+            })
+            .await
     }
 
-    /// Runs `op` on the writer connection, off the async executor.
+    /// Runs `op` on the writer thread, inside the next batch transaction and its own
+    /// savepoint: `op` must not open a transaction. Its writes are kept if it returns `Ok`
+    /// and undone if it fails (or panics); the result comes back once the batch has
+    /// committed, so `Ok` means durable.
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        blocking(move || op(&mut lock(&inner.writer))).await
+        self.inner.writer.write(op).await
     }
 
-    /// Runs `op` on a reader connection (the writer in memory), off the async executor. It
-    /// sees every write that returned before it started.
+    /// Runs `op` on a reader connection, off the async executor (in memory: on the writer
+    /// thread, between batches). It sees every write that returned before it started.
     pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
     {
+        if self.inner.readers.is_empty() {
+            return self.inner.writer.alone(op).await;
+        }
         let inner = Arc::clone(&self.inner);
         blocking(move || match inner.idle_reader() {
             Some(mut conn) => op(&mut conn),
-            None => op(&mut lock(&inner.writer)),
+            None => Err(DbError::refused("no sqlite reader connection")),
         })
         .await
     }
@@ -158,8 +179,8 @@ impl Inner {
     }
 }
 
-/// Locks a connection. A panic while it was held cannot have left a transaction open (the
-/// transaction rolls back as it is dropped), so the connection is still fine to use.
+/// Locks a reader connection. A panic while it was held cannot have left a transaction open
+/// (the transaction rolls back as it is dropped), so the connection is still fine to use.
 fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -1,12 +1,13 @@
-//! `MessageRepository` on SQLite: appends and soft deletes take the chat's next `seq` inside
-//! one `BEGIN IMMEDIATE` transaction; history pages and catch-up read by `(chat, seq)`.
+//! `MessageRepository` on SQLite: appends and soft deletes take the chat's next `seq` on the
+//! writer thread, inside its batch's `BEGIN IMMEDIATE` transaction; history pages and
+//! catch-up read by `(chat, seq)`.
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::{Appended, MessageDraft, MessagePage, MessageStatus, PageCursor, SoftDeleted};
 use chat_domain::ports::MessageRepository;
 use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, Seq, Timestamp, UserId};
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
 use crate::rows::{self, millis, status_rank, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
@@ -19,15 +20,15 @@ fn message_by_id(conn: &Connection, id: MessageId) -> DbResult<Option<Message>> 
 }
 
 /// The chat's `last_seq`, or `None` if there is no such chat.
-fn last_seq(tx: &Transaction<'_>, chat: ChatId) -> DbResult<Option<Seq>> {
+fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
     let mut stmt = tx.prepare_cached("SELECT last_seq FROM chats WHERE id = ?1")?;
     Ok(stmt.query_row([chat.to_string()], |row| row.get(0)).optional()?)
 }
 
-fn append_message(conn: &mut Connection, draft: MessageDraft) -> DbResult<Appended> {
-    // IMMEDIATE takes the write lock before the first read, so the duplicate check and the
-    // seq read cannot go stale before the insert: two appends never see the same last_seq.
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// Runs on the writer thread inside a batch transaction (which holds the write lock from its
+/// first read, so the duplicate check and the seq read cannot go stale before the insert: two
+/// appends never see the same last_seq) and its own savepoint (so a failure undoes all of it).
+fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
     if let Some(client_id) = &draft.client_id {
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
         let params = params![draft.sender.to_string(), client_id.as_str()];
@@ -35,7 +36,7 @@ fn append_message(conn: &mut Connection, draft: MessageDraft) -> DbResult<Append
             return Ok(Appended::Duplicate(existing));
         }
     }
-    let Some(last) = last_seq(&tx, draft.chat)? else {
+    let Some(last) = last_seq(tx, draft.chat)? else {
         return Err(DbError::refused(format!("chat {} does not exist", draft.chat)));
     };
     let message = draft.into_message(last + 1);
@@ -60,7 +61,6 @@ fn append_message(conn: &mut Connection, draft: MessageDraft) -> DbResult<Append
         millis(message.created_at),
         message.chat.to_string()
     ])?;
-    tx.commit()?;
     Ok(Appended::Created(message))
 }
 
@@ -99,15 +99,15 @@ fn page_messages(conn: &mut Connection, chat: ChatId, cursor: PageCursor, limit:
     Ok(Some(MessagePage { messages, has_more }))
 }
 
-fn soft_delete_message(conn: &mut Connection, id: MessageId, at: Timestamp) -> DbResult<SoftDeleted> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let Some(mut message) = message_by_id(&tx, id)? else {
+/// On the writer thread, inside a batch transaction and its own savepoint, like appends.
+fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResult<SoftDeleted> {
+    let Some(mut message) = message_by_id(tx, id)? else {
         return Ok(SoftDeleted::NotFound);
     };
     if message.is_deleted() {
         return Ok(SoftDeleted::AlreadyDeleted(message));
     }
-    let Some(last) = last_seq(&tx, message.chat)? else {
+    let Some(last) = last_seq(tx, message.chat)? else {
         return Err(DbError::refused(format!("message {id} belongs to no chat")));
     };
     let seq = last + 1;
@@ -117,24 +117,17 @@ fn soft_delete_message(conn: &mut Connection, id: MessageId, at: Timestamp) -> D
     // last_message_id stay.
     let sql = "UPDATE chats SET last_seq = ?1 WHERE id = ?2";
     tx.prepare_cached(sql)?.execute(params![seq, message.chat.to_string()])?;
-    tx.commit()?;
     message.deleted_seq = Some(seq);
     message.updated_at = at;
     Ok(SoftDeleted::Deleted { message, seq })
 }
 
-fn advance_status(
-    conn: &mut Connection,
-    id: MessageId,
-    status: MessageStatus,
-    at: Timestamp,
-) -> DbResult<Option<Message>> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+/// On the writer thread, inside a batch transaction: the update and the read-back see the
+/// same state.
+fn advance_status(tx: &Connection, id: MessageId, status: MessageStatus, at: Timestamp) -> DbResult<Option<Message>> {
     let sql = "UPDATE messages SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status < ?1";
     tx.prepare_cached(sql)?.execute(params![status_rank(status), millis(at), id.to_string()])?;
-    let message = message_by_id(&tx, id)?;
-    tx.commit()?;
-    Ok(message)
+    message_by_id(tx, id)
 }
 
 fn chat_events_since(conn: &Connection, chat: ChatId, since: Seq, max: usize) -> DbResult<Vec<ChatEvent>> {

@@ -1,5 +1,5 @@
-//! Unit tests of what the contract suite cannot see: connection settings, migrations and the
-//! indexes the hot queries use.
+//! Unit tests of what the contract suite cannot see: connection settings, migrations, the
+//! indexes the hot queries use, and group commit on the writer thread.
 #![allow(clippy::expect_used, reason = "test code fails by panicking")]
 
 use rusqlite::{params_from_iter, types::Null, Connection};
@@ -10,6 +10,11 @@ fn open_temp() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().expect("temp dir");
     let store = SqliteStore::open(&dir.path().join("nested").join("data")).expect("open");
     (dir, store)
+}
+
+/// Runs `op` on the writer thread's connection, between batches.
+fn on_writer<T: Send + 'static>(store: &SqliteStore, op: impl FnOnce(&mut Connection) -> T + Send + 'static) -> T {
+    store.inner.writer.alone_blocking(move |conn| Ok(op(conn))).expect("the writer answers")
 }
 
 fn pragma(conn: &Connection, name: &str) -> String {
@@ -33,12 +38,14 @@ fn open_creates_the_directory_and_the_file() {
 #[test]
 fn the_writer_is_durable() {
     let (_dir, store) = open_temp();
-    let conn = lock(&store.inner.writer);
-    assert_eq!(pragma(&conn, "journal_mode"), "wal");
-    assert_eq!(pragma(&conn, "synchronous"), "2", "synchronous=FULL");
-    assert_eq!(pragma(&conn, "foreign_keys"), "1");
-    assert_eq!(pragma(&conn, "busy_timeout"), "5000");
-    assert_eq!(pragma(&conn, "user_version"), schema::CURRENT_VERSION.to_string());
+    let [journal, synchronous, foreign_keys, busy, version] = on_writer(&store, |conn| {
+        ["journal_mode", "synchronous", "foreign_keys", "busy_timeout", "user_version"].map(|p| pragma(conn, p))
+    });
+    assert_eq!(journal, "wal");
+    assert_eq!(synchronous, "2", "synchronous=FULL");
+    assert_eq!(foreign_keys, "1");
+    assert_eq!(busy, "5000");
+    assert_eq!(version, schema::CURRENT_VERSION.to_string());
 }
 
 #[test]
@@ -68,9 +75,9 @@ fn reopening_keeps_the_schema_and_refuses_a_newer_one() {
 fn in_memory_store_has_the_schema() {
     let store = SqliteStore::open_in_memory().expect("open in memory");
     assert!(store.path().is_none());
-    let conn = lock(&store.inner.writer);
-    assert_eq!(pragma(&conn, "user_version"), schema::CURRENT_VERSION.to_string());
-    assert_eq!(pragma(&conn, "foreign_keys"), "1");
+    let [version, foreign_keys] = on_writer(&store, |conn| ["user_version", "foreign_keys"].map(|p| pragma(conn, p)));
+    assert_eq!(version, schema::CURRENT_VERSION.to_string());
+    assert_eq!(foreign_keys, "1");
 }
 
 /// The query plan of `sql`, one line per step, with every parameter NULL.
@@ -86,7 +93,6 @@ fn plan(conn: &Connection, sql: &str) -> String {
 #[test]
 fn hot_queries_use_their_indexes() {
     let store = SqliteStore::open_in_memory().expect("open in memory");
-    let conn = lock(&store.inner.writer);
     let cases = [
         (
             "SELECT seq FROM messages m WHERE m.chat_id = ?1 AND m.deleted_seq IS NULL AND m.seq < ?2 ORDER BY m.seq DESC LIMIT 5",
@@ -100,8 +106,8 @@ fn hot_queries_use_their_indexes() {
         ("SELECT id FROM chats WHERE direct_key = ?1", "sqlite_autoindex_chats"),
         ("SELECT id FROM users WHERE email = ?1", "sqlite_autoindex_users"),
     ];
-    for (sql, index) in cases {
-        let plan = plan(&conn, sql);
+    let plans = on_writer(&store, move |conn| cases.map(|(sql, index)| (sql, index, plan(conn, sql))));
+    for (sql, index, plan) in plans {
         assert!(plan.contains(index), "{sql}\nshould use {index}, plan:\n{plan}");
         assert!(!plan.contains("TEMP B-TREE"), "{sql}\nshould not sort, plan:\n{plan}");
     }
@@ -127,4 +133,209 @@ async fn flush_checkpoints_the_log() {
     assert_eq!(wal.metadata().map(|m| m.len()).unwrap_or(0), 0, "the log is truncated");
     assert_eq!(store.user_by_id(user.id).await.expect("read"), Some(user));
     SqliteStore::open_in_memory().expect("memory").flush().await.expect("flush in memory is a no-op");
+}
+
+mod group_commit {
+    //! Writes share transactions, yet each keeps its own outcome and is answered only after
+    //! its batch committed.
+    use std::sync::mpsc;
+
+    use chat_domain::model::{Appended, MessageDraft, MessageKind, PasswordHash};
+    use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
+    use chat_domain::{Chat, ChatId, ChatInserted, ClientId, Email, MessageId, MessageText, User, UserId, Username};
+
+    use super::*;
+
+    fn at(ms: i64) -> chat_domain::Timestamp {
+        chrono::DateTime::from_timestamp_millis(1_795_633_980_000 + ms).expect("time")
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            id: UserId::generate(1),
+            email: Email::parse(&format!("{name}@example.com")).expect("email"),
+            username: Username::parse(name).expect("username"),
+            password_hash: PasswordHash("hash".into()),
+            created_at: at(0),
+            updated_at: at(0),
+        }
+    }
+
+    fn chat(members: &[&User]) -> Chat {
+        Chat {
+            id: ChatId::generate(1),
+            name: None,
+            is_group: members.len() > 2,
+            participants: members.iter().map(|u| u.id).collect(),
+            created_by: members[0].id,
+            last_message_id: None,
+            last_seq: 0,
+            created_at: at(1),
+            updated_at: at(1),
+        }
+    }
+
+    fn draft(chat: ChatId, sender: &User, client_id: Option<&str>, n: i64) -> MessageDraft {
+        MessageDraft {
+            id: MessageId::generate(1),
+            chat,
+            sender: sender.id,
+            text: MessageText::parse(&format!("message {n}")).expect("text"),
+            kind: MessageKind::Text,
+            client_id: client_id.map(|c| ClientId::parse(c).expect("client id")),
+            created_at: at(100 + n),
+        }
+    }
+
+    /// A file store with two users in a 1:1 chat.
+    async fn setup() -> (tempfile::TempDir, SqliteStore, User, User, Chat) {
+        let (dir, store) = open_temp();
+        let (ann, bo) = (user("ann"), user("bo"));
+        store.insert_user(&ann).await.expect("ann");
+        store.insert_user(&bo).await.expect("bo");
+        let direct = chat(&[&ann, &bo]);
+        assert!(matches!(store.insert_chat(&direct).await.expect("chat"), ChatInserted::Created(_)));
+        (dir, store, ann, bo, direct)
+    }
+
+    /// Blocks the writer thread until the returned sender is dropped, so that requests queue
+    /// up and the next batch takes all of them.
+    async fn hold_writer(store: &SqliteStore) -> mpsc::Sender<()> {
+        let (entered, held) = tokio::sync::oneshot::channel();
+        let (release, wait) = mpsc::channel::<()>();
+        let holder = store.clone();
+        tokio::spawn(async move {
+            holder
+                .inner
+                .writer
+                .alone(move |_| {
+                    let _ = entered.send(());
+                    let _ = wait.recv();
+                    Ok(())
+                })
+                .await
+        });
+        held.await.expect("the writer is held");
+        release
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_appends_share_commits_and_get_gapless_seqs() {
+        const TASKS: usize = 20;
+        const PER_TASK: usize = 10;
+        let (_dir, store, ann, bo, direct) = setup().await;
+        let before = store.write_commits();
+        let release = hold_writer(&store).await;
+        let mut tasks = Vec::new();
+        for t in 0..TASKS {
+            let (store, sender) = (store.clone(), if t % 2 == 0 { ann.clone() } else { bo.clone() });
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..PER_TASK {
+                    let client_id = format!("t{t}-{i}");
+                    let n = i64::try_from(t * PER_TASK + i).expect("small");
+                    match store.append_message(draft(direct.id, &sender, Some(&client_id), n)).await {
+                        Ok(Appended::Created(m)) => seqs.push(m.seq),
+                        other => panic!("append {client_id}: {other:?}"),
+                    }
+                }
+                seqs
+            }));
+        }
+        // Let every task queue its first append behind the held writer.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(release);
+        let mut seqs = Vec::new();
+        for task in tasks {
+            seqs.extend(task.await.expect("task"));
+        }
+        seqs.sort_unstable();
+        let total = (TASKS * PER_TASK) as u64;
+        assert_eq!(seqs, (1..=total).collect::<Vec<_>>(), "distinct, gapless seqs");
+        let commits = store.write_commits() - before;
+        assert!(commits < total, "{total} appends took {commits} commits");
+        let view = store.chat_by_id(direct.id).await.expect("read").expect("chat");
+        assert_eq!(view.chat.last_seq, total);
+        assert_eq!(view.last_message.map(|m| m.seq), Some(total));
+        let events = store.chat_events_since(direct.id, 0, usize::MAX).await.expect("events");
+        assert_eq!(events.len(), TASKS * PER_TASK);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_request_does_not_fail_its_batch() {
+        let (_dir, store, ann, bo, direct) = setup().await;
+        let before = store.write_commits();
+        let release = hold_writer(&store).await;
+        let missing = ChatId::generate(2);
+        let taken = user("ann");
+        let (first, to_missing, panicked, duplicate_email, retry, second) = tokio::join!(
+            biased;
+            store.append_message(draft(direct.id, &ann, Some("same"), 1)),
+            store.append_message(draft(missing, &ann, None, 2)),
+            store.write(|conn: &Connection| -> DbResult<()> {
+                conn.execute("UPDATE messages SET text = 'tampered'", [])?;
+                panic!("a bug inside a request");
+            }),
+            store.insert_user(&taken),
+            store.append_message(draft(direct.id, &ann, Some("same"), 3)),
+            async {
+                // Every request above is queued by now: let the writer take them as one batch.
+                drop(release);
+                store.append_message(draft(direct.id, &bo, None, 4)).await
+            },
+        );
+        let Ok(Appended::Created(first)) = first else {
+            panic!("the first append must succeed: {first:?}");
+        };
+        assert_eq!(first.seq, 1);
+        let err = to_missing.expect_err("no such chat");
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        let err = panicked.expect_err("a panic is an error");
+        assert!(err.to_string().contains("a bug inside a request"), "{err}");
+        assert!(matches!(duplicate_email, Err(chat_domain::ports::InsertUserError::EmailTaken)), "{duplicate_email:?}");
+        assert_eq!(retry.expect("retry"), Appended::Duplicate(first.clone()), "same batch, same clientId");
+        let Ok(Appended::Created(second)) = second else {
+            panic!("the last append must succeed: {second:?}");
+        };
+        assert_eq!(second.seq, 2, "the failed and duplicate requests took no seq");
+        // The held writer's own job does not commit; the five queued writes took one commit,
+        // the last append (sent after the release) at most one more.
+        let commits = store.write_commits() - before;
+        assert!((1..=2).contains(&commits), "{commits} commits");
+
+        // The panicking request's update was rolled back, the writer still serves, and a new
+        // 1:1 chat for the same pair is still deduplicated.
+        assert_eq!(store.message_by_id(first.id).await.expect("read"), Some(first));
+        let again = chat(&[&bo, &ann]);
+        assert!(
+            matches!(store.insert_chat(&again).await.expect("chat"), ChatInserted::ExistingDirect(c) if c.id == direct.id)
+        );
+        let third = store.append_message(draft(direct.id, &bo, None, 5)).await.expect("append");
+        assert!(matches!(third, Appended::Created(m) if m.seq == 3));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropping_the_store_finishes_queued_writes() {
+        let (dir, store, ann, _bo, direct) = setup().await;
+        let release = hold_writer(&store).await;
+        let mut pending = Vec::new();
+        for n in 0..10 {
+            let (store, ann) = (store.clone(), ann.clone());
+            pending.push(tokio::spawn(async move { store.append_message(draft(direct.id, &ann, None, n)).await }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        for task in &pending {
+            task.abort();
+        }
+        drop(release);
+        drop(store);
+        for task in pending {
+            let _ = task.await;
+        }
+        // The writer thread has ended (the drop waited for it) and closed its connection; what
+        // was queued was written all the same.
+        let store = SqliteStore::open(&dir.path().join("nested").join("data")).expect("reopen");
+        let view = store.chat_by_id(direct.id).await.expect("read").expect("chat");
+        assert_eq!(view.chat.last_seq, 10);
+    }
 }
