@@ -219,6 +219,15 @@ mod group_commit {
         release
     }
 
+    /// Waits (bounded) until `n` requests wait for the held writer.
+    async fn wait_until_queued(store: &SqliteStore, n: usize) {
+        let started = std::time::Instant::now();
+        while store.inner.writer.queued() < n {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{n} requests never queued");
+            tokio::task::yield_now().await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_appends_share_commits_and_get_gapless_seqs() {
         const TASKS: usize = 20;
@@ -242,8 +251,8 @@ mod group_commit {
                 seqs
             }));
         }
-        // Let every task queue its first append behind the held writer.
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // Every task has queued its first append behind the held writer.
+        wait_until_queued(&store, TASKS).await;
         drop(release);
         let mut seqs = Vec::new();
         for task in tasks {
@@ -323,7 +332,7 @@ mod group_commit {
             let (store, ann) = (store.clone(), ann.clone());
             pending.push(tokio::spawn(async move { store.append_message(draft(direct.id, &ann, None, n)).await }));
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        wait_until_queued(&store, 10).await;
         for task in &pending {
             task.abort();
         }

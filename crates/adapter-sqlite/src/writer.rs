@@ -14,7 +14,7 @@
 use std::any::Any;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 
@@ -86,6 +86,8 @@ pub(crate) struct Writer {
     requests: Option<mpsc::Sender<Request>>,
     thread: Option<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
+    /// Requests sent and not yet taken by the thread (tests wait on it instead of sleeping).
+    queued: Arc<AtomicUsize>,
 }
 
 impl Writer {
@@ -93,12 +95,13 @@ impl Writer {
     pub(crate) fn start(conn: Connection) -> DbResult<Self> {
         let (requests, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&commits);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (counter, waiting) = (Arc::clone(&commits), Arc::clone(&queued));
         let thread = thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, &queue, &counter))
+            .spawn(move || serve(conn, &queue, &counter, &waiting))
             .map_err(|e| DbError::refused(format!("cannot start the sqlite writer thread: {e}")))?;
-        Ok(Self { requests: Some(requests), thread: Some(thread), commits })
+        Ok(Self { requests: Some(requests), thread: Some(thread), commits, queued })
     }
 
     /// Runs `op` inside the next batch transaction, in its own savepoint, and returns its
@@ -146,10 +149,20 @@ impl Writer {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// How many requests are waiting for the thread to take them.
+    #[cfg(test)]
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
     fn send(&self, request: Request) -> Result<(), StoreError> {
         let stopped = || StoreError::other(DbError::refused("the sqlite writer has stopped"));
         let requests = self.requests.as_ref().ok_or_else(stopped)?;
-        requests.send(request).map_err(|_| stopped())
+        self.queued.fetch_add(1, Ordering::AcqRel);
+        requests.send(request).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            stopped()
+        })
     }
 }
 
@@ -183,13 +196,17 @@ fn panicked(panic: &(dyn Any + Send)) -> DbError {
 }
 
 /// The writer thread: serves requests until every sender is gone and the queue is empty.
-fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &AtomicU64) {
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &AtomicU64, queued: &AtomicUsize) {
+    let taken = |request: Request| {
+        queued.fetch_sub(1, Ordering::AcqRel);
+        request
+    };
     let mut next = None;
     loop {
         let request = match next.take() {
             Some(request) => request,
             None => match queue.recv() {
-                Ok(request) => request,
+                Ok(request) => taken(request),
                 Err(mpsc::RecvError) => break,
             },
         };
@@ -198,7 +215,7 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &Atomic
             Request::Write(first) => {
                 let mut batch = VecDeque::from([first]);
                 while batch.len() < MAX_BATCH {
-                    match queue.try_recv() {
+                    match queue.try_recv().map(taken) {
                         Ok(Request::Write(write)) => batch.push_back(write),
                         Ok(other) => {
                             next = Some(other);
