@@ -44,6 +44,11 @@ impl ChatRepository for MongoStore {
         Ok(self.with_last_messages(vec![doc]).await?.pop())
     }
 
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
+        let found = self.chats.find_one(doc! { "_id": chat_oid(id) }).await.store()?;
+        found.map(Chat::try_from).transpose()
+    }
+
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         let docs: Vec<ChatDoc> = self
             .chats

@@ -92,6 +92,18 @@ impl ChatRepository for SqliteStore {
         .await
     }
 
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
+        self.read(move |conn| {
+            let tx = conn.transaction()?;
+            let sql = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = ?1");
+            let found = tx.prepare_cached(&sql)?.query_row([id.to_string()], rows::chat).optional()?;
+            let chat = found.map(|chat| with_participants(&tx, chat)).transpose()?;
+            tx.finish()?;
+            Ok(chat)
+        })
+        .await
+    }
+
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         self.read(move |conn| {
             let tx = conn.transaction()?;

@@ -103,6 +103,10 @@ impl ChatRepository for InMemoryStore {
         Ok(s.chats.iter().find(|c| c.id == id).map(|c| s.view(c)))
     }
 
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
+        Ok(self.lock().chats.iter().find(|c| c.id == id).cloned())
+    }
+
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         let s = self.lock();
         let mut chats: Vec<&Chat> = s.chats.iter().filter(|c| c.is_participant(user)).collect();

@@ -57,6 +57,10 @@ pub trait ChatRepository: Send + Sync {
     /// The chat with its newest message.
     async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError>;
 
+    /// The chat alone, without its newest message: what a participant check needs, on every
+    /// send, for less than [`chat_by_id`](Self::chat_by_id) costs.
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError>;
+
     /// Every chat `user` participates in, most recently active (`updated_at`) first, ties broken
     /// by the higher id first, each with its newest message.
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError>;

@@ -9,7 +9,7 @@ use chat_domain::model::{
     Appended, ChatInserted, ChatView, MessageDraft, MessagePage, MessageStatus, PageCursor, SoftDeleted,
 };
 use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
-use chat_domain::{ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
+use chat_domain::{Chat, ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
 
 use crate::Stores;
 
@@ -61,6 +61,9 @@ impl ChatRepository for Guarded<dyn ChatRepository> {
     }
     async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
         self.inner.chat_by_id(id).await
+    }
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
+        self.inner.chat_alone(id).await
     }
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         self.inner.chats_of_user(user).await

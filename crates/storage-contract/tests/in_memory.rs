@@ -93,6 +93,9 @@ impl ChatRepository for Buggy {
     async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
         self.inner.chat_by_id(id).await
     }
+    async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
+        self.inner.chat_alone(id).await
+    }
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         let mut chats = self.inner.chats_of_user(user).await?;
         if self.has(Bug::ChatsOldestFirst) {

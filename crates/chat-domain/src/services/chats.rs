@@ -95,12 +95,15 @@ impl ChatService {
 
     /// Whether `user` participates in `chat`; `NotFound` when there is no such chat.
     pub async fn is_participant(&self, user: UserId, chat: ChatId) -> Result<bool> {
-        let view = self.ports.chats.chat_by_id(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
-        Ok(view.chat.is_participant(user))
+        let chat = self.ports.chats.chat_alone(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
+        Ok(chat.is_participant(user))
     }
 
     /// The chat, after checking that `caller` participates: `NotFound`, then `Forbidden`.
+    /// Reads the chat without its newest message: this runs on every send.
     pub(super) async fn participant_chat(&self, caller: UserId, chat: ChatId) -> Result<Chat> {
-        Ok(self.get(caller, chat).await?.chat)
+        let chat = self.ports.chats.chat_alone(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
+        chat.ensure_participant(caller)?;
+        Ok(chat)
     }
 }

@@ -30,10 +30,13 @@ pub async fn chat_insert_round_trips(stores: Stores) {
         let view = stores.chats.chat_by_id(chat.id).await.expect("chat_by_id");
         let expected = ChatView { chat: chat.clone(), last_message: None };
         assert_eq!(view, Some(expected), "chat_by_id must return every field as inserted");
+        let alone = stores.chats.chat_alone(chat.id).await.expect("chat_alone");
+        assert_eq!(alone.as_ref(), Some(chat), "chat_alone must return every field as inserted");
     }
 
     let unknown = ChatId::generate(id_seconds(at(0)));
     assert_eq!(stores.chats.chat_by_id(unknown).await.expect("chat_by_id"), None);
+    assert_eq!(stores.chats.chat_alone(unknown).await.expect("chat_alone"), None);
 }
 
 pub async fn direct_chat_is_deduplicated_in_either_order(stores: Stores) {
@@ -177,6 +180,8 @@ pub async fn chat_views_carry_the_newest_message(stores: Stores) {
     let expected = ChatView { chat: expected_chat, last_message: Some(second.clone()) };
     let by_id = stores.chats.chat_by_id(chat.id).await.expect("chat_by_id");
     assert_eq!(by_id.as_ref(), Some(&expected));
+    let alone = stores.chats.chat_alone(chat.id).await.expect("chat_alone");
+    assert_eq!(alone.as_ref(), Some(&expected.chat), "chat_alone moves with the newest message too");
     let listed = stores.chats.chats_of_user(a.id).await.expect("chats_of_user");
     assert_eq!(listed, std::slice::from_ref(&expected));
     assert_ne!(first.id, second.id);
