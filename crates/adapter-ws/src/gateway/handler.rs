@@ -154,8 +154,9 @@ impl ChatGateway {
             Ok(ok) => ok,
             Err(body) => return reply(ack, body),
         };
-        // Authorize first: a refused join must not place the socket in the room even briefly.
-        if let Err(e) = self.shared.services.chats.get(user, chat).await {
+        // Authorize first (the domain's join rule, without a catch-up): a refused join must not
+        // place the socket in the room even briefly.
+        if let Err(e) = self.shared.services.messages.join(user, chat, None).await {
             return reply(ack, failure(&e));
         }
         let room = chat_room(chat);
