@@ -24,6 +24,7 @@ import {
   next,
   postMessage,
   register,
+  registerAll,
   uniqueName,
 } from "./helpers.mjs";
 
@@ -60,7 +61,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: connects with auth {token} and joins the personal room`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const inbox = await sockets.user(BASE, options, alice);
       assert.equal(typeof inbox.socket.id, "string");
       const engine = inbox.socket.io.engine;
@@ -76,7 +77,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: connects with an Authorization: Bearer header (extraHeaders; Node can, browsers cannot)`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const socket = await sockets.connect(BASE, options, { extraHeaders: { Authorization: `Bearer ${alice.token}` } });
       const created = next(socket, "chat:created");
       const reply = await createChat(BASE, bob, [alice]);
@@ -86,7 +87,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: connects with the ?token= query parameter`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const socket = await sockets.connect(BASE, options, { query: { token: alice.token } });
       const created = next(socket, "chat:created");
       const reply = await createChat(BASE, bob, [alice]);
@@ -96,7 +97,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: a missing or bad token is refused with connect_error "Unauthorized"`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const refused = [
         ["no token at all", {}],
         ["an empty auth object", { auth: {} }],
@@ -125,7 +126,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:join acks {success: true} for a participant`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const a = await sockets.user(BASE, options, alice);
       assert.deepEqual(await a.emit("chat:join", { chatId: chat }), { success: true });
@@ -140,11 +141,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:join by a non-participant acks forbidden and delivers nothing of that chat`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob, carol] = await Promise.all([
-        register(BASE, "alice"),
-        register(BASE, "bob"),
-        register(BASE, "carol"),
-      ]);
+      const [alice, bob, carol] = await registerAll(BASE, "alice", "bob", "carol");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b, c] = await Promise.all([alice, bob, carol].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -179,7 +176,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: message:send acks the sanitized message and message:new reaches the room, sender included`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -212,11 +209,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: message:send by a non-participant acks forbidden and nothing is delivered`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob, carol] = await Promise.all([
-        register(BASE, "alice"),
-        register(BASE, "bob"),
-        register(BASE, "carol"),
-      ]);
+      const [alice, bob, carol] = await registerAll(BASE, "alice", "bob", "carol");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, c] = await Promise.all([alice, carol].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -226,7 +219,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: a retry with the same clientId returns the same message and emits no second message:new`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -248,7 +241,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: a message created over HTTP reaches the sockets in the room`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -263,7 +256,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: DELETE over HTTP emits message:deleted {messageId, chatId, seq} to the room`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -288,11 +281,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:created reaches every participant's sockets, once`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob, carol] = await Promise.all([
-        register(BASE, "alice"),
-        register(BASE, "bob"),
-        register(BASE, "carol"),
-      ]);
+      const [alice, bob, carol] = await registerAll(BASE, "alice", "bob", "carol");
       // Alice has two sockets (two tabs); both get it.
       const [a1, a2, b, c] = await Promise.all(
         [alice, alice, bob, carol].map((u) => sockets.user(BASE, options, u)),
@@ -332,7 +321,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: message:typing reaches the others, not the sender's own sockets`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a1, a2, b] = await Promise.all([alice, alice, bob].map((u) => sockets.user(BASE, options, u)));
       for (const inbox of [a1, a2, b]) await inbox.join(chat);
@@ -358,11 +347,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: message:typing from a non-participant is not delivered`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob, carol] = await Promise.all([
-        register(BASE, "alice"),
-        register(BASE, "bob"),
-        register(BASE, "carol"),
-      ]);
+      const [alice, bob, carol] = await registerAll(BASE, "alice", "bob", "carol");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b, c] = await Promise.all([alice, bob, carol].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -378,7 +363,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: a typist that disconnects is announced as stopped within 5 s`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -394,7 +379,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: a typist that goes quiet is announced as stopped`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -412,7 +397,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: repeated isTyping: true is forwarded at most once a second`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -434,7 +419,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:leave acks {success: true} and stops message:new from that chat`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
       await a.join(chat);
@@ -458,7 +443,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:join with sinceSeq replays what was missed, in seq order, then goes on live`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const a = await sockets.user(BASE, options, alice);
       let b = await sockets.user(BASE, options, bob);
@@ -508,7 +493,7 @@ for (const [mode, options] of MODES) {
 
   test(`${mode}: chat:join with a sinceSeq the chat never had acks recovered: false`, () =>
     withSockets(async (sockets) => {
-      const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+      const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const b = await sockets.user(BASE, options, bob);
       const reply = await b.emit("chat:join", { chatId: chat, sinceSeq: 99 });

@@ -65,6 +65,11 @@ export async function register(base, prefix = "user") {
   return { id: reply.body.user._id, token: reply.body.accessToken, username };
 }
 
+/** Registers one fresh user per prefix, concurrently; resolves with them in order. */
+export function registerAll(base, ...prefixes) {
+  return Promise.all(prefixes.map((prefix) => register(base, prefix)));
+}
+
 /** Creates (or finds) a chat of `owner` with `others` over HTTP; resolves with the reply. */
 export async function createChat(base, owner, others, name) {
   const body = { participants: others.map((o) => o.id) };

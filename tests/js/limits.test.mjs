@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
-import { MODES, Sockets, assertFailure, chatOf, connectError, env, postMessage, register } from "./helpers.mjs";
+import { MODES, Sockets, assertFailure, chatOf, connectError, env, postMessage, register, registerAll } from "./helpers.mjs";
 
 const RATE_LIMITED = env("CHAT_URL_RATE_LIMITED");
 const PER_MINUTE = Number(env("CHAT_RATE_LIMIT_PER_MINUTE"));
@@ -27,7 +27,7 @@ for (const [mode, options] of MODES) {
   test(`${mode}: message:send and POST /api/messages share one rate-limit budget`, () =>
     withSockets(async (sockets) => {
       assert.ok(PER_MINUTE >= 2, "the scenario needs a budget of at least 2");
-      const [alice, bob] = await Promise.all([register(RATE_LIMITED, "alice"), register(RATE_LIMITED, "bob")]);
+      const [alice, bob] = await registerAll(RATE_LIMITED, "alice", "bob");
       const chat = await chatOf(RATE_LIMITED, alice, [bob]);
       const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(RATE_LIMITED, options, u)));
       await a.join(chat);

@@ -18,7 +18,7 @@ import {
   chatOf,
   env,
   rawSocket,
-  register,
+  registerAll,
   waitFrame,
 } from "./helpers.mjs";
 
@@ -28,7 +28,7 @@ const MAX_PAYLOAD = 1_000_000;
 
 /** Two official clients in a chat, and a check that they still talk to each other. */
 async function bystanders(sockets, options) {
-  const [alice, bob] = await Promise.all([register(BASE, "alice"), register(BASE, "bob")]);
+  const [alice, bob] = await registerAll(BASE, "alice", "bob");
   const chat = await chatOf(BASE, alice, [bob]);
   const [a, b] = await Promise.all([alice, bob].map((u) => sockets.user(BASE, options, u)));
   await a.join(chat);
