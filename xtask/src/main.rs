@@ -60,7 +60,7 @@ fn test(extra: &[String]) -> Result {
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
     let services = provision::all(&root())?;
     // The end-to-end suites start the real binaries, so build them first.
-    run(cargo().args(["build", "--locked", "-p", "app", "-p", "adapter-ws", "--bins", "--examples"]))?;
+    run(cargo().args(["build", "--locked", "-p", "app", "-p", "socketio", "--bins", "--examples"]))?;
     let mut cmd = cargo();
     cmd.args(["test", "--workspace", "--locked"]).args(extra);
     services.export(&mut cmd);

@@ -1,5 +1,6 @@
-//! Repository rules, checked as an ordinary test: the domain stays pure, every source file
-//! says what it is for, and no test is switched off.
+//! Repository rules, checked as an ordinary test: the domain stays pure, arrows point only
+//! inward (no adapter depends on another), every source file says what it is for, and no test
+//! is switched off.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -80,6 +81,90 @@ fn domain_depends_on_no_io_web_database_or_wire_crate() {
     assert!(deps.contains(&"ammonia".to_owned()), "the parser found the dependencies: {deps:?}");
     let bad: Vec<&String> = deps.iter().filter(|d| FORBIDDEN_IN_DOMAIN.contains(&d.as_str())).collect();
     assert!(bad.is_empty(), "chat-domain must stay pure but depends on {bad:?}");
+}
+
+/// The adapter crates (`crates/adapter-*`) other adapters must not depend on, in any table.
+fn adapter_crates() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("crates"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("adapter-"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Crates that are not adapters but link one, so depending on them is depending on an adapter.
+fn crates_linking_adapters(adapters: &[String]) -> Vec<String> {
+    let mut linking = Vec::new();
+    for entry in fs::read_dir(root().join("crates")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(manifest) = fs::read_to_string(entry.path().join("Cargo.toml")) else { continue };
+        if !adapters.contains(&name) && adapter_dependencies(&manifest, adapters, &[]).next().is_some() {
+            linking.push(name);
+        }
+    }
+    linking
+}
+
+/// The adapters (or crates in `linking`) that `manifest` depends on, in any dependency table.
+fn adapter_dependencies<'a>(
+    manifest: &'a str,
+    adapters: &'a [String],
+    linking: &'a [String],
+) -> impl Iterator<Item = String> + 'a {
+    ["dependencies", "dev-dependencies", "build-dependencies"]
+        .into_iter()
+        .flat_map(move |table| dependency_names(manifest, table))
+        .filter(move |dep| adapters.contains(dep) || linking.contains(dep))
+}
+
+/// Every `(adapter, dependency)` pair where an adapter crate depends on another adapter, or on
+/// a crate that links one.
+fn adapter_to_adapter_edges(manifests: &[(String, String)], adapters: &[String], linking: &[String]) -> Vec<String> {
+    let mut edges = Vec::new();
+    for (name, manifest) in manifests {
+        if adapters.contains(name) {
+            for dep in adapter_dependencies(manifest, adapters, linking) {
+                edges.push(format!("{name} -> {dep}"));
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn no_adapter_depends_on_another_adapter() {
+    let adapters = adapter_crates();
+    assert!(adapters.len() >= 6, "tidy found only these adapters: {adapters:?}");
+    let linking = crates_linking_adapters(&adapters);
+    let manifests: Vec<(String, String)> = adapters
+        .iter()
+        .map(|name| (name.clone(), fs::read_to_string(root().join("crates").join(name).join("Cargo.toml")).unwrap()))
+        .collect();
+    let edges = adapter_to_adapter_edges(&manifests, &adapters, &linking);
+    assert!(
+        edges.is_empty(),
+        "adapters must not depend on each other (compose them in `app`): {edges:?}; crates linking an adapter: {linking:?}"
+    );
+}
+
+#[test]
+fn the_adapter_rule_catches_a_planted_dependency() {
+    let adapters = vec!["adapter-a".to_owned(), "adapter-b".to_owned()];
+    let clean = "[dependencies]\nchat-domain.workspace = true\n";
+    let direct = "[dependencies]\nadapter-b.workspace = true\n";
+    let dev = "[dev-dependencies]\nadapter-b = { path = \"../adapter-b\" }\n";
+    let through = "[dev-dependencies]\nhelpers.workspace = true\n";
+    let linking = vec!["helpers".to_owned()];
+    let check = |manifest: &str| {
+        adapter_to_adapter_edges(&[("adapter-a".to_owned(), manifest.to_owned())], &adapters, &linking)
+    };
+    assert!(check(clean).is_empty());
+    assert_eq!(check(direct), ["adapter-a -> adapter-b"]);
+    assert_eq!(check(dev), ["adapter-a -> adapter-b"]);
+    assert_eq!(check(through), ["adapter-a -> helpers"]);
 }
 
 #[test]

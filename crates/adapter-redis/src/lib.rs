@@ -158,9 +158,13 @@ impl RedisNode {
         RedisNotifier::start(self.clone(), Arc::new(local))
     }
 
-    /// A cluster-wide limiter of `per_minute` sends per user (0: unlimited); see
-    /// [`RedisRateLimiter`].
-    pub fn rate_limiter(&self, per_minute: u32) -> Arc<dyn chat_domain::ports::RateLimiter> {
-        RedisRateLimiter::per_minute(self.clone(), per_minute)
+    /// A cluster-wide limiter of `per_minute` sends per user (0: unlimited), with `fallback`
+    /// deciding while Redis does not answer; see [`RedisRateLimiter`].
+    pub fn rate_limiter(
+        &self,
+        per_minute: u32,
+        fallback: Arc<dyn chat_domain::ports::RateLimiter>,
+    ) -> Arc<dyn chat_domain::ports::RateLimiter> {
+        RedisRateLimiter::per_minute(self.clone(), per_minute, fallback)
     }
 }

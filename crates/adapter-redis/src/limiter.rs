@@ -6,7 +6,6 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapter_ratelimit::InProcessRateLimiter;
 use async_trait::async_trait;
 use chat_domain::ports::{RateLimited, RateLimiter, Unlimited};
 use chat_domain::UserId;
@@ -30,7 +29,7 @@ pub struct RedisRateLimiter {
     script: redis::Script,
     interval_micros: u64,
     burst: u32,
-    fallback: InProcessRateLimiter,
+    fallback: Arc<dyn RateLimiter>,
     skip_redis_until: Mutex<Option<Instant>>,
 }
 
@@ -42,21 +41,22 @@ impl std::fmt::Debug for RedisRateLimiter {
 
 impl RedisRateLimiter {
     /// A limiter allowing `per_minute` sends per user per minute over the whole cluster, or
-    /// none at all for 0.
-    pub fn per_minute(node: RedisNode, per_minute: u32) -> Arc<dyn RateLimiter> {
+    /// none at all for 0. `fallback` decides while Redis does not answer; it should hold the
+    /// same budget for this node alone.
+    pub fn per_minute(node: RedisNode, per_minute: u32, fallback: Arc<dyn RateLimiter>) -> Arc<dyn RateLimiter> {
         match NonZeroU32::new(per_minute) {
-            Some(n) => Arc::new(Self::new(node, n)),
+            Some(n) => Arc::new(Self::new(node, n, fallback)),
             None => Arc::new(Unlimited),
         }
     }
 
-    fn new(node: RedisNode, per_minute: NonZeroU32) -> Self {
+    fn new(node: RedisNode, per_minute: NonZeroU32, fallback: Arc<dyn RateLimiter>) -> Self {
         Self {
             node,
             script: redis::Script::new(SCRIPT),
             interval_micros: 60_000_000 / u64::from(per_minute.get()),
             burst: per_minute.get(),
-            fallback: InProcessRateLimiter::new_per_minute(per_minute),
+            fallback,
             skip_redis_until: Mutex::new(None),
         }
     }

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adapter_ws::gateway::{route, Delivery, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::ports::Notifier;
 use chat_domain::DomainEvent;
@@ -15,6 +14,7 @@ use redis::aio::{PubSubSink, PubSubStream};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
+use wire::delivery::{route, Delivery};
 
 use crate::status::Counters;
 use crate::{RedisNode, Shared};
@@ -28,12 +28,6 @@ pub trait LocalDelivery: Send + Sync + 'static {
 impl<T: LocalDelivery + ?Sized> LocalDelivery for Arc<T> {
     fn deliver(&self, delivery: &Delivery) -> usize {
         T::deliver(self, delivery)
-    }
-}
-
-impl LocalDelivery for SocketNotifier {
-    fn deliver(&self, delivery: &Delivery) -> usize {
-        SocketNotifier::deliver(self, delivery)
     }
 }
 

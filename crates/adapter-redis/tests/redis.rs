@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use adapter_redis::{LocalDelivery, RedisNode, RedisNotifier, RedisSettings};
-use adapter_ws::gateway::{route, Delivery};
-use chat_domain::ports::Notifier;
+use async_trait::async_trait;
+use chat_domain::ports::{Notifier, RateLimited, RateLimiter};
 use chat_domain::{Chat, ChatId, Clock, DomainEvent, SystemClock, UserId};
 use futures_util::StreamExt;
 use test_services::redis::Redis;
+use wire::delivery::{route, Delivery};
 
 /// Longest any condition below may take to come true.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -51,6 +52,26 @@ fn settings() -> RedisSettings {
         log_every: Duration::from_millis(200),
         ..RedisSettings::default()
     }
+}
+
+/// The in-process fallback a node limits with while Redis is away: a plain budget per node
+/// (not per user, which these tests do not need), refusing once it is spent.
+struct Budget(std::sync::atomic::AtomicU32);
+
+#[async_trait]
+impl RateLimiter for Budget {
+    async fn acquire(&self, _user: UserId) -> Result<(), RateLimited> {
+        use std::sync::atomic::Ordering;
+        match self.0.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| left.checked_sub(1)) {
+            Ok(_) => Ok(()),
+            Err(_) => Err(RateLimited { retry_after: Duration::from_secs(2) }),
+        }
+    }
+}
+
+/// A cluster limiter of `per_minute` on `node`, falling back to a budget of as many sends.
+fn cluster_limiter(node: &RedisNode, per_minute: u32) -> Arc<dyn RateLimiter> {
+    node.rate_limiter(per_minute, Arc::new(Budget(per_minute.into())))
 }
 
 fn node(redis: &Redis) -> RedisNode {
@@ -187,8 +208,8 @@ async fn two_nodes_deliver_each_others_events_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_limiters_share_one_budget() {
     let redis = Redis::start();
-    let a = node(&redis).rate_limiter(30);
-    let b = node(&redis).rate_limiter(30);
+    let a = cluster_limiter(&node(&redis), 30);
+    let b = cluster_limiter(&node(&redis), 30);
     let alice = UserId::generate(1);
     for n in 0..30_u32 {
         let limiter = if n.is_multiple_of(2) { &a } else { &b };
@@ -201,14 +222,14 @@ async fn two_limiters_share_one_budget() {
     }
     let bob = UserId::generate(1);
     assert!(a.acquire(bob).await.is_ok(), "budgets are per user");
-    assert!(node(&redis).rate_limiter(0).acquire(alice).await.is_ok(), "0 means unlimited");
+    assert!(cluster_limiter(&node(&redis), 0).acquire(alice).await.is_ok(), "0 means unlimited");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_budget_refills_at_the_configured_pace() {
     let redis = Redis::start();
     // 120 per minute: a burst of 120, then one every 500 ms.
-    let limiter = node(&redis).rate_limiter(120);
+    let limiter = cluster_limiter(&node(&redis), 120);
     let alice = UserId::generate(1);
     let started = Instant::now();
     let mut allowed = 0_u32;
@@ -238,7 +259,7 @@ async fn without_redis_sends_go_on_locally_and_nothing_waits() {
     let local = Arc::new(Recorder::default());
     let redis_node = node(&redis);
     let notifier = redis_node.notifier(local.clone());
-    let limiter = redis_node.rate_limiter(30);
+    let limiter = cluster_limiter(&redis_node, 30);
     subscribed(&notifier).await;
     assert!(redis_node.is_healthy().await);
     let alice = UserId::generate(1);
@@ -285,7 +306,7 @@ async fn after_a_restart_nodes_resubscribe_by_themselves_and_events_flow_again()
     let b = node(&redis).notifier(seen_b.clone());
     subscribed(&a).await;
     subscribed(&b).await;
-    let limiter = a.node().rate_limiter(30);
+    let limiter = cluster_limiter(a.node(), 30);
     let chat = ChatId::generate(1);
 
     for round in 0..2 {
@@ -322,7 +343,7 @@ async fn after_a_restart_nodes_resubscribe_by_themselves_and_events_flow_again()
 
     // The limiters are back on Redis (the fresh server got the script again): after the
     // fallback window, one budget holds across both nodes again.
-    let limiter_b = b.node().rate_limiter(30);
+    let limiter_b = cluster_limiter(b.node(), 30);
     let carol = UserId::generate(1);
     let started = Instant::now();
     loop {
@@ -360,7 +381,7 @@ async fn a_redis_that_never_answers_costs_a_send_at_most_the_command_timeout() {
     let node = RedisNode::new(&url, settings).unwrap();
     let local = Arc::new(Recorder::default());
     let notifier = node.notifier(local.clone());
-    let limiter = node.rate_limiter(30);
+    let limiter = cluster_limiter(&node, 30);
     let alice = UserId::generate(1);
     let chat = ChatId::generate(1);
     let started = Instant::now();

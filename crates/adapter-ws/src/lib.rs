@@ -1,6 +1,4 @@
-//! Real-time adapter: a Socket.IO server on actix-web ([`engine`]) that knows nothing about chat,
-//! and the chat [`gateway`] on top of it, which maps the contract's events to the domain services
-//! and delivers domain events to rooms.
+//! The chat gateway: maps the contract's Socket.IO events onto the domain services and delivers
+//! domain events to rooms, on the [`socketio`] engine (which knows nothing about chat).
 
-pub mod engine;
 pub mod gateway;

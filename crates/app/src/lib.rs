@@ -27,14 +27,15 @@ use adapter_auth::{Argon2Hasher, JwtTokens};
 use adapter_http::{Component, ComponentStatus, HealthCheck, HttpState};
 use adapter_mongo::MongoStore;
 use adapter_ratelimit::InProcessRateLimiter;
-use adapter_redis::{RedisNode, RedisSettings};
+use adapter_redis::{LocalDelivery, RedisNode, RedisSettings};
 use adapter_sqlite::SqliteStore;
-use adapter_ws::engine::{EngineConfig, SocketIo};
 use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
+use socketio::{EngineConfig, SocketIo};
 use tracing_subscriber::EnvFilter;
+use wire::delivery::Delivery;
 
 pub use config::{Config, ConfigError, CorsOrigins, LogFormat, RedisUrl};
 
@@ -57,6 +58,15 @@ pub fn init_tracing(format: LogFormat) {
 /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and flushes storage.
 pub async fn run(config: Config, listener: TcpListener) -> io::Result<()> {
     serve(config, listener, shutdown_signal()).await
+}
+
+/// The gateway's delivery to this node's sockets, as the cluster notifier's local half.
+struct LocalSockets(SocketNotifier);
+
+impl LocalDelivery for LocalSockets {
+    fn deliver(&self, delivery: &Delivery) -> usize {
+        self.0.deliver(delivery)
+    }
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops gracefully (in-flight requests
@@ -84,8 +94,9 @@ pub async fn serve(
             // catches up with the cluster once Redis answers.
             let node = RedisNode::new(url.as_str(), RedisSettings::default()).map_err(io::Error::other)?;
             tracing::info!(node = node.node_id(), "cluster mode: events and rate limits go through Redis");
-            let notifier = Arc::new(node.notifier(local));
-            (notifier, node.rate_limiter(config.rate_limit_per_minute), Some(node))
+            let notifier = Arc::new(node.notifier(LocalSockets(local)));
+            let fallback = InProcessRateLimiter::per_minute(config.rate_limit_per_minute);
+            (notifier, node.rate_limiter(config.rate_limit_per_minute, fallback), Some(node))
         }
     };
     let ports = ServicePorts {
@@ -110,7 +121,7 @@ pub async fn serve(
         App::new()
             .wrap(cors_layer(&cors))
             .wrap(from_fn(log_request))
-            .configure(adapter_ws::engine::configure(io_app.clone()))
+            .configure(socketio::configure(io_app.clone()))
             .configure(adapter_http::configure(state.clone()))
     })
     .shutdown_signal({

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use adapter_mongo::MongoStore;
+use mongodb::bson::doc;
 use tokio::sync::OnceCell;
 
 use crate::free_port;
@@ -126,14 +126,14 @@ impl Server {
     /// the server exits or takes longer than [`STARTUP_BUDGET`].
     async fn wait_until_ready(&self) {
         let uri = format!("mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=250&connectTimeoutMS=250", self.port);
-        let probe = MongoStore::connect(&uri, "admin").await.expect("probe client");
+        let probe = mongodb::Client::with_uri_str(&uri).await.expect("probe client").database("admin");
         let started = Instant::now();
         loop {
             if let Some(status) = self.exited() {
                 panic!("secantusd-py exited during startup ({status}); its log:\n{}", self.log_text());
             }
-            match probe.ping().await {
-                Ok(()) => return,
+            match probe.run_command(doc! { "ping": 1 }).await {
+                Ok(_) => return,
                 Err(err) if started.elapsed() > STARTUP_BUDGET => {
                     panic!(
                         "secantusd-py did not answer within {STARTUP_BUDGET:?}: {err}; its log:\n{}",
@@ -184,12 +184,4 @@ pub async fn shared_server() -> &'static Server {
 pub fn fresh_database_name() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     format!("chat_test_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A store on a fresh, indexed database of the shared server.
-pub async fn fresh_store() -> MongoStore {
-    let server = shared_server().await;
-    let store = MongoStore::connect(&server.uri(), &fresh_database_name()).await.expect("connect");
-    store.ensure_indexes().await.expect("ensure_indexes");
-    store
 }

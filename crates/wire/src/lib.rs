@@ -9,6 +9,21 @@
 use chat_domain::{ChatView, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub mod delivery;
+
+/// The Socket.IO rooms of the contract.
+pub mod rooms {
+    /// The personal room every socket of a user joins on connect.
+    pub fn user_room(user: chat_domain::UserId) -> String {
+        format!("user-{user}")
+    }
+
+    /// The room of a chat's live events.
+    pub fn chat_room(chat: chat_domain::ChatId) -> String {
+        format!("chat-{chat}")
+    }
+}
+
 /// Names of the Socket.IO events of the contract.
 pub mod events {
     pub const CHAT_JOIN: &str = "chat:join";

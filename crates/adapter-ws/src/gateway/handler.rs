@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use super::acks::{failure, invalid_payload};
 use super::typing::Typists;
 use super::{chat_room, user_room, GatewayConfig};
-use crate::engine::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketId, SocketIo};
+use socketio::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketId, SocketIo};
 
 /// Who is behind a connected socket, and until when its token is valid.
 #[derive(Debug, Clone, Copy)]

@@ -10,17 +10,8 @@ mod typing;
 use std::time::Duration;
 
 pub use handler::ChatGateway;
-pub use notifier::{route, Delivery, SocketNotifier};
-
-/// The personal room every socket of a user joins on connect.
-pub fn user_room(user: chat_domain::UserId) -> String {
-    format!("user-{user}")
-}
-
-/// The room of a chat's live events.
-pub fn chat_room(chat: chat_domain::ChatId) -> String {
-    format!("chat-{chat}")
-}
+pub use notifier::SocketNotifier;
+pub use wire::rooms::{chat_room, user_room};
 
 /// Tunables of the gateway, with production defaults.
 #[derive(Debug, Clone)]

@@ -1,84 +1,12 @@
-//! The notifier port's local delivery, in two separable steps: [`route`] turns a domain event
-//! into a [`Delivery`] (target rooms, Socket.IO event, serialized argument), plain data that a
-//! cluster can ship to other nodes; [`SocketNotifier::deliver`] builds the Socket.IO frame once
-//! and queues it for every socket of this node in the target rooms.
+//! The notifier port's local delivery: [`wire::delivery::route`] decides where a domain event
+//! goes, and [`SocketNotifier::deliver`] builds the Socket.IO frame once and queues it for every
+//! socket of this node in the target rooms.
 
 use async_trait::async_trait;
 use chat_domain::ports::Notifier;
 use chat_domain::DomainEvent;
-use serde::{Deserialize, Serialize};
-use serde_json::value::{to_raw_value, RawValue};
-
-use super::{chat_room, user_room};
-use crate::engine::SocketIo;
-
-/// Where one domain event goes and what it says, independent of any node's sockets.
-///
-/// Serializable (as JSON) so that a cluster can publish it once and let every node deliver it
-/// to its own sockets. Fields added later must have serde defaults, so that nodes of two
-/// versions can run side by side during a rolling deploy.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Delivery {
-    /// The rooms of the main namespace to deliver to. Their members must be disjoint (a chat
-    /// room, or the personal rooms of distinct users): a socket in two of them gets the event
-    /// twice. Repeated names are delivered once.
-    pub rooms: Vec<String>,
-    /// The Socket.IO event name, such as `message:new`.
-    pub event: String,
-    /// The event's single argument, already serialized.
-    pub data: Box<RawValue>,
-    /// Sockets that are also in this room are skipped (a typist's own connections).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub except_room: Option<String>,
-    /// Whether a slow client may lose this event instead of being disconnected (typing).
-    #[serde(default)]
-    pub droppable: bool,
-    /// The chat's sequence number of a persisted event (`message:new`, `message:deleted`).
-    /// The frame carries it, so a socket catching up with `sinceSeq` drops a live copy of an
-    /// event its replay already holds, whichever node the event came from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-}
-
-/// Decides where a domain event goes and serializes its payload in the contract's shape.
-/// Fails only if the payload cannot be serialized, which the wire types never do.
-pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
-    Ok(match event {
-        DomainEvent::MessageCreated(m) => Delivery {
-            rooms: vec![chat_room(m.chat)],
-            event: wire::events::MESSAGE_NEW.to_owned(),
-            data: to_raw_value(&wire::Message::from(m))?,
-            except_room: None,
-            droppable: false,
-            seq: Some(m.seq),
-        },
-        DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
-            rooms: vec![chat_room(*chat)],
-            event: wire::events::MESSAGE_DELETED.to_owned(),
-            data: to_raw_value(&wire::MessageDeleted::new(*chat, *message, *seq))?,
-            except_room: None,
-            droppable: false,
-            seq: Some(*seq),
-        },
-        DomainEvent::ChatCreated(chat) => Delivery {
-            rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
-            event: wire::events::CHAT_CREATED.to_owned(),
-            data: to_raw_value(&wire::Chat::from(chat))?,
-            except_room: None,
-            droppable: false,
-            seq: None,
-        },
-        DomainEvent::Typing { chat, user, is_typing } => Delivery {
-            rooms: vec![chat_room(*chat)],
-            event: wire::events::MESSAGE_TYPING.to_owned(),
-            data: to_raw_value(&wire::Typing::new(*chat, *user, *is_typing))?,
-            except_room: Some(user_room(*user)),
-            droppable: true,
-            seq: None,
-        },
-    })
-}
+use socketio::SocketIo;
+use wire::delivery::{route, Delivery};
 
 /// Delivers domain events to the sockets connected to this node. On its own it is the whole
 /// notifier of a single node; a cluster notifier wraps it for the local half.
@@ -150,47 +78,9 @@ mod tests {
 
     use super::*;
 
-    #[test]
-    fn a_delivery_round_trips_through_json_unchanged() {
-        let (chat, user) = (ChatId::generate(1), UserId::generate(1));
-        let delivery = route(&DomainEvent::Typing { chat, user, is_typing: true }).unwrap();
-        assert_eq!(delivery.rooms, vec![chat_room(chat)]);
-        assert_eq!(delivery.except_room, Some(user_room(user)));
-        assert!(delivery.droppable);
-        let json = serde_json::to_string(&delivery).unwrap();
-        let back: Delivery = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.rooms, delivery.rooms);
-        assert_eq!(back.event, "message:typing");
-        assert_eq!(back.data.get(), delivery.data.get());
-        assert_eq!(back.except_room, delivery.except_room);
-        assert!(back.droppable);
-        assert_eq!(back.seq, None);
-        let data: serde_json::Value = serde_json::from_str(back.data.get()).unwrap();
-        assert_eq!(data["isTyping"], true);
-    }
-
-    #[test]
-    fn persisted_events_carry_their_seq_across_the_wire() {
-        let (chat, message) = (ChatId::generate(1), chat_domain::MessageId::generate(1));
-        let delivery = route(&DomainEvent::MessageDeleted { chat, message, seq: 7 }).unwrap();
-        assert_eq!((delivery.seq, delivery.droppable), (Some(7), false));
-        let json = serde_json::to_string(&delivery).unwrap();
-        assert!(json.contains(r#""seq":7"#), "{json}");
-        let back: Delivery = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.seq, Some(7));
-    }
-
-    #[test]
-    fn fields_missing_from_an_older_node_take_their_defaults() {
-        let back: Delivery = serde_json::from_str(r#"{"rooms":["r"],"event":"e","data":{"a":1}}"#).unwrap();
-        assert_eq!(back.except_room, None);
-        assert!(!back.droppable);
-        assert_eq!(back.seq, None);
-    }
-
     #[tokio::test]
     async fn delivering_without_the_namespace_reaches_nobody() {
-        let notifier = SocketNotifier::new(SocketIo::new(crate::engine::EngineConfig::default()));
+        let notifier = SocketNotifier::new(SocketIo::new(socketio::EngineConfig::default()));
         let delivery =
             route(&DomainEvent::Typing { chat: ChatId::generate(1), user: UserId::generate(1), is_typing: false })
                 .unwrap();

@@ -8,7 +8,7 @@ use chat_domain::{ChatId, UserId};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use crate::engine::SocketId;
+use socketio::SocketId;
 
 struct Typist {
     user: UserId,

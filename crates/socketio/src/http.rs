@@ -23,7 +23,7 @@ use super::{
 /// GET) on an actix-web app:
 ///
 /// ```no_run
-/// # use adapter_ws::engine::{configure, EngineConfig, SocketIo};
+/// # use socketio::{configure, EngineConfig, SocketIo};
 /// # async fn run(io: SocketIo) -> std::io::Result<()> {
 /// actix_web::HttpServer::new(move || actix_web::App::new().configure(configure(io.clone())))
 ///     .bind(("0.0.0.0", 3001))?

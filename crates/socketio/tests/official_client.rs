@@ -10,7 +10,7 @@ use std::{
     process::{Command, Output},
 };
 
-use adapter_ws::engine::conformance;
+use socketio::conformance;
 use support::TestServer;
 
 fn js_dir() -> PathBuf {

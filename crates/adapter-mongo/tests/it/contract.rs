@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 async fn make() -> storage_contract::Stores {
-    storage_contract::Stores::from_one(Arc::new(test_services::mongo::fresh_store().await))
+    storage_contract::Stores::from_one(Arc::new(crate::fresh_store().await))
 }
 
 storage_contract::storage_contract_tests!(make);

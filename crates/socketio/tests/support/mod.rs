@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use adapter_ws::engine::{conformance, SocketIo};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
+use socketio::{conformance, SocketIo};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 

@@ -13,13 +13,13 @@ use std::{
     time::Duration,
 };
 
-use adapter_ws::engine::{
-    conformance, AckSender, DisconnectReason, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketId,
-    SocketIo,
-};
 use async_trait::async_trait;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use socketio::{
+    conformance, AckSender, DisconnectReason, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketId,
+    SocketIo,
+};
 use support::{wait_for, Frame, Poller, TestServer, WsClient, PATIENCE};
 use tokio_tungstenite::tungstenite::Message;
 

@@ -7,7 +7,7 @@ import { io } from "socket.io-client";
 
 const URL = process.env.SOCKET_IO_URL;
 if (!URL) {
-  throw new Error("SOCKET_IO_URL is not set (run through `cargo test -p adapter-ws`)");
+  throw new Error("SOCKET_IO_URL is not set (run through `cargo test -p socketio`)");
 }
 
 const TIMEOUT_MS = 5000;

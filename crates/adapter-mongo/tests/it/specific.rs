@@ -1,7 +1,6 @@
 //! What the storage contract cannot say about MongoDB: the indexes, appends from several
 //! clients ("nodes") at once, literal search, the connection string forms SecantusDB accepts,
 //! and behaviour while the server is down and after it comes back.
-#![allow(clippy::expect_used, clippy::unwrap_used, reason = "test code fails by panicking")]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -15,7 +14,9 @@ use chat_domain::{ChatId, ClientId, Email, MessageId, MessageText, Timestamp, Us
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use test_services::free_port;
-use test_services::mongo::{fresh_database_name, fresh_store, shared_server, Server, REPLICA_SET};
+use test_services::mongo::{fresh_database_name, shared_server, Server, REPLICA_SET};
+
+use crate::fresh_store;
 
 fn now() -> Timestamp {
     chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis()).unwrap()

@@ -1,7 +1,7 @@
 //! Conformance server for the Socket.IO / Engine.IO test suites and the official clients:
-//! `cargo run -p adapter-ws --example conformance` listens on :3000 (or `$PORT`).
+//! `cargo run -p socketio --example conformance` listens on :3000 (or `$PORT`).
 
-use adapter_ws::engine::conformance;
+use socketio::conformance;
 
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
