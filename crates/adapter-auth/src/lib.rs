@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::PasswordHash;
 use chat_domain::ports::{PasswordHasher, TokenClaims, TokenService};
-use chat_domain::{Password, UserId};
+use chat_domain::{Password, Timestamp, UserId};
 use chrono::{TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -57,11 +57,15 @@ impl PasswordHasher for Argon2Hasher {
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
     sub: String,
-    iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
     exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
 }
 
-/// Issues and verifies HS256 JWTs with `sub` = user id and an `exp`.
+/// Issues HS256 JWTs with `sub` = user id, `iat` and `exp`, and checks their signatures. It
+/// reads no clock: the domain gives the issue time and judges `exp`, `nbf` and `iat`.
 #[derive(Clone)]
 pub struct JwtTokens {
     encoding: EncodingKey,
@@ -79,6 +83,9 @@ impl std::fmt::Debug for JwtTokens {
 impl JwtTokens {
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
+        // Time rules are the domain's, on its clock; the library would use the wall clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
         Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation, ttl }
@@ -90,24 +97,32 @@ impl JwtTokens {
     }
 }
 
+/// A JWT time (whole seconds since the epoch) as a timestamp; `None` when out of range.
+fn seconds(secs: i64) -> Option<Timestamp> {
+    Utc.timestamp_opt(secs, 0).single()
+}
+
 impl TokenService for JwtTokens {
-    fn issue(&self, user: UserId) -> Result<String, StoreError> {
-        let now = Utc::now().timestamp();
+    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError> {
+        let iat = issued_at.timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let claims = Claims { sub: user.to_string(), iat: now, exp: now.saturating_add(ttl) };
+        let claims = Claims { sub: user.to_string(), iat: Some(iat), exp: iat.saturating_add(ttl), nbf: None };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(StoreError::other)
     }
 
-    fn verify(&self, token: &str) -> Option<TokenClaims> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
-        // The library compares whole seconds and accepts `exp == now`; a token is dead from
-        // its `exp` second on, for HTTP and the gateway alike.
-        if data.claims.exp <= Utc::now().timestamp() {
-            return None;
-        }
-        let user = UserId::parse(&data.claims.sub).ok()?;
-        let expires_at = Utc.timestamp_opt(data.claims.exp, 0).single()?;
-        Some(TokenClaims { user, expires_at })
+    fn decode(&self, token: &str) -> Option<TokenClaims> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        // A time claim that is present but out of range makes the token malformed.
+        let optional = |secs: Option<i64>| match secs {
+            None => Some(None),
+            Some(secs) => seconds(secs).map(Some),
+        };
+        Some(TokenClaims {
+            user: UserId::parse(&claims.sub).ok()?,
+            issued_at: optional(claims.iat)?,
+            expires_at: seconds(claims.exp)?,
+            not_before: optional(claims.nbf)?,
+        })
     }
 }
 
@@ -115,30 +130,73 @@ impl TokenService for JwtTokens {
 mod tests {
     use super::*;
 
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
     fn tokens(ttl: u64) -> JwtTokens {
-        JwtTokens::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(ttl))
+        JwtTokens::new(SECRET, Duration::from_secs(ttl))
+    }
+
+    fn at(secs: i64) -> Timestamp {
+        seconds(secs).unwrap()
+    }
+
+    /// Claims as any issuer might write them, each one optional.
+    #[derive(Serialize)]
+    struct Raw<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sub: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        exp: Option<i64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nbf: Option<i64>,
+    }
+
+    fn sign(claims: &Raw<'_>) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(SECRET)).unwrap()
     }
 
     #[test]
-    fn a_token_round_trips_to_its_user() {
+    fn a_token_carries_its_user_and_times() {
         let user = UserId::generate(1);
         let t = tokens(60);
-        let token = t.issue(user).unwrap();
-        let claims = t.verify(&token).unwrap();
-        assert_eq!(claims.user, user);
-        assert!(claims.expires_at > Utc::now());
+        let token = t.issue(user, at(1_795_633_980) + chrono::TimeDelta::milliseconds(123)).unwrap();
+        let claims = t.decode(&token).unwrap();
+        assert_eq!(
+            claims,
+            TokenClaims { user, issued_at: Some(at(1_795_633_980)), expires_at: at(1_795_634_040), not_before: None }
+        );
     }
 
     #[test]
-    fn rejects_expired_forged_and_garbage_tokens() {
+    fn decoding_judges_the_signature_not_the_time() {
+        // Expired long ago, by the wall clock: judging that is the domain's job, on its clock.
         let user = UserId::generate(1);
-        let expired = JwtTokens::new(b"0123456789abcdef0123456789abcdef", Duration::ZERO).issue(user).unwrap();
-        std::thread::sleep(Duration::from_millis(1100));
-        assert!(tokens(60).verify(&expired).is_none(), "expired");
-        let other = JwtTokens::new(b"another-secret-another-secret-xx", Duration::from_secs(60)).issue(user).unwrap();
-        assert!(tokens(60).verify(&other).is_none(), "forged");
-        assert!(tokens(60).verify("not.a.jwt").is_none());
-        assert!(tokens(60).verify("").is_none());
+        let old = tokens(0).issue(user, at(1_000_000_000)).unwrap();
+        assert_eq!(tokens(60).decode(&old).map(|c| c.expires_at), Some(at(1_000_000_000)));
+    }
+
+    #[test]
+    fn rejects_forged_and_garbage_tokens() {
+        let user = UserId::generate(1);
+        let other = JwtTokens::new(b"another-secret-another-secret-xx", Duration::from_secs(60))
+            .issue(user, at(1_795_633_980))
+            .unwrap();
+        assert!(tokens(60).decode(&other).is_none(), "forged");
+        assert!(tokens(60).decode("not.a.jwt").is_none());
+        assert!(tokens(60).decode("").is_none());
+    }
+
+    #[test]
+    fn reads_nbf_and_requires_exp_and_sub() {
+        let sub = UserId::generate(1).to_string();
+        let sub = Some(sub.as_str());
+        let with_nbf = sign(&Raw { sub, exp: Some(2_000_000_000), nbf: Some(1_900_000_000) });
+        let claims = tokens(60).decode(&with_nbf).unwrap();
+        assert_eq!((claims.issued_at, claims.not_before), (None, Some(at(1_900_000_000))));
+        assert!(tokens(60).decode(&sign(&Raw { sub, exp: None, nbf: None })).is_none(), "no exp");
+        assert!(tokens(60).decode(&sign(&Raw { sub: None, exp: Some(2_000_000_000), nbf: None })).is_none(), "no sub");
+        let bad_sub = sign(&Raw { sub: Some("nope"), exp: Some(2_000_000_000), nbf: None });
+        assert!(tokens(60).decode(&bad_sub).is_none(), "sub is not a user id");
     }
 
     #[test]
@@ -146,7 +204,7 @@ mod tests {
         // header {"alg":"none","typ":"JWT"}, payload {"sub":"000000000000000000000001","exp":9999999999}
         let token =
             "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDEiLCJleHAiOjk5OTk5OTk5OTl9.";
-        assert!(tokens(60).verify(token).is_none());
+        assert!(tokens(60).decode(token).is_none());
     }
 
     #[tokio::test]

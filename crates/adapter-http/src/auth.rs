@@ -5,13 +5,15 @@ use std::future::{ready, Ready};
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{web, FromRequest, HttpRequest};
+use chat_domain::credentials::bearer_token;
 use chat_domain::UserId;
 
 use crate::error::ApiError;
 use crate::HttpState;
 
 /// The authenticated caller of a route. Extracting it fails with 401 when the header is
-/// missing, is not a bearer token, or the token does not verify (forged, malformed, expired).
+/// missing, is not a bearer token, or the token does not verify (forged, malformed, expired,
+/// not yet valid); the domain's `credentials` and `AuthService::authenticate` decide which.
 /// It checks the token only; routes that need the account itself load it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller(pub UserId);
@@ -31,15 +33,8 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         tracing::error!("HttpState is not registered with the app");
         return Err(ApiError::internal());
     };
-    let token = bearer_token(req).ok_or_else(ApiError::unauthorized)?;
-    let claims = state.services.auth.verify_token(token)?;
+    let header = req.headers().get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let token = header.and_then(bearer_token).ok_or_else(ApiError::unauthorized)?;
+    let claims = state.services.auth.authenticate(token)?;
     Ok(Caller(claims.user))
-}
-
-/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
-fn bearer_token(req: &HttpRequest) -> Option<&str> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::event::ChatEvent;
-use chat_domain::model::{Appended, Message, MessageDraft, MessagePage, MessageStatus, PageCursor, Seq, SoftDeleted};
+use chat_domain::model::{Appended, Message, MessageDraft, MessagePage, PageCursor, Seq, SoftDeleted};
 use chat_domain::ports::MessageRepository;
 use chat_domain::{ChatId, ClientId, MessageId, Timestamp, UserId};
 use futures_util::TryStreamExt;
@@ -136,38 +136,6 @@ impl MessageRepository for MongoStore {
             DeleteOutcome::Done(deleted) => Ok(deleted),
             DeleteOutcome::Failed(err) => Err(err),
         }
-    }
-
-    async fn advance_status(
-        &self,
-        id: MessageId,
-        status: MessageStatus,
-        at: Timestamp,
-    ) -> Result<Option<Message>, StoreError> {
-        // Statuses are strings, so "moves forward" is spelled out: only from a lower one.
-        let lower: Vec<&str> = [MessageStatus::Sent, MessageStatus::Delivered, MessageStatus::Read]
-            .into_iter()
-            .filter(|s| *s < status)
-            .map(MessageStatus::as_str)
-            .collect();
-        let updated = if lower.is_empty() {
-            None
-        } else {
-            self.messages
-                .find_one_and_update(
-                    doc! { "_id": message_oid(id), "status": { "$in": lower } },
-                    doc! { "$set": { "status": status.as_str(), "updatedAt": bson_time(at) } },
-                )
-                .return_document(ReturnDocument::After)
-                .await
-                .store()?
-        };
-        let current = match updated {
-            Some(doc) => Some(doc),
-            // Already as far or further, or no such message.
-            None => self.messages.find_one(doc! { "_id": message_oid(id) }).await.store()?,
-        };
-        current.map(Message::try_from).transpose()
     }
 
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {

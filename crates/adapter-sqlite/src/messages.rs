@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
-use chat_domain::model::{Appended, MessageDraft, MessagePage, MessageStatus, PageCursor, SoftDeleted};
+use chat_domain::model::{Appended, MessageDraft, MessagePage, PageCursor, SoftDeleted};
 use chat_domain::ports::MessageRepository;
 use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, Seq, Timestamp, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -122,14 +122,6 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
     Ok(SoftDeleted::Deleted { message, seq })
 }
 
-/// On the writer thread, inside a batch transaction: the update and the read-back see the
-/// same state.
-fn advance_status(tx: &Connection, id: MessageId, status: MessageStatus, at: Timestamp) -> DbResult<Option<Message>> {
-    let sql = "UPDATE messages SET status = ?1, updated_at = ?2 WHERE id = ?3 AND status < ?1";
-    tx.prepare_cached(sql)?.execute(params![status_rank(status), millis(at), id.to_string()])?;
-    message_by_id(tx, id)
-}
-
 fn chat_events_since(conn: &Connection, chat: ChatId, since: Seq, max: usize) -> DbResult<Vec<ChatEvent>> {
     // Creations by seq and deletes by deleted_seq, each from its own index, merged in order.
     let sql = format!(
@@ -188,15 +180,6 @@ impl MessageRepository for SqliteStore {
 
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError> {
         self.write(move |conn| soft_delete_message(conn, id, at)).await
-    }
-
-    async fn advance_status(
-        &self,
-        id: MessageId,
-        status: MessageStatus,
-        at: Timestamp,
-    ) -> Result<Option<Message>, StoreError> {
-        self.write(move |conn| advance_status(conn, id, status, at)).await
     }
 
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {

@@ -185,23 +185,6 @@ impl MessageRepository for InMemoryStore {
         Ok(SoftDeleted::Deleted { message: message.clone(), seq })
     }
 
-    async fn advance_status(
-        &self,
-        id: MessageId,
-        status: MessageStatus,
-        at: Timestamp,
-    ) -> Result<Option<Message>, StoreError> {
-        let mut s = self.lock();
-        let Some(message) = s.messages.iter_mut().find(|m| m.id == id) else {
-            return Ok(None);
-        };
-        if status > message.status {
-            message.status = status;
-            message.updated_at = at;
-        }
-        Ok(Some(message.clone()))
-    }
-
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
         let s = self.lock();
         let mut events = Vec::new();

@@ -3,6 +3,7 @@
 //! This crate does no I/O and knows nothing of HTTP, WebSocket, JSON or any database. Every
 //! business rule of the product lives here and only here; adapters translate at the edges.
 
+pub mod credentials;
 pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fakes"))]
@@ -19,7 +20,8 @@ pub use event::{ChatEvent, DomainEvent};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{
-    AuthService, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services, ServicesConfig, Session,
+    AuthService, CatchUpRefusal, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services,
+    ServicesConfig, Session,
 };
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -210,7 +210,7 @@ impl MessageDraft {
 pub const DEFAULT_PAGE_LIMIT: u32 = 50;
 pub const MAX_PAGE_LIMIT: u32 = 100;
 
-/// A page size in 1..=100.
+/// A page size in `1..=MAX_PAGE_LIMIT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageLimit(u32);
 
@@ -219,7 +219,7 @@ impl PageLimit {
         match raw {
             None => Ok(Self(DEFAULT_PAGE_LIMIT)),
             Some(n) if (1..=i64::from(MAX_PAGE_LIMIT)).contains(&n) => Ok(Self(n as u32)),
-            Some(_) => Err(Error::invalid("limit must be between 1 and 100")),
+            Some(_) => Err(Error::invalid(format!("limit must be between 1 and {MAX_PAGE_LIMIT}"))),
         }
     }
 

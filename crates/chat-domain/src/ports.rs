@@ -12,8 +12,8 @@ use crate::error::StoreError;
 use crate::event::{ChatEvent, DomainEvent};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
-    Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, MessageStatus, PageCursor,
-    PasswordHash, Seq, SoftDeleted, User,
+    Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, PageCursor, PasswordHash, Seq,
+    SoftDeleted, User,
 };
 use crate::text::{ClientId, Email, Password};
 use crate::time::Timestamp;
@@ -100,15 +100,6 @@ pub trait MessageRepository: Send + Sync {
     /// written.
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
 
-    /// Sets the status if it moves forward (sent, delivered, read), returning the message as
-    /// stored afterwards; `None` if there is no such message.
-    async fn advance_status(
-        &self,
-        id: MessageId,
-        status: MessageStatus,
-        at: Timestamp,
-    ) -> Result<Option<Message>, StoreError>;
-
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
     /// message's creation (at its `seq`) and each soft delete (at its `deleted_seq`).
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError>;
@@ -169,17 +160,27 @@ pub trait PasswordHasher: Send + Sync {
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool;
 }
 
-/// What a verified access token says.
+/// What an access token with a valid signature says. Whether it is alive at a given moment is
+/// the domain's rule ([`crate::credentials::lifetime_left`]), judged on the domain's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenClaims {
     pub user: UserId,
+    /// `iat`, when the token carries it.
+    pub issued_at: Option<Timestamp>,
+    /// `exp`: the token is dead from this instant on.
     pub expires_at: Timestamp,
+    /// `nbf`, when the token carries it.
+    pub not_before: Option<Timestamp>,
 }
 
-/// Issues and verifies access tokens.
+/// Issues access tokens and checks their signatures. Time is the domain's business: the
+/// implementation reads no clock of its own.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenService: Send + Sync {
-    fn issue(&self, user: UserId) -> Result<String, StoreError>;
-    /// `None` for a token that is malformed, forged or expired.
-    fn verify(&self, token: &str) -> Option<TokenClaims>;
+    /// A signed token for `user`, issued at `issued_at` (the domain clock's now), with the
+    /// implementation's configured lifetime.
+    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError>;
+    /// The claims of a token whose signature and shape check out; `None` for a token that is
+    /// malformed or forged. MUST NOT judge `exp`, `nbf` or `iat` against any clock.
+    fn decode(&self, token: &str) -> Option<TokenClaims>;
 }

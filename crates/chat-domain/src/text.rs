@@ -22,6 +22,8 @@ pub const MIN_PASSWORD_CHARS: usize = 6;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 /// Most characters an email address may hold.
 pub const MAX_EMAIL_CHARS: usize = 254;
+/// Most characters a user search may hold after trimming.
+pub const MAX_SEARCH_CHARS: usize = 100;
 
 fn sanitizer() -> &'static ammonia::Builder<'static> {
     static SANITIZER: OnceLock<ammonia::Builder<'static>> = OnceLock::new();
@@ -39,14 +41,14 @@ pub fn sanitize_html(input: &str) -> String {
     sanitizer().clean(input).to_string()
 }
 
-/// Message text as stored: at most 10,000 characters as sent, sanitized, not blank.
+/// Message text as stored: at most [`MAX_MESSAGE_CHARS`] characters as sent, sanitized, not blank.
 #[derive(Clone, PartialEq, Eq)]
 pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         if raw.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(Error::invalid("text must be at most 10000 characters"));
+            return Err(Error::invalid(format!("text must be at most {MAX_MESSAGE_CHARS} characters")));
         }
         let clean = sanitize_html(raw);
         if clean.trim().is_empty() {
@@ -64,7 +66,8 @@ impl MessageText {
     }
 }
 
-/// A chat's display name: trimmed, sanitized like message text, 1 to 100 characters.
+/// A chat's display name: trimmed, sanitized like message text, 1 to [`MAX_CHAT_NAME_CHARS`]
+/// characters.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ChatName(String);
 
@@ -73,7 +76,7 @@ impl ChatName {
     pub fn parse(raw: &str) -> Result<Option<Self>, Error> {
         let trimmed = raw.trim();
         if trimmed.chars().count() > MAX_CHAT_NAME_CHARS {
-            return Err(Error::invalid("name must be at most 100 characters"));
+            return Err(Error::invalid(format!("name must be at most {MAX_CHAT_NAME_CHARS} characters")));
         }
         let clean = sanitize_html(trimmed);
         let clean = clean.trim();
@@ -100,7 +103,7 @@ impl ClientId {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let count = raw.chars().count();
         if count == 0 || count > MAX_CLIENT_ID_CHARS {
-            return Err(Error::invalid("clientId must be 1 to 128 characters"));
+            return Err(Error::invalid(format!("clientId must be 1 to {MAX_CLIENT_ID_CHARS} characters")));
         }
         if raw.chars().any(char::is_control) {
             return Err(Error::invalid("clientId must not contain control characters"));
@@ -151,7 +154,8 @@ impl Email {
     }
 }
 
-/// A display name: trimmed, 1 to 64 characters, no control characters, no markup.
+/// A display name: trimmed, 1 to [`MAX_USERNAME_CHARS`] characters, no control characters, no
+/// markup.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Username(String);
 
@@ -160,7 +164,7 @@ impl Username {
         let name = raw.trim();
         let count = name.chars().count();
         if count == 0 || count > MAX_USERNAME_CHARS {
-            return Err(Error::invalid("username must be 1 to 64 characters"));
+            return Err(Error::invalid(format!("username must be 1 to {MAX_USERNAME_CHARS} characters")));
         }
         if name.chars().any(|c| c.is_control() || c == '<' || c == '>' || c == '&') {
             return Err(Error::invalid("username must not contain control characters or markup"));
@@ -185,10 +189,10 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let count = raw.chars().count();
         if count < MIN_PASSWORD_CHARS {
-            return Err(Error::invalid("password must be at least 6 characters"));
+            return Err(Error::invalid(format!("password must be at least {MIN_PASSWORD_CHARS} characters")));
         }
         if count > MAX_PASSWORD_CHARS {
-            return Err(Error::invalid("password must be at most 256 characters"));
+            return Err(Error::invalid(format!("password must be at most {MAX_PASSWORD_CHARS} characters")));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -273,6 +277,14 @@ mod tests {
         assert_eq!(ChatName::parse("  ").unwrap(), None);
         assert_eq!(ChatName::parse(" <b>Team</b> ").unwrap().unwrap().as_str(), "Team");
         assert!(ChatName::parse(&"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn limit_messages_name_their_constant() {
+        let too_long = MessageText::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)).unwrap_err();
+        assert_eq!(too_long, Error::invalid("text must be at most 10000 characters"));
+        let too_short = Password::parse("12345").unwrap_err();
+        assert_eq!(too_short, Error::invalid("password must be at least 6 characters"));
     }
 
     #[test]

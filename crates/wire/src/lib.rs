@@ -9,6 +9,7 @@
 use chat_domain::{ChatView, Timestamp};
 use serde::{Deserialize, Serialize};
 
+pub mod acks;
 pub mod delivery;
 
 /// The Socket.IO rooms of the contract.

@@ -204,3 +204,64 @@ fn shapes_read_back_what_they_wrote() {
     let text = serde_json::to_string(&event).unwrap();
     assert_eq!(serde_json::from_str::<ChatEvent>(&text).unwrap(), event);
 }
+
+#[test]
+fn acks_have_the_contract_shapes_in_order() {
+    let text = |ack: acks::Ack| serde_json::to_string(&ack).unwrap();
+    assert_eq!(text(acks::Ack::DONE), r#"{"success":true}"#);
+
+    let limited = chat_domain::Error::RateLimited { retry_after: std::time::Duration::from_millis(1500) };
+    assert_eq!(
+        text(acks::Failure::from(&limited).into()),
+        r#"{"success":false,"error":"rate_limited","retryAfterMs":1500}"#
+    );
+    let instant = chat_domain::Error::RateLimited { retry_after: std::time::Duration::ZERO };
+    assert_eq!(acks::Failure::from(&instant).retry_after_ms, Some(1), "never zero");
+    assert_eq!(
+        text(acks::Failure::from(&chat_domain::Error::not_found("chat not found")).into()),
+        r#"{"success":false,"error":"not_found","message":"chat not found"}"#
+    );
+    assert_eq!(
+        text(acks::Failure::from(&chat_domain::Error::Conflict("taken".into())).into()),
+        r#"{"success":false,"error":"invalid_payload","message":"taken"}"#
+    );
+    assert_eq!(
+        text(acks::Failure::from(&chat_domain::Error::Internal).into()),
+        r#"{"success":false,"error":"internal"}"#
+    );
+    assert_eq!(
+        text(acks::Failure::from(&chat_domain::Error::Unavailable).into()),
+        r#"{"success":false,"error":"unavailable"}"#
+    );
+    assert_eq!(text(acks::Failure::unauthorized().into()), r#"{"success":false,"error":"unauthorized"}"#);
+    assert_eq!(
+        text(acks::Failure::invalid_payload("payload missing").into()),
+        r#"{"success":false,"error":"invalid_payload","message":"payload missing"}"#
+    );
+    assert_eq!(to_json(&acks::Failure::from(&chat_domain::Error::forbidden("no")))["error"], json!("forbidden"));
+
+    let sent = text(acks::Sent::new(&message(None)).into());
+    assert_eq!(
+        sent,
+        format!(r#"{{"success":true,"message":{}}}"#, serde_json::to_string(&Message::from(&message(None))).unwrap())
+    );
+
+    let replay = [chat_domain::ChatEvent::MessageDeleted { chat: ChatId(id(2)), message: MessageId(id(3)), seq: 9 }];
+    assert_eq!(
+        text(acks::CatchUp::recovered(&replay).into()),
+        format!(
+            r#"{{"success":true,"recovered":true,"events":[{{"event":"message:deleted","data":{{"messageId":"{}","chatId":"{}","seq":9}}}}]}}"#,
+            hex(3),
+            hex(2)
+        )
+    );
+    assert_eq!(
+        text(acks::CatchUp::not_recovered(chat_domain::CatchUpRefusal::TooFarBehind).into()),
+        r#"{"success":true,"recovered":false,"reason":"too_far_behind"}"#
+    );
+    assert_eq!(
+        text(acks::CatchUp::not_recovered(chat_domain::CatchUpRefusal::UnknownSeq).into()),
+        r#"{"success":true,"recovered":false,"reason":"unknown_seq"}"#
+    );
+    assert_eq!(serde_json::to_string(&acks::ConnectError::UNAUTHORIZED).unwrap(), r#"{"message":"Unauthorized"}"#);
+}

@@ -3,23 +3,26 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
+use chat_domain::ports::TokenClaims;
 use chat_domain::{ChatId, JoinOutcome, SendMessage, Services, UserId};
 use parking_lot::Mutex;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use wire::acks::{Ack, CatchUp, ConnectError, Failure, Sent};
 
-use super::acks::{failure, invalid_payload};
 use super::typing::Typists;
 use super::{chat_room, user_room, GatewayConfig};
 use socketio::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketId, SocketIo};
 
-/// Who is behind a connected socket, and until when its token is valid.
+/// Who is behind a connected socket: the claims of the token it connected with, which the
+/// domain judges again on every sweep.
 #[derive(Debug, Clone, Copy)]
 struct Identity {
-    user: UserId,
-    expires_at: chat_domain::Timestamp,
+    claims: TokenClaims,
 }
 
 pub(super) struct Shared {
@@ -59,9 +62,7 @@ impl ChatGateway {
                     // The domain re-checks membership; a typist who left the chat is simply not announced.
                     let _ = shared.services.messages.typing(user, chat, false).await;
                 }
-                let now = chrono::Utc::now();
-                let expired: Vec<SocketId> =
-                    shared.identities.lock().iter().filter(|(_, id)| id.expires_at <= now).map(|(s, _)| *s).collect();
+                let expired = dead_sockets(&shared.identities.lock(), |c| shared.services.auth.lifetime_left(c));
                 for id in expired {
                     if let Some(socket) = ns.socket(id) {
                         tracing::debug!(socket = %id.as_str(), "token expired; disconnecting");
@@ -82,19 +83,25 @@ impl ChatGateway {
     }
 }
 
-/// The bearer token from, in order: the CONNECT auth payload's `token`, the `Authorization`
-/// header of the handshake, or the `token` query parameter.
-fn bearer_token(auth: &Value, handshake: &Handshake) -> Option<String> {
-    let strip = |t: &str| t.strip_prefix("Bearer ").unwrap_or(t).trim().to_owned();
-    if let Some(t) = auth.get("token").and_then(Value::as_str) {
-        return Some(strip(t));
+/// The sockets whose token is dead, as `lifetime_left` (the domain's rule on its clock) says.
+fn dead_sockets(
+    identities: &HashMap<SocketId, Identity>,
+    lifetime_left: impl Fn(&TokenClaims) -> Option<Duration>,
+) -> Vec<SocketId> {
+    identities.iter().filter(|(_, id)| lifetime_left(&id.claims).is_none()).map(|(s, _)| *s).collect()
+}
+
+/// The token a client presented, from the first of these it sent: the CONNECT auth payload's
+/// `token` (bare or `Bearer <token>`), an `Authorization: Bearer` header of the handshake, or
+/// the `token` query parameter (bare or `Bearer <token>`). The parsing rules are the domain's.
+fn presented_token(auth: &Value, handshake: &Handshake) -> Option<String> {
+    if let Some(value) = auth.get("token").and_then(Value::as_str) {
+        return bare_or_bearer_token(value).map(str::to_owned);
     }
-    if let Some(h) = handshake.header("authorization") {
-        if let Some(t) = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")) {
-            return Some(t.trim().to_owned());
-        }
+    if let Some(token) = handshake.header("authorization").and_then(bearer_token) {
+        return Some(token.to_owned());
     }
-    handshake.query_param("token").map(|t| strip(&t))
+    handshake.query_param("token").as_deref().and_then(bare_or_bearer_token).map(str::to_owned)
 }
 
 #[derive(Deserialize)]
@@ -127,20 +134,20 @@ struct TypingPayload {
     is_typing: bool,
 }
 
-/// The first argument of an event as `T`, or the ack body that says why not.
-fn parse<T: for<'de> Deserialize<'de>>(payload: &Payload) -> Result<T, Value> {
-    let first = payload.first().ok_or_else(|| invalid_payload("payload missing"))?;
-    T::deserialize(first).map_err(|_| invalid_payload("payload does not match the event"))
+/// The first argument of an event as `T`, or the ack that says why not.
+fn parse<T: for<'de> Deserialize<'de>>(payload: &Payload) -> Result<T, Failure> {
+    let first = payload.first().ok_or_else(|| Failure::invalid_payload("payload missing"))?;
+    T::deserialize(first).map_err(|_| Failure::invalid_payload("payload does not match the event"))
 }
 
-fn parse_chat(raw: &str) -> Result<ChatId, Value> {
-    ChatId::parse(raw).map_err(|_| invalid_payload("chatId must be a 24-character hex id"))
+fn parse_chat(raw: &str) -> Result<ChatId, Failure> {
+    ChatId::parse(raw).map_err(|_| Failure::invalid_payload("chatId must be a 24-character hex id"))
 }
 
-fn reply(ack: Option<AckSender>, body: Value) {
+fn reply(ack: Option<AckSender>, body: &impl Serialize) {
     if let Some(ack) = ack {
         // The socket may have gone meanwhile; there is nobody left to tell.
-        let _ = ack.send(&body);
+        let _ = ack.send(body);
     }
 }
 
@@ -152,17 +159,17 @@ impl ChatGateway {
         let parsed = parse::<JoinPayload>(payload).and_then(|p| Ok((parse_chat(&p.chat_id)?, p.since_seq)));
         let (chat, since_seq) = match parsed {
             Ok(ok) => ok,
-            Err(body) => return reply(ack, body),
+            Err(failure) => return reply(ack, &failure),
         };
         // Authorize first (the domain's join rule, without a catch-up): a refused join must not
         // place the socket in the room even briefly.
         if let Err(e) = self.shared.services.messages.join(user, chat, None).await {
-            return reply(ack, failure(&e));
+            return reply(ack, &Failure::from(&e));
         }
         let room = chat_room(chat);
         let Some(since) = since_seq else {
             socket.join(&room);
-            return reply(ack, json!({ "success": true }));
+            return reply(ack, &Ack::DONE);
         };
         // Join before reading the missed events, so that nothing committed meanwhile is missed.
         socket.join_held(&room);
@@ -170,20 +177,17 @@ impl ChatGateway {
             Ok(outcome) => outcome,
             Err(e) => {
                 socket.leave(&room);
-                return reply(ack, failure(&e));
+                return reply(ack, &Failure::from(&e));
             }
         };
         let (body, replayed_up_to) = match outcome {
-            JoinOutcome::Joined { last_seq } => (json!({ "success": true }), last_seq),
+            JoinOutcome::Joined { last_seq } => (Ack::DONE, last_seq),
             JoinOutcome::Recovered { events, last_seq } => {
                 let up_to = events.last().map_or(last_seq, |e| e.seq().max(last_seq));
-                let events: Vec<wire::ChatEvent> = events.iter().map(wire::ChatEvent::from).collect();
-                (json!({ "success": true, "recovered": true, "events": events }), up_to)
+                (CatchUp::recovered(&events).into(), up_to)
             }
             // The client reloads history over HTTP; live events continue from here.
-            JoinOutcome::NotRecovered { reason, .. } => {
-                (json!({ "success": true, "recovered": false, "reason": reason }), 0)
-            }
+            JoinOutcome::NotRecovered { reason, .. } => (CatchUp::not_recovered(reason).into(), 0),
         };
         let first = ack.and_then(|ack| ack.into_frame(&body).ok());
         // Seq allocation is serialized per chat, so every event up to `replayed_up_to` was in
@@ -191,50 +195,42 @@ impl ChatGateway {
         socket.release_room(&room, first, |frame| frame.seq().is_none_or(|seq| seq > replayed_up_to));
     }
 
-    async fn send(&self, user: UserId, payload: &Payload) -> Result<Value, Value> {
+    async fn send(&self, user: UserId, payload: &Payload) -> Result<Ack, Failure> {
         let p: SendPayload = parse(payload)?;
         let chat = parse_chat(&p.chat_id)?;
         let request = SendMessage { chat, text: &p.text, kind: p.kind.as_deref(), client_id: p.client_id.as_deref() };
-        let message = self.shared.services.messages.send(user, request).await.map_err(|e| failure(&e))?;
-        Ok(json!({ "success": true, "message": wire::Message::from(&message) }))
+        let message = self.shared.services.messages.send(user, request).await.map_err(|e| Failure::from(&e))?;
+        Ok(Sent::new(&message).into())
     }
 
-    async fn typing(&self, socket: &Socket, user: UserId, payload: &Payload) -> Result<Value, Value> {
+    async fn typing(&self, socket: &Socket, user: UserId, payload: &Payload) -> Result<Ack, Failure> {
         let p: TypingPayload = parse(payload)?;
         let chat = parse_chat(&p.chat_id)?;
         if self.shared.typists.should_forward(socket.id(), user, chat, p.is_typing) {
             self.shared.services.messages.typing(user, chat, p.is_typing).await.map_err(|e| {
                 self.shared.typists.forget(socket.id(), chat);
-                failure(&e)
+                Failure::from(&e)
             })?;
         }
-        Ok(json!({ "success": true }))
+        Ok(Ack::DONE)
     }
 }
 
 #[async_trait]
 impl NamespaceHandler for ChatGateway {
     async fn on_connect(&self, socket: Socket, auth: Value, handshake: &Handshake) -> Result<(), Value> {
-        let unauthorized = || json!({ "message": "Unauthorized" });
-        let token = bearer_token(&auth, handshake).ok_or_else(unauthorized)?;
-        let claims = self.shared.services.auth.verify_token(&token).map_err(|_| unauthorized())?;
-        // JWT validation counts whole seconds, so a token is still accepted during the second
-        // its `exp` falls in; the sweeper has disconnected such a socket already. Refuse it
-        // here too, or a client would reconnect with the same token and be cut off again.
-        if claims.expires_at <= chrono::Utc::now() {
-            return Err(unauthorized());
-        }
-        self.shared
-            .identities
-            .lock()
-            .insert(socket.id(), Identity { user: claims.user, expires_at: claims.expires_at });
+        // A struct of one string always serializes; the default only satisfies the type.
+        let unauthorized = || serde_json::to_value(ConnectError::UNAUTHORIZED).unwrap_or_default();
+        let token = presented_token(&auth, handshake).ok_or_else(unauthorized)?;
+        let claims = self.shared.services.auth.authenticate(&token).map_err(|_| unauthorized())?;
+        self.shared.identities.lock().insert(socket.id(), Identity { claims });
         socket.join(&user_room(claims.user));
         Ok(())
     }
 
     async fn on_event(&self, socket: &Socket, event: String, payload: Payload, ack: Option<AckSender>) {
-        let Some(Identity { user, .. }) = self.identity(socket) else {
-            reply(ack, json!({ "success": false, "error": "unauthorized" }));
+        let Some(Identity { claims: TokenClaims { user, .. } }) = self.identity(socket) else {
+            reply(ack, &Failure::unauthorized());
             return;
         };
         if event == wire::events::CHAT_JOIN {
@@ -245,23 +241,54 @@ impl NamespaceHandler for ChatGateway {
                 parse::<LeavePayload>(&payload).and_then(|p| parse_chat(&p.chat_id)).map(|chat| {
                     socket.leave(&chat_room(chat));
                     self.shared.typists.forget(socket.id(), chat);
-                    json!({ "success": true })
+                    Ack::DONE
                 })
             }
             wire::events::MESSAGE_SEND => self.send(user, &payload).await,
             wire::events::MESSAGE_TYPING => self.typing(socket, user, &payload).await,
-            _ => Err(invalid_payload("unknown event")),
+            _ => Err(Failure::invalid_payload("unknown event")),
         };
-        reply(ack, result.unwrap_or_else(|body| body));
+        reply(ack, &result.unwrap_or_else(Ack::from));
     }
 
     async fn on_disconnect(&self, socket: &Socket, _reason: DisconnectReason) {
         let identity = self.shared.identities.lock().remove(&socket.id());
         // A typist that disconnects is announced as stopped.
         for chat in self.shared.typists.forget_socket(socket.id()) {
-            if let Some(Identity { user, .. }) = identity {
-                let _ = self.shared.services.messages.typing(user, chat, false).await;
+            if let Some(Identity { claims }) = identity {
+                let _ = self.shared.services.messages.typing(claims.user, chat, false).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chat_domain::credentials::lifetime_left;
+    use chrono::{DateTime, TimeDelta};
+
+    use super::*;
+
+    #[test]
+    fn the_sweep_cuts_exactly_the_sockets_whose_token_died_by_the_domain_clock() {
+        let issued = DateTime::from_timestamp(1_795_633_980, 0).unwrap();
+        let identity = |ttl_secs: i64| Identity {
+            claims: TokenClaims {
+                user: UserId::generate(1),
+                issued_at: Some(issued),
+                expires_at: issued + TimeDelta::seconds(ttl_secs),
+                not_before: None,
+            },
+        };
+        let (short, long) = (SocketId::new_for_tests(), SocketId::new_for_tests());
+        let identities = HashMap::from([(short, identity(60)), (long, identity(3_600))]);
+        let at = |secs: i64| move |claims: &TokenClaims| lifetime_left(claims, issued + TimeDelta::seconds(secs));
+        assert!(dead_sockets(&identities, at(59)).is_empty());
+        assert_eq!(dead_sockets(&identities, at(60)), vec![short], "dead from its exp on");
+        let mut both = dead_sockets(&identities, at(3_600));
+        both.sort();
+        let mut expected = vec![short, long];
+        expected.sort();
+        assert_eq!(both, expected);
     }
 }

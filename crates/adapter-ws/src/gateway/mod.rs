@@ -2,7 +2,6 @@
 //! delivers domain events to rooms (the notifier port). No business rule lives here; the
 //! gateway parses payloads, calls one service method, and shapes the ack.
 
-mod acks;
 mod handler;
 mod notifier;
 mod typing;

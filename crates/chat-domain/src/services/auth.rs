@@ -1,13 +1,15 @@
-//! Accounts: registration, login, token verification and user lookup.
+//! Accounts: registration, login, authentication of access tokens and user lookup.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::{Ports, ServicesConfig};
+use crate::credentials;
 use crate::error::{Error, Result};
 use crate::id::UserId;
 use crate::model::User;
 use crate::ports::{InsertUserError, TokenClaims};
-use crate::text::{Email, Password, Username};
+use crate::text::{Email, Password, Username, MAX_SEARCH_CHARS};
 use crate::time::id_seconds;
 
 /// A signed-in user and the access token that proves it.
@@ -48,7 +50,7 @@ impl AuthService {
             Err(InsertUserError::EmailTaken) => return Err(Error::Conflict("email already registered".into())),
             Err(InsertUserError::Store(e)) => return Err(e.into()),
         }
-        let access_token = self.ports.tokens.issue(user.id)?;
+        let access_token = self.ports.tokens.issue(user.id, now)?;
         Ok(Session { access_token, user })
     }
 
@@ -64,13 +66,23 @@ impl AuthService {
         if !self.ports.hasher.verify(&password, &user.password_hash).await {
             return Err(Error::InvalidCredentials);
         }
-        let access_token = self.ports.tokens.issue(user.id)?;
+        let access_token = self.ports.tokens.issue(user.id, self.ports.clock.now())?;
         Ok(Session { access_token, user })
     }
 
-    /// Checks an access token's signature and expiry. Does not touch the store.
-    pub fn verify_token(&self, token: &str) -> Result<TokenClaims> {
-        self.ports.tokens.verify(token).ok_or(Error::Unauthorized)
+    /// The one authentication of every adapter: the token port checks the signature, then the
+    /// token's times are judged on the domain's clock. `Unauthorized` for a token that is
+    /// malformed, forged, expired or not yet valid. Does not touch the store.
+    pub fn authenticate(&self, token: &str) -> Result<TokenClaims> {
+        let claims = self.ports.tokens.decode(token).ok_or(Error::Unauthorized)?;
+        self.lifetime_left(&claims).ok_or(Error::Unauthorized)?;
+        Ok(claims)
+    }
+
+    /// How long an authenticated token has left now, on the domain's clock; `None` once it is
+    /// dead. A connection that outlives its token is cut when this says so.
+    pub fn lifetime_left(&self, claims: &TokenClaims) -> Option<Duration> {
+        credentials::lifetime_left(claims, self.ports.clock.now())
     }
 
     /// The caller's own account; `Unauthorized` if it no longer exists.
@@ -81,8 +93,8 @@ impl AuthService {
     /// Users other than the caller whose username or email contains `needle`.
     pub async fn search(&self, caller: UserId, needle: &str) -> Result<Vec<User>> {
         let needle = needle.trim();
-        if needle.chars().count() > 100 {
-            return Err(Error::invalid("search must be at most 100 characters"));
+        if needle.chars().count() > MAX_SEARCH_CHARS {
+            return Err(Error::invalid(format!("search must be at most {MAX_SEARCH_CHARS} characters")));
         }
         Ok(self.ports.users.search_users(needle, caller, self.config.user_search_limit).await?)
     }

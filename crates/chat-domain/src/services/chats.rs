@@ -46,7 +46,7 @@ impl ChatService {
             return Err(Error::invalid("participants must name at least one other user"));
         }
         if members.len() > MAX_PARTICIPANTS {
-            return Err(Error::invalid("a chat may have at most 256 participants"));
+            return Err(Error::invalid(format!("a chat may have at most {MAX_PARTICIPANTS} participants")));
         }
         let found = self.ports.users.users_by_ids(&members).await?;
         if found.len() != members.len() || !members.iter().all(|m| found.iter().any(|u| u.id == *m)) {
@@ -91,12 +91,6 @@ impl ChatService {
         let view = self.ports.chats.chat_by_id(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
         view.chat.ensure_participant(caller)?;
         Ok(view)
-    }
-
-    /// Whether `user` participates in `chat`; `NotFound` when there is no such chat.
-    pub async fn is_participant(&self, user: UserId, chat: ChatId) -> Result<bool> {
-        let chat = self.ports.chats.chat_alone(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
-        Ok(chat.is_participant(user))
     }
 
     /// The chat, after checking that `caller` participates: `NotFound`, then `Forbidden`.

@@ -1,5 +1,5 @@
 //! Messages: sending (sanitized, rate limited, idempotent per clientId), history pages, soft
-//! delete, delivery status, typing, and joining a chat's room with catch-up.
+//! delete, typing, and joining a chat's room with catch-up.
 
 use std::sync::Arc;
 
@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::event::{ChatEvent, DomainEvent};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
-    Appended, Message, MessageDraft, MessageKind, MessagePage, MessageStatus, PageCursor, PageLimit, Seq, SoftDeleted,
+    Appended, Message, MessageDraft, MessageKind, MessagePage, PageCursor, PageLimit, Seq, SoftDeleted,
 };
 use crate::text::{ClientId, MessageText};
 use crate::time::id_seconds;
@@ -30,8 +30,17 @@ pub enum JoinOutcome {
     Joined { last_seq: Seq },
     /// Every event after the client's `sinceSeq`, in `seq` order.
     Recovered { events: Vec<ChatEvent>, last_seq: Seq },
-    /// The client is too far behind (or names a `seq` the chat never had): reload history.
-    NotRecovered { reason: &'static str, last_seq: Seq },
+    /// The missed events are not replayed; the client reloads history instead.
+    NotRecovered { reason: CatchUpRefusal, last_seq: Seq },
+}
+
+/// Why a catch-up is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CatchUpRefusal {
+    /// The client asks for more missed events than one catch-up replays.
+    TooFarBehind,
+    /// The client names a `seq` the chat never had.
+    UnknownSeq,
 }
 
 #[derive(Clone)]
@@ -102,14 +111,6 @@ impl MessageService {
             .ok_or_else(|| Error::invalid("before must name a message of this chat"))
     }
 
-    /// One message, for participants of its chat. Deleted messages are not found.
-    pub async fn find_by_id(&self, caller: UserId, id: MessageId) -> Result<Message> {
-        let message = self.ports.messages.message_by_id(id).await?.filter(|m| !m.is_deleted());
-        let message = message.ok_or_else(|| Error::not_found("message not found"))?;
-        self.chats.participant_chat(caller, message.chat).await?;
-        Ok(message)
-    }
-
     /// Soft-deletes a message; only its sender may. Deleting again succeeds and changes nothing.
     pub async fn soft_delete(&self, caller: UserId, id: MessageId) -> Result<()> {
         let message =
@@ -130,16 +131,6 @@ impl MessageService {
         }
     }
 
-    /// Moves a message's delivery status forward; only another participant (a recipient) may.
-    pub async fn update_status(&self, caller: UserId, id: MessageId, status: MessageStatus) -> Result<Message> {
-        let message = self.find_by_id(caller, id).await?;
-        if message.sender == caller {
-            return Err(Error::forbidden("only a recipient may update the status of a message"));
-        }
-        let now = self.ports.clock.now();
-        self.ports.messages.advance_status(id, status, now).await?.ok_or_else(|| Error::not_found("message not found"))
-    }
-
     /// Announces that the caller started or stopped typing in a chat it participates in.
     pub async fn typing(&self, caller: UserId, chat: ChatId, is_typing: bool) -> Result<()> {
         self.chats.participant_chat(caller, chat).await?;
@@ -156,19 +147,13 @@ impl MessageService {
             return Ok(JoinOutcome::Joined { last_seq });
         };
         if since > last_seq {
-            return Ok(JoinOutcome::NotRecovered { reason: "unknown_seq", last_seq });
+            return Ok(JoinOutcome::NotRecovered { reason: CatchUpRefusal::UnknownSeq, last_seq });
         }
         if last_seq - since > self.config.max_catch_up_events {
-            return Ok(JoinOutcome::NotRecovered { reason: "too_far_behind", last_seq });
+            return Ok(JoinOutcome::NotRecovered { reason: CatchUpRefusal::TooFarBehind, last_seq });
         }
         let max = usize::try_from(last_seq - since).unwrap_or(usize::MAX);
         let events = self.ports.messages.chat_events_since(chat.id, since, max).await?;
         Ok(JoinOutcome::Recovered { events, last_seq })
-    }
-
-    /// Events after `since` for a participant, up to `max`, for adapters that fill gaps.
-    pub async fn events_since(&self, caller: UserId, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>> {
-        self.chats.participant_chat(caller, chat).await?;
-        Ok(self.ports.messages.chat_events_since(chat, since, max).await?)
     }
 }

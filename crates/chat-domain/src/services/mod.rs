@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub use auth::{AuthService, Session};
 pub use chats::ChatService;
-pub use messages::{JoinOutcome, MessageService, SendMessage};
+pub use messages::{CatchUpRefusal, JoinOutcome, MessageService, SendMessage};
 
 use crate::ports::{
     ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, TokenService, UserRepository,

@@ -186,13 +186,11 @@ pub async fn chat_views_carry_the_newest_message(stores: Stores) {
     assert_eq!(listed, std::slice::from_ref(&expected));
     assert_ne!(first.id, second.id);
 
-    // The last message is shown as stored now, including a status change.
-    let delivered = stores
-        .messages
-        .advance_status(second.id, chat_domain::MessageStatus::Delivered, at(2500))
-        .await
-        .expect("advance_status")
-        .expect("message exists");
+    // The last message is shown as stored now, including a delete (which does not move it).
+    let deleted = match stores.messages.soft_delete_message(second.id, at(2500)).await.expect("soft_delete_message") {
+        chat_domain::model::SoftDeleted::Deleted { message, .. } => message,
+        other => panic!("expected a delete, got {other:?}"),
+    };
     let by_id = stores.chats.chat_by_id(chat.id).await.expect("chat_by_id").expect("chat exists");
-    assert_eq!(by_id.last_message, Some(delivered));
+    assert_eq!(by_id.last_message, Some(deleted));
 }

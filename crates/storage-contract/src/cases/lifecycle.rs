@@ -1,8 +1,8 @@
 //! Contract cases of what happens to a stored message: the soft delete, which takes its chat's
-//! next `seq` exactly once, and the delivery status, which only moves forward.
+//! next `seq` exactly once.
 
 use chat_domain::model::SoftDeleted;
-use chat_domain::{Message, MessageId, MessageStatus};
+use chat_domain::{Message, MessageId};
 
 use crate::fixtures::{
     append_many, append_new, at, draft_at, id_seconds, new_chat, new_user, stored_chat, stored_message,
@@ -68,52 +68,4 @@ pub async fn soft_delete_unknown_message_is_not_found(stores: Stores) {
     let outcome = stores.messages.soft_delete_message(unknown, at(60_000)).await.expect("soft_delete_message");
     assert_eq!(outcome, SoftDeleted::NotFound);
     assert_eq!(stored_chat(&stores, chat.id).await.last_seq, 1, "no seq is taken");
-}
-
-pub async fn advance_status_only_moves_forward(stores: Stores) {
-    let a = new_user(&stores, "ann").await;
-    let b = new_user(&stores, "bo").await;
-    let chat = new_chat(&stores, &[&a, &b]).await;
-    let sent = append_many(&stores, &chat, &a, 2).await;
-    let original = sent[0].clone();
-    assert_eq!(original.status, MessageStatus::Sent);
-
-    let id = original.id;
-    let advance = |status: MessageStatus, offset: i64| {
-        let messages = stores.messages.clone();
-        async move {
-            messages.advance_status(id, status, at(offset)).await.expect("advance_status").expect("message exists")
-        }
-    };
-
-    // The same status is no move.
-    assert_eq!(advance(MessageStatus::Sent, 10_000).await, original);
-
-    let delivered = Message { status: MessageStatus::Delivered, updated_at: at(20_000), ..original.clone() };
-    assert_eq!(advance(MessageStatus::Delivered, 20_000).await, delivered);
-    assert_eq!(stored_message(&stores, original.id).await, delivered, "the new status is stored");
-
-    assert_eq!(advance(MessageStatus::Sent, 30_000).await, delivered, "no move back");
-    assert_eq!(advance(MessageStatus::Delivered, 40_000).await, delivered, "no move in place");
-
-    let read = Message { status: MessageStatus::Read, updated_at: at(50_000), ..original.clone() };
-    assert_eq!(advance(MessageStatus::Read, 50_000).await, read);
-    assert_eq!(advance(MessageStatus::Delivered, 60_000).await, read);
-    assert_eq!(advance(MessageStatus::Sent, 70_000).await, read);
-    assert_eq!(stored_message(&stores, original.id).await, read);
-
-    // Sent straight to read skips delivered; other messages and the chat are untouched.
-    let other = stores
-        .messages
-        .advance_status(sent[1].id, MessageStatus::Read, at(80_000))
-        .await
-        .expect("advance_status")
-        .expect("message exists");
-    assert_eq!(other, Message { status: MessageStatus::Read, updated_at: at(80_000), ..sent[1].clone() });
-    assert_eq!(stored_chat(&stores, chat.id).await.last_seq, 2, "a status change takes no seq");
-
-    let unknown = MessageId::generate(id_seconds(at(0)));
-    let missing =
-        stores.messages.advance_status(unknown, MessageStatus::Read, at(90_000)).await.expect("advance_status");
-    assert_eq!(missing, None);
 }

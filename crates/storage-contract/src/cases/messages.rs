@@ -2,8 +2,8 @@
 //! gaps or repeats under races, the chat moving with its newest message, and idempotent
 //! retries by `(sender, clientId)`.
 
-use chat_domain::model::{Appended, MessageKind, MessagePage, PageCursor};
-use chat_domain::{ChatId, Message, MessageStatus};
+use chat_domain::model::{Appended, MessageKind, MessagePage, PageCursor, SoftDeleted};
+use chat_domain::{ChatId, Message};
 use tokio::task::JoinSet;
 
 use crate::fixtures::{
@@ -88,15 +88,13 @@ pub async fn append_with_repeated_client_id_returns_original(stores: Stores) {
     assert_eq!(append_new(&stores, draft_at(&one, &b, "next", at(4000))).await.seq, 2);
     assert_eq!(append_new(&stores, draft_at(&two, &b, "first here", at(5000))).await.seq, 1);
 
-    // The duplicate is the message as stored now.
-    let read = stores
-        .messages
-        .advance_status(original.id, MessageStatus::Read, at(6000))
-        .await
-        .expect("advance_status")
-        .expect("message exists");
+    // The duplicate is the message as stored now, deleted since.
+    let deleted = match stores.messages.soft_delete_message(original.id, at(6000)).await.expect("soft_delete_message") {
+        SoftDeleted::Deleted { message, .. } => message,
+        other => panic!("expected a delete, got {other:?}"),
+    };
     let again = with_client_id(draft_at(&one, &a, "third try", at(7000)), "retry-me");
-    assert_eq!(stores.messages.append_message(again).await.expect("append_message"), Appended::Duplicate(read));
+    assert_eq!(stores.messages.append_message(again).await.expect("append_message"), Appended::Duplicate(deleted));
 }
 
 pub async fn message_by_client_id_finds_only_the_senders_message(stores: Stores) {
@@ -111,14 +109,14 @@ pub async fn message_by_client_id_finds_only_the_senders_message(stores: Stores)
     assert_eq!(other, None, "clientIds belong to their sender");
     let unknown = chat_domain::ClientId::parse("never-used").expect("valid clientId");
     assert_eq!(stores.messages.message_by_client_id(a.id, &unknown).await.expect("message_by_client_id"), None);
-    // As stored now: a later status change shows.
-    let read = stores
-        .messages
-        .advance_status(from_a.id, MessageStatus::Read, at(2000))
-        .await
-        .expect("advance")
-        .expect("exists");
-    assert_eq!(stores.messages.message_by_client_id(a.id, &client_id).await.expect("message_by_client_id"), Some(read));
+    // As stored now: a later delete shows.
+    let deleted = match stores.messages.soft_delete_message(from_a.id, at(2000)).await.expect("soft_delete_message") {
+        SoftDeleted::Deleted { message, .. } => message,
+        other => panic!("expected a delete, got {other:?}"),
+    };
+    assert!(deleted.is_deleted());
+    let found = stores.messages.message_by_client_id(a.id, &client_id).await.expect("message_by_client_id");
+    assert_eq!(found, Some(deleted));
 }
 
 pub async fn append_same_client_id_from_different_senders_creates_both(stores: Stores) {
