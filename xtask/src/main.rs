@@ -1,6 +1,8 @@
 //! Project automation, the one entry point: `cargo xtask test` (the README's test command),
 //! `cargo xtask provision` and `cargo xtask bench`.
 
+#[cfg(test)]
+mod cycles;
 mod provision;
 #[cfg(test)]
 mod tidy;

@@ -7,7 +7,7 @@ use actix_web::{dev::Server, App, HttpServer};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use super::{configure, AckSender, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketIo};
+use crate::{configure, AckSender, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketIo};
 
 /// On connection emits `auth` with the CONNECT payload; echoes `message` as `message-back`
 /// and acknowledges `message-with-ack` with the same arguments (binary included).

@@ -11,37 +11,78 @@ use tokio::{
     time::{sleep_until, Instant},
 };
 
-use super::{
-    handler::DisconnectReason,
-    server::IoInner,
-    session::{Control, EngineSession, Inbound},
-    sio::{self, Decoder, Incoming},
-    socket::{AckSender, Socket},
+use crate::{
+    ack::AckSender,
+    engineio::{
+        engine::{Engine, SessionHandler},
+        reason::DisconnectReason,
+        session::{EngineSession, Inbound},
+    },
+    namespace::{Namespaces, NsEntry},
+    packet::{self, Decoder, Incoming},
+    socket::{OnServerDisconnect, Socket},
 };
 
+/// Runs the Socket.IO side of every new Engine.IO session: one dispatcher task per session.
+pub(crate) struct Dispatch {
+    namespaces: Arc<Namespaces>,
+}
+
+impl Dispatch {
+    pub(crate) fn new(namespaces: Arc<Namespaces>) -> Self {
+        Self { namespaces }
+    }
+}
+
+impl SessionHandler for Dispatch {
+    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: mpsc::Receiver<Inbound>) {
+        tokio::spawn(run(Arc::clone(engine), Arc::clone(&self.namespaces), session, inbound));
+    }
+}
+
+/// Requests to the session's dispatcher from other tasks.
+enum Control {
+    /// The server disconnected this socket (of this namespace); the dispatcher forgets it and
+    /// runs the handler's `on_disconnect`.
+    Disconnected(Socket, Arc<NsEntry>),
+}
+
+/// A socket connected on this session, with the namespace it belongs to.
+#[derive(Clone)]
+struct Connected {
+    socket: Socket,
+    ns: Arc<NsEntry>,
+}
+
 struct Dispatcher {
-    io: Arc<IoInner>,
+    engine: Arc<Engine>,
+    namespaces: Arc<Namespaces>,
     session: Arc<EngineSession>,
     decoder: Decoder,
     /// Connected sockets of this session, by namespace.
-    sockets: HashMap<Str, Socket>,
+    sockets: HashMap<Str, Connected>,
     /// When the session is closed unless a namespace connects first.
     connect_deadline: Option<Instant>,
+    /// Given to every socket, which reports a server-side disconnect through it.
+    control: mpsc::UnboundedSender<Control>,
 }
 
 /// Runs until the session closes, then disconnects its sockets and forgets the session.
-pub(crate) async fn run(
-    io: Arc<IoInner>,
+async fn run(
+    engine: Arc<Engine>,
+    namespaces: Arc<Namespaces>,
     session: Arc<EngineSession>,
     mut inbound: mpsc::Receiver<Inbound>,
-    mut control: mpsc::UnboundedReceiver<Control>,
 ) {
+    let (control_tx, mut control) = mpsc::unbounded_channel();
     let mut dispatcher = Dispatcher {
-        decoder: Decoder::new(io.config.max_attachments),
-        connect_deadline: Some(Instant::now() + io.config.connect_timeout),
+        decoder: Decoder::new(engine.config.max_attachments),
+        connect_deadline: Some(Instant::now() + engine.config.connect_timeout),
         sockets: HashMap::new(),
-        io,
+        engine,
+        namespaces,
         session: Arc::clone(&session),
+        control: control_tx,
     };
     loop {
         let deadline = dispatcher.connect_deadline;
@@ -88,20 +129,20 @@ impl Dispatcher {
             Incoming::Connect { ns, auth } => self.connect(ns, auth).await,
             Incoming::Disconnect { ns } => {
                 // A DISCONNECT for a namespace the server has just left is a harmless race.
-                if let Some(socket) = self.sockets.remove(&ns) {
-                    self.forget(&socket, DisconnectReason::ClientNamespaceDisconnect).await;
+                if let Some(connected) = self.sockets.remove(&ns) {
+                    self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect).await;
                     self.rearm_connect_timeout();
                 }
             }
             Incoming::Event { ns, event, payload, ack } => {
-                let Some(socket) = self.socket_for(&ns) else {
+                let Some(Connected { socket, ns }) = self.socket_for(&ns) else {
                     return;
                 };
                 if !socket.is_connected() {
                     return;
                 }
                 let ack = ack.map(|id| AckSender::new(socket.clone(), id));
-                let handler = Arc::clone(&socket.ns_inner().handler);
+                let handler = Arc::clone(&ns.handler);
                 if guarded(handler.on_event(&socket, event, payload, ack)).await.is_none() {
                     self.handler_panicked("on_event");
                 }
@@ -114,7 +155,7 @@ impl Dispatcher {
 
     /// The socket of a namespace this session is connected to; a packet for any other
     /// namespace is a protocol violation that closes the session (as the reference does).
-    fn socket_for(&self, ns: &Str) -> Option<Socket> {
+    fn socket_for(&self, ns: &Str) -> Option<Connected> {
         let socket = self.sockets.get(ns).cloned();
         if socket.is_none() {
             tracing::debug!(sid = %self.session.sid, ns = ns.as_str(), "packet for a namespace that is not connected");
@@ -124,28 +165,33 @@ impl Dispatcher {
     }
 
     async fn connect(&mut self, ns: Str, auth: serde_json::Value) {
-        let Some(ns_inner) = self.io.namespaces.get(ns.as_str()) else {
-            let _ = self.session.push_frame(sio::connect_error_frame(&ns, &json!({ "message": "Invalid namespace" })));
+        let Some(entry) = self.namespaces.get(ns.as_str()) else {
+            let _ =
+                self.session.push_frame(packet::connect_error_frame(&ns, &json!({ "message": "Invalid namespace" })));
             return;
         };
         if self.sockets.contains_key(&ns) {
             tracing::debug!(sid = %self.session.sid, ns = ns.as_str(), "duplicate connect ignored");
             return;
         }
-        let socket =
-            Socket::new(Arc::clone(&ns_inner), Arc::clone(&self.session), self.io.config.outbound_queue_frames);
-        let handler = Arc::clone(&ns_inner.handler);
+        let socket = Socket::new(
+            Arc::clone(&entry.registry),
+            Arc::clone(&self.session),
+            self.engine.config.outbound_queue_frames,
+            self.on_server_disconnect(&entry),
+        );
+        let handler = Arc::clone(&entry.handler);
         let outcome = guarded(handler.on_connect(socket.clone(), auth, &self.session.handshake)).await;
         match outcome {
             Some(Ok(())) => {
                 if socket.activate() {
-                    ns_inner.insert_socket(socket.clone());
-                    self.sockets.insert(ns, socket);
+                    entry.registry.insert_socket(socket.id(), socket.clone());
+                    self.sockets.insert(ns, Connected { socket, ns: entry });
                     self.connect_deadline = None;
                 } else {
                     // Disconnected from inside on_connect.
                     socket.leave_all();
-                    self.call_on_disconnect(&socket, DisconnectReason::ServerNamespaceDisconnect).await;
+                    self.call_on_disconnect(&socket, &entry, DisconnectReason::ServerNamespaceDisconnect).await;
                 }
             }
             Some(Err(data)) => socket.reject(&data),
@@ -156,18 +202,29 @@ impl Dispatcher {
         }
     }
 
+    /// How a socket of `entry` created on this session reports that the server disconnected it.
+    fn on_server_disconnect(&self, entry: &Arc<NsEntry>) -> OnServerDisconnect {
+        let control = self.control.clone();
+        let entry = Arc::clone(entry);
+        Box::new(move |socket| {
+            // An error means the dispatcher is gone, which only happens once it has forgotten
+            // every socket of the session.
+            let _ = control.send(Control::Disconnected(socket, Arc::clone(&entry)));
+        })
+    }
+
     async fn on_control(&mut self, control: Control) {
         match control {
-            Control::Disconnected(socket) => {
-                let ns = socket.ns_inner().path.clone();
-                if self.sockets.get(&ns).is_some_and(|s| s.same_as(&socket)) {
+            Control::Disconnected(socket, entry) => {
+                let ns = entry.registry.path().clone();
+                if self.sockets.get(&ns).is_some_and(|c| c.socket.same_as(&socket)) {
                     self.sockets.remove(&ns);
                 }
                 // `disconnect()` already left the rooms; this catches a socket registered in
                 // the namespace concurrently with its disconnect.
                 socket.leave_all();
-                socket.ns_inner().remove_socket(&socket.id());
-                self.call_on_disconnect(&socket, DisconnectReason::ServerNamespaceDisconnect).await;
+                entry.registry.remove_socket(&socket.id());
+                self.call_on_disconnect(&socket, &entry, DisconnectReason::ServerNamespaceDisconnect).await;
                 self.rearm_connect_timeout();
             }
         }
@@ -175,17 +232,18 @@ impl Dispatcher {
 
     /// Closes a socket, removes it from its namespace and rooms, and runs `on_disconnect`
     /// unless the server already disconnected it (then `on_control` runs it).
-    async fn forget(&self, socket: &Socket, reason: DisconnectReason) {
+    async fn forget(&self, connected: &Connected, reason: DisconnectReason) {
+        let Connected { socket, ns } = connected;
         let was_open = socket.close_local();
         socket.leave_all();
-        socket.ns_inner().remove_socket(&socket.id());
+        ns.registry.remove_socket(&socket.id());
         if was_open {
-            self.call_on_disconnect(socket, reason).await;
+            self.call_on_disconnect(socket, ns, reason).await;
         }
     }
 
-    async fn call_on_disconnect(&self, socket: &Socket, reason: DisconnectReason) {
-        let handler = Arc::clone(&socket.ns_inner().handler);
+    async fn call_on_disconnect(&self, socket: &Socket, ns: &NsEntry, reason: DisconnectReason) {
+        let handler = Arc::clone(&ns.handler);
         if guarded(handler.on_disconnect(socket, reason)).await.is_none() {
             self.handler_panicked("on_disconnect");
         }
@@ -193,7 +251,7 @@ impl Dispatcher {
 
     fn rearm_connect_timeout(&mut self) {
         if self.sockets.is_empty() && !self.session.is_closed() {
-            self.connect_deadline = Some(Instant::now() + self.io.config.connect_timeout);
+            self.connect_deadline = Some(Instant::now() + self.engine.config.connect_timeout);
         }
     }
 
@@ -206,11 +264,11 @@ impl Dispatcher {
         // Every exit path ends here: make sure nothing more is queued or forwarded, and make
         // the sid unknown to new requests before running handlers.
         self.session.close(DisconnectReason::TransportClose);
-        self.io.remove_session(&self.session.sid);
+        self.engine.remove_session(&self.session.sid);
         let reason = self.session.close_reason();
-        let sockets: Vec<Socket> = self.sockets.drain().map(|(_, socket)| socket).collect();
-        for socket in sockets {
-            self.forget(&socket, reason).await;
+        let sockets: Vec<Connected> = self.sockets.drain().map(|(_, connected)| connected).collect();
+        for connected in sockets {
+            self.forget(&connected, reason).await;
         }
         control.close();
         while let Ok(control) = control.try_recv() {

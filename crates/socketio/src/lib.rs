@@ -1,118 +1,151 @@
-//! A Socket.IO v5 / Engine.IO v4 server on actix-web that knows nothing about chat.
+//! A Socket.IO v5 / Engine.IO v4 server on actix-web that knows nothing about the application
+//! it serves. The official clients (JavaScript, Python, ...) connect to it unchanged, over HTTP
+//! long-polling, WebSocket, or polling upgraded to WebSocket.
 //!
-//! * [`SocketIo`] is the server: register a [`NamespaceHandler`] per namespace, mount it with
-//!   [`configure`], read [`session_count`](SocketIo::session_count) and
-//!   [`room_count`](SocketIo::room_count) for health checks and tests.
-//! * A handler gets a [`Socket`] per client and namespace: [`emit`](Socket::emit),
-//!   [`join`](Socket::join)/[`leave`](Socket::leave) rooms, [`disconnect`](Socket::disconnect);
-//!   events arrive as an event name plus a [`Payload`] and an optional [`AckSender`].
-//! * [`Namespace::broadcast_to`] serializes once into a [`Frame`] and queues the same buffers
-//!   for every member of a room; a slow client never makes a broadcast wait.
+//! # The API in five steps
 //!
-//! Protocol notes, bounds and the cleanup rules are in `docs/realtime.md`.
+//! 1. **Build a server.** [`SocketIo::new`] takes an [`EngineConfig`] (see *Bounds* below).
+//!    A [`SocketIo`] is cheap to clone; every clone is the same server.
+//! 2. **Register a handler per namespace.** Implement [`NamespaceHandler`] and pass it to
+//!    [`SocketIo::namespace`] (`"/"` is the main namespace). Its methods run for one client at a
+//!    time, in the order the client's packets arrived:
+//!    * [`on_connect`](NamespaceHandler::on_connect) gets the new [`Socket`], the client's auth
+//!      payload and the [`Handshake`] (headers, query, peer address); return `Err(data)` to
+//!      refuse the connection with a `connect_error` carrying `data`;
+//!    * [`on_event`](NamespaceHandler::on_event) gets an event name, its [`Payload`] (JSON
+//!      arguments plus binary attachments) and an [`AckSender`] when the client asked for an
+//!      acknowledgement: [`send`](AckSender::send) answers it, at most once;
+//!    * [`on_disconnect`](NamespaceHandler::on_disconnect) gets the [`DisconnectReason`].
+//! 3. **Mount it on actix-web** with [`configure`]: it serves `/socket.io/`.
+//! 4. **Talk to one client** through its [`Socket`] (cheap to clone, keep it as long as you
+//!    like): [`emit`](Socket::emit) an event ([`emit_payload`](Socket::emit_payload) for several
+//!    arguments or binary attachments), [`join`](Socket::join) or [`leave`](Socket::leave)
+//!    rooms, [`broadcast_to`](Socket::broadcast_to) a room except itself,
+//!    [`disconnect`](Socket::disconnect) it from the namespace. Sending only queues and never
+//!    waits for the client; what cannot be queued is refused with an [`EmitError`].
+//! 5. **Broadcast from anywhere** (an HTTP route, a timer) through the [`Namespace`] returned by
+//!    [`SocketIo::namespace`] or [`SocketIo::of`]: [`event_frame`](Namespace::event_frame)
+//!    serializes an event once into a [`Frame`], and
+//!    [`broadcast_frame_to`](Namespace::broadcast_frame_to) queues the same buffers for every
+//!    member of a room (or [`broadcast_frame_to_except_room`](Namespace::broadcast_frame_to_except_room),
+//!    [`broadcast_frame`](Namespace::broadcast_frame) to the whole namespace). A slow client
+//!    never makes a broadcast wait; a frame marked [`droppable`](Frame::droppable) (a typing
+//!    indicator) is the first thing shed for it.
+//!
+//! A client catching up on what it missed can join a room *held*: [`Socket::join_held`] keeps
+//! the room's broadcasts back while the application reads the history, and
+//! [`Socket::release_room`] sends the catch-up first (typically
+//! [`AckSender::into_frame`]), then the held frames the application keeps (by
+//! [`seq`](Frame::with_seq), so nothing arrives twice). [`SocketIo::session_count`],
+//! [`socket_count`](SocketIo::socket_count) and [`room_count`](SocketIo::room_count) are for
+//! health checks and tests; [`SocketIo::shutdown`] closes every connection.
+//!
+//! ```no_run
+//! use async_trait::async_trait;
+//! use serde_json::{json, Value};
+//! use socketio::{
+//!     configure, AckSender, DisconnectReason, EngineConfig, Handshake, NamespaceHandler, Payload,
+//!     Socket, SocketIo,
+//! };
+//!
+//! struct Lobby;
+//!
+//! #[async_trait]
+//! impl NamespaceHandler for Lobby {
+//!     async fn on_connect(&self, socket: Socket, auth: Value, _handshake: &Handshake) -> Result<(), Value> {
+//!         if auth.get("name").and_then(Value::as_str).is_none() {
+//!             return Err(json!({ "message": "a name is required" }));
+//!         }
+//!         socket.join("lobby");
+//!         Ok(())
+//!     }
+//!
+//!     async fn on_event(&self, socket: &Socket, event: String, payload: Payload, ack: Option<AckSender>) {
+//!         match event.as_str() {
+//!             "say" => {
+//!                 let delivered = socket.broadcast_to("lobby", "said", &payload.first()).unwrap_or(0);
+//!                 if let Some(ack) = ack {
+//!                     let _ = ack.send(&json!({ "delivered": delivered }));
+//!                 }
+//!             }
+//!             "ping" => {
+//!                 let _ = socket.emit("pong", &json!({}));
+//!             }
+//!             "quit" => socket.disconnect(),
+//!             _ => {}
+//!         }
+//!     }
+//!
+//!     async fn on_disconnect(&self, socket: &Socket, reason: DisconnectReason) {
+//!         println!("{} left: {reason}", socket.id());
+//!     }
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let io = SocketIo::new(EngineConfig { max_payload: 100_000, ..EngineConfig::default() });
+//!     let lobby = io.namespace("/", Lobby);
+//!     // Serialized once, queued for every member of the room.
+//!     if let Ok(frame) = lobby.event_frame("announcement", &json!({ "text": "welcome" })) {
+//!         lobby.broadcast_frame_to("lobby", &frame, None);
+//!     }
+//!     actix_web::HttpServer::new(move || actix_web::App::new().configure(configure(io.clone())))
+//!         .bind(("127.0.0.1", 3000))?
+//!         .run()
+//!         .await
+//! }
+//! ```
+//!
+//! # Bounds
+//!
+//! Everything a client can make the server hold is bounded by [`EngineConfig`]:
+//! [`max_payload`](EngineConfig::max_payload) bytes per polling POST or WebSocket message,
+//! [`max_attachments`](EngineConfig::max_attachments) binary attachments per packet,
+//! [`outbound_queue_frames`](EngineConfig::outbound_queue_frames) and
+//! [`outbound_queue_bytes`](EngineConfig::outbound_queue_bytes) waiting to be written to one
+//! client (past them droppable frames go first, then the client is disconnected as a
+//! [slow consumer](DisconnectReason::SlowConsumer)), a heartbeat
+//! ([`ping_interval`](EngineConfig::ping_interval), [`ping_timeout`](EngineConfig::ping_timeout)),
+//! and [`connect_timeout`](EngineConfig::connect_timeout) for a connection that joins no
+//! namespace. Breaking a bound closes that one connection, never the server.
+//!
+//! # Inside
+//!
+//! Two layers, arrows pointing down only (the `xtask` tidy test `cycles` enforces it):
+//!
+//! * the **Socket.IO layer** (this crate's top-level modules): `server` (the [`SocketIo`] handle
+//!   and [`configure`]) → `dispatch` (one task per connection, decoding packets in order and
+//!   calling handlers) → `namespace` → `handler` → `ack` → `socket` → `registry` (rooms) and
+//!   `packet` (the Socket.IO codec) → `payload`, `socket_id`;
+//! * the **Engine.IO layer** (`engineio`): transports (polling, WebSocket), sessions with
+//!   heartbeat and bounded outbound queues, the Engine.IO codec. It carries opaque messages and
+//!   hands each new session to the layer above.
+//!
+//! [`conformance`] is the test server the Socket.IO conformance suites expect, built on the
+//! public API only. Protocol notes and the cleanup rules are in `docs/realtime.md`.
 
-mod config;
+mod ack;
 mod dispatch;
-mod eio;
-mod frame;
+mod engineio;
 mod handler;
-mod http;
 mod namespace;
-mod queue;
+mod packet;
+mod payload;
+mod registry;
 mod server;
-mod session;
-mod sio;
 mod socket;
-mod ws;
+mod socket_id;
 
 pub mod conformance;
 
-pub use config::EngineConfig;
-pub use frame::Frame;
-pub use handler::{DisconnectReason, Handshake, NamespaceHandler};
-pub use http::configure;
-pub use namespace::Namespace;
-pub use server::SocketIo;
-pub use socket::{AckSender, EmitError, InvalidSocketId, Payload, Socket, SocketId};
-
-/// Decoding is the one place client bytes meet the server: mutate valid packets at random
-/// (and feed pure noise) through every decoder, which must answer with a value or an error,
-/// never a panic. Deterministic seed, so a failure reproduces.
 #[cfg(test)]
-mod random_input {
-    use bytes::Bytes;
-    use rand::{rngs::StdRng, Rng, SeedableRng};
+mod random_input;
 
-    use super::{eio, sio};
-
-    const SEEDS: &[&str] = &[
-        "0",
-        "1",
-        "2",
-        "3",
-        "2probe",
-        "3probe",
-        "5",
-        "6",
-        "4hello",
-        "40",
-        "40{\"token\":\"x\"}",
-        "40/custom,{}",
-        "41",
-        "42[\"message:send\",{\"chatId\":\"a\",\"text\":\"hi\"}]",
-        "421[\"chat:join\",{\"chatId\":\"0123456789abcdef01234567\",\"sinceSeq\":3}]",
-        "431[{\"ok\":1}]",
-        "451-[\"bin\",{\"_placeholder\":true,\"num\":0}]",
-        "461-/nsp,7[{\"_placeholder\":true,\"num\":0}]",
-        "44{\"message\":\"x\"}",
-        "42/custom,9[\"e\",1,2,{\"a\":[]}]",
-    ];
-
-    fn mutate(rng: &mut StdRng, seed: &str) -> Vec<u8> {
-        let mut bytes = seed.as_bytes().to_vec();
-        for _ in 0..rng.gen_range(1..6) {
-            let len = bytes.len();
-            match rng.gen_range(0..5) {
-                0 if len > 0 => bytes[rng.gen_range(0..len)] = rng.gen(),
-                1 => {
-                    const ALPHABET: &[u8] = b"[]{}\",:-/0123456789\x1eb";
-                    bytes.insert(rng.gen_range(0..=len), ALPHABET[rng.gen_range(0..ALPHABET.len())]);
-                }
-                2 if len > 0 => {
-                    bytes.remove(rng.gen_range(0..len));
-                }
-                3 if len > 0 => bytes.truncate(rng.gen_range(0..len)),
-                _ => bytes.extend_from_slice(b"\x1e42[\"x\"]"),
-            }
-        }
-        bytes
-    }
-
-    #[test]
-    fn no_decoder_panics_on_mutated_or_random_input() {
-        let mut rng = StdRng::seed_from_u64(0x5eed);
-        for round in 0..200_000 {
-            let bytes = if round % 10 == 0 {
-                (0..rng.gen_range(0..64)).map(|_| rng.gen()).collect()
-            } else {
-                let seed = SEEDS[rng.gen_range(0..SEEDS.len())];
-                mutate(&mut rng, seed)
-            };
-            let _ = eio::decode_payload(&bytes);
-            let text = String::from_utf8_lossy(&bytes).into_owned();
-            let _ = eio::decode_text(&text);
-            let mut decoder = sio::Decoder::new(3);
-            let body = text.strip_prefix('4').unwrap_or(&text).to_owned();
-            if let Ok(Some(_)) | Err(_) = decoder.text(body) {
-                continue;
-            }
-            // Waiting for attachments: feed some binary parts, valid or not.
-            for _ in 0..rng.gen_range(0..5) {
-                let part: Vec<u8> = (0..rng.gen_range(0..8)).map(|_| rng.gen()).collect();
-                if decoder.binary(Bytes::from(part)).is_err() {
-                    break;
-                }
-            }
-        }
-    }
-}
+pub use ack::AckSender;
+pub use engineio::{config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason};
+pub use handler::NamespaceHandler;
+pub use namespace::Namespace;
+pub use payload::{EmitError, Payload};
+pub use server::{configure, SocketIo};
+pub use socket::Socket;
+pub use socket_id::{InvalidSocketId, SocketId};

@@ -1,5 +1,5 @@
-//! A namespace: its handler, its connected sockets and its room registry, with broadcasts that
-//! serialize once.
+//! Namespaces: the handle the application broadcasts through (serialized once, queued for every
+//! member), and the table of registered namespaces with their handlers.
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
@@ -7,82 +7,50 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use socketioxide_core::Str;
 
-use super::{
-    frame::Frame,
+use crate::{
+    engineio::frame::Frame,
     handler::NamespaceHandler,
-    sio,
-    socket::{EmitError, Payload, Socket, SocketId},
+    packet::{self, check_event},
+    payload::EmitError,
+    registry::Registry,
+    socket::Socket,
+    socket_id::SocketId,
 };
 
-pub(crate) struct NsInner {
-    pub(crate) path: Str,
+/// A registered namespace: the application's handler and the sockets and rooms it has.
+pub(crate) struct NsEntry {
     pub(crate) handler: Arc<dyn NamespaceHandler>,
-    sockets: RwLock<HashMap<SocketId, Socket>>,
-    rooms: RwLock<HashMap<Arc<str>, HashMap<SocketId, Socket>>>,
-}
-
-impl NsInner {
-    pub(crate) fn new(path: Str, handler: Arc<dyn NamespaceHandler>) -> Self {
-        Self { path, handler, sockets: RwLock::new(HashMap::new()), rooms: RwLock::new(HashMap::new()) }
-    }
-
-    pub(crate) fn insert_socket(&self, socket: Socket) {
-        self.sockets.write().insert(socket.id(), socket);
-    }
-
-    pub(crate) fn remove_socket(&self, id: &SocketId) {
-        self.sockets.write().remove(id);
-    }
-
-    pub(crate) fn add_to_room(&self, room: Arc<str>, socket: Socket) {
-        self.rooms.write().entry(room).or_default().insert(socket.id(), socket);
-    }
-
-    pub(crate) fn remove_from_room(&self, room: &str, id: &SocketId) {
-        let mut rooms = self.rooms.write();
-        if let Some(members) = rooms.get_mut(room) {
-            members.remove(id);
-            if members.is_empty() {
-                rooms.remove(room);
-            }
-        }
-    }
+    pub(crate) registry: Arc<Registry<Socket>>,
 }
 
 /// Handle on a registered namespace: build frames, broadcast to rooms, inspect counts.
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Namespace {
-    inner: Arc<NsInner>,
+    inner: Arc<Registry<Socket>>,
 }
 
 impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Namespace").field("path", &self.inner.path.as_str()).finish()
+        f.debug_struct("Namespace").field("path", &self.inner.path().as_str()).finish()
     }
 }
 
 impl Namespace {
-    pub(crate) fn from_inner(inner: Arc<NsInner>) -> Self {
+    pub(crate) fn from_registry(inner: Arc<Registry<Socket>>) -> Self {
         Self { inner }
     }
 
     /// The namespace path, such as `/`.
     pub fn path(&self) -> &str {
-        self.inner.path.as_str()
+        self.inner.path().as_str()
     }
 
     /// Serializes an event with one argument into a frame that can be queued for any number
     /// of sockets of this namespace.
     pub fn event_frame<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<Frame, EmitError> {
         check_event(event)?;
-        Ok(sio::event_frame(&self.inner.path, event, data)?)
-    }
-
-    /// Serializes an event with any arguments and attachments into a shareable frame.
-    pub fn payload_frame(&self, event: &str, payload: &Payload) -> Result<Frame, EmitError> {
-        check_event(event)?;
-        Ok(sio::payload_event_frame(&self.inner.path, event, payload)?)
+        Ok(packet::event_frame(self.inner.path(), event, data)?)
     }
 
     /// Emits `event` to every socket in `room` except `except`: serialized once, the same
@@ -101,7 +69,7 @@ impl Namespace {
 
     /// Queues a prepared frame (from this namespace) for every socket in `room` but `except`.
     pub fn broadcast_frame_to(&self, room: &str, frame: &Frame, except: Option<SocketId>) -> usize {
-        let rooms = self.inner.rooms.read();
+        let rooms = self.inner.rooms();
         let Some(members) = rooms.get(room) else {
             return 0;
         };
@@ -115,7 +83,7 @@ impl Namespace {
     /// Queues a prepared frame for every socket in `room` that is not also in `except_room`
     /// (for example: a chat's room except every connection of the user who caused the event).
     pub fn broadcast_frame_to_except_room(&self, room: &str, frame: &Frame, except_room: &str) -> usize {
-        let rooms = self.inner.rooms.read();
+        let rooms = self.inner.rooms();
         let Some(members) = rooms.get(room) else {
             return 0;
         };
@@ -129,7 +97,7 @@ impl Namespace {
 
     /// Queues a prepared frame for every connected socket of the namespace but `except`.
     pub fn broadcast_frame(&self, frame: &Frame, except: Option<SocketId>) -> usize {
-        let sockets = self.inner.sockets.read();
+        let sockets = self.inner.sockets();
         sockets
             .iter()
             .filter(|(id, _)| Some(**id) != except)
@@ -139,52 +107,60 @@ impl Namespace {
 
     /// A connected socket by id.
     pub fn socket(&self, id: SocketId) -> Option<Socket> {
-        self.inner.sockets.read().get(&id).cloned()
+        self.inner.sockets().get(&id).cloned()
     }
 
     /// Number of non-empty rooms.
     pub fn room_count(&self) -> usize {
-        self.inner.rooms.read().len()
+        self.inner.rooms().len()
     }
 
     /// Number of sockets in `room`.
     pub fn room_size(&self, room: &str) -> usize {
-        self.inner.rooms.read().get(room).map_or(0, HashMap::len)
+        self.inner.rooms().get(room).map_or(0, HashMap::len)
     }
 
     /// Number of connected sockets.
     pub fn socket_count(&self) -> usize {
-        self.inner.sockets.read().len()
+        self.inner.sockets().len()
     }
 }
 
-fn check_event(event: &str) -> Result<(), EmitError> {
-    if sio::is_reserved_event(event) {
-        return Err(EmitError::ReservedEvent(event.to_owned()));
+/// The socket methods that go through its namespace; they live here, above both, so that the
+/// socket module does not depend on this one.
+impl Socket {
+    /// The namespace the socket belongs to.
+    pub fn namespace(&self) -> Namespace {
+        Namespace::from_registry(Arc::clone(self.registry()))
     }
-    Ok(())
+
+    /// Emits to every socket in `room` except this one (for example a typing indicator).
+    /// Returns how many sockets the frame was queued for.
+    pub fn broadcast_to<T: Serialize + ?Sized>(&self, room: &str, event: &str, data: &T) -> Result<usize, EmitError> {
+        self.namespace().broadcast_to(room, event, data, Some(self.id()))
+    }
 }
 
 /// Registered namespaces by path.
 #[derive(Default)]
 pub(crate) struct Namespaces {
-    by_path: RwLock<HashMap<Str, Arc<NsInner>>>,
+    by_path: RwLock<HashMap<Str, Arc<NsEntry>>>,
 }
 
 impl Namespaces {
-    pub(crate) fn get(&self, path: &str) -> Option<Arc<NsInner>> {
+    pub(crate) fn get(&self, path: &str) -> Option<Arc<NsEntry>> {
         self.by_path.read().get(path).cloned()
     }
 
     /// Registers a namespace. Registering a path again replaces it for new connections;
     /// sockets already connected stay with the old handler and rooms.
-    pub(crate) fn insert(&self, path: Str, handler: Arc<dyn NamespaceHandler>) -> Arc<NsInner> {
-        let inner = Arc::new(NsInner::new(path.clone(), handler));
-        self.by_path.write().insert(path, Arc::clone(&inner));
-        inner
+    pub(crate) fn insert(&self, path: Str, handler: Arc<dyn NamespaceHandler>) -> Arc<NsEntry> {
+        let entry = Arc::new(NsEntry { handler, registry: Arc::new(Registry::new(path.clone())) });
+        self.by_path.write().insert(path, Arc::clone(&entry));
+        entry
     }
 
-    pub(crate) fn all(&self) -> Vec<Arc<NsInner>> {
+    pub(crate) fn all(&self) -> Vec<Arc<NsEntry>> {
         self.by_path.read().values().cloned().collect()
     }
 }

@@ -10,29 +10,22 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    eio::{self, ClientPacket},
     frame::Frame,
-    handler::{DisconnectReason, Handshake},
+    handshake::Handshake,
+    packet::{self, ClientPacket},
     queue::{Item, Outbound, PushError},
-    socket::Socket,
+    reason::DisconnectReason,
 };
 
 /// Engine.IO messages waiting for the session's dispatcher; bounded so that a client that
 /// floods faster than its handlers run is slowed down (its transport reader waits).
 pub(crate) const INBOUND_QUEUE: usize = 64;
 
-/// A message payload from the client, for the Socket.IO layer.
+/// A message payload from the client, for the layer above (Socket.IO).
 #[derive(Debug)]
 pub(crate) enum Inbound {
     Text(String),
     Binary(Bytes),
-}
-
-/// Requests to the session's dispatcher from other tasks.
-pub(crate) enum Control {
-    /// The server disconnected this socket from its namespace; the dispatcher forgets it and
-    /// runs the handler's `on_disconnect`.
-    Disconnected(Socket),
 }
 
 /// The transport currently carrying the session.
@@ -79,8 +72,8 @@ pub(crate) enum PollRefusal {
     Overlap,
 }
 
-/// Shared state of one Engine.IO session. Transports, the dispatcher, the heartbeat and any
-/// [`Socket`] handle hold it through an `Arc`.
+/// Shared state of one Engine.IO session. Transports, the heartbeat and the layer above (the
+/// Socket.IO dispatcher and every socket of the session) hold it through an `Arc`.
 pub(crate) struct EngineSession {
     pub(crate) sid: Sid,
     pub(crate) handshake: Handshake,
@@ -88,7 +81,6 @@ pub(crate) struct EngineSession {
     out_notify: Notify,
     transport: Mutex<TransportState>,
     inbound: mpsc::Sender<Inbound>,
-    pub(crate) control: mpsc::UnboundedSender<Control>,
     cancel: CancellationToken,
     close_reason: Mutex<Option<DisconnectReason>>,
     pong: Notify,
@@ -101,7 +93,6 @@ impl EngineSession {
         handshake: Handshake,
         outbound: Outbound,
         inbound: mpsc::Sender<Inbound>,
-        control: mpsc::UnboundedSender<Control>,
     ) -> Self {
         Self {
             sid,
@@ -115,7 +106,6 @@ impl EngineSession {
                 post_active: false,
             }),
             inbound,
-            control,
             cancel: CancellationToken::new(),
             close_reason: Mutex::new(None),
             pong: Notify::new(),
@@ -319,7 +309,7 @@ impl EngineSession {
             let pong = self.pong.notified();
             tokio::pin!(pong);
             pong.as_mut().enable();
-            if !self.push_control(ByteString::from_static(eio::PING)) {
+            if !self.push_control(ByteString::from_static(packet::PING)) {
                 return;
             }
             tokio::select! {

@@ -7,13 +7,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, Message, ProtocolError};
 use futures_util::SinkExt as _;
 
-use super::{
-    eio::{self, ClientPacket},
-    handler::DisconnectReason,
-    http::{handshake_of, EioError},
+use super::request::EioError;
+use crate::engineio::{
+    engine::Engine,
+    handshake::Handshake,
+    packet::{self, ClientPacket},
     queue::Item,
+    reason::DisconnectReason,
     session::{EngineSession, Inbound, TransportKind},
-    SocketIo,
 };
 
 /// How long the last frames of a closed session (a DISCONNECT, a CONNECT_ERROR) may take to
@@ -21,19 +22,19 @@ use super::{
 const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A WebSocket without prior polling: a new session whose open packet is the first frame.
-pub(crate) fn open(io: &SocketIo, req: &HttpRequest, body: web::Payload) -> HttpResponse {
+pub(super) fn open(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> HttpResponse {
     let Ok((response, ws, stream)) = actix_ws::handle(req, body) else {
         return EioError::BadRequest.response();
     };
-    let stream = limit(stream, io.inner.config.max_payload);
-    let session = io.inner.open_session(TransportKind::WebSocket, handshake_of(req));
+    let stream = limit(stream, engine.config.max_payload);
+    let session = engine.open_session(TransportKind::WebSocket, Handshake::of(req));
     actix_web::rt::spawn(run(session, ws, stream));
     response
 }
 
 /// A WebSocket for an existing polling session: probe, then take over the session.
-pub(crate) fn upgrade(
-    io: &SocketIo,
+pub(super) fn upgrade(
+    engine: &Engine,
     session: Arc<EngineSession>,
     req: &HttpRequest,
     body: web::Payload,
@@ -45,8 +46,8 @@ pub(crate) fn upgrade(
         session.abort_upgrade();
         return EioError::BadRequest.response();
     };
-    let stream = limit(stream, io.inner.config.max_payload);
-    actix_web::rt::spawn(probe(session, ws, stream, io.inner.config.upgrade_timeout));
+    let stream = limit(stream, engine.config.max_payload);
+    actix_web::rt::spawn(probe(session, ws, stream, engine.config.upgrade_timeout));
     response
 }
 
@@ -70,9 +71,9 @@ async fn probe(
             () = &mut deadline => break,
             () = session.closed() => break,
             message = stream.recv() => match message {
-                Some(Ok(AggregatedMessage::Text(text))) => match eio::decode_text(&text) {
+                Some(Ok(AggregatedMessage::Text(text))) => match packet::decode_text(&text) {
                     Ok(ClientPacket::Ping(data)) if data == "probe" => {
-                        if ws.text(eio::PROBE_PONG).await.is_err() {
+                        if ws.text(packet::PROBE_PONG).await.is_err() {
                             break;
                         }
                         session.upgrade_probed();
@@ -131,7 +132,7 @@ async fn run(session: Arc<EngineSession>, mut ws: actix_ws::Session, mut stream:
                 }
             }
             message = stream.recv(), if pending.is_none() => match message {
-                Some(Ok(AggregatedMessage::Text(text))) => match eio::decode_text(&text) {
+                Some(Ok(AggregatedMessage::Text(text))) => match packet::decode_text(&text) {
                     Ok(packet) => pending = session.on_packet_now(packet),
                     Err(err) => {
                         tracing::debug!(sid = %session.sid, error = %err, "invalid engine.io packet");

@@ -1,4 +1,4 @@
-//! Pre-serialized outbound Socket.IO packets, shared by reference between every recipient.
+//! Pre-serialized outbound messages, shared by reference between every recipient.
 
 use std::sync::Arc;
 
@@ -10,9 +10,10 @@ use bytestring::ByteString;
 ///
 /// Cloning is cheap (reference counts only): a broadcast serializes once and every recipient's
 /// queue holds the same buffers. Build one with
-/// [`Namespace::event_frame`](super::Namespace::event_frame) and send it with
-/// [`Socket::emit_raw`](super::Socket::emit_raw) or
-/// [`Namespace::broadcast_frame_to`](super::Namespace::broadcast_frame_to).
+/// [`Namespace::event_frame`](crate::Namespace::event_frame) and send it with
+/// [`Namespace::broadcast_frame_to`](crate::Namespace::broadcast_frame_to) (or release it first
+/// after a catch-up with [`Socket::release_room`](crate::Socket::release_room), as
+/// [`AckSender::into_frame`](crate::AckSender::into_frame) does for an acknowledgement).
 #[derive(Debug, Clone)]
 pub struct Frame {
     /// The Engine.IO message packet: `4` followed by the Socket.IO packet text.
@@ -39,7 +40,7 @@ impl Frame {
     }
 
     /// Tags the frame with the sequence number of the event it carries (see
-    /// [`Socket::release_room`](super::Socket::release_room)).
+    /// [`Socket::release_room`](crate::Socket::release_room)).
     #[must_use]
     pub fn with_seq(mut self, seq: u64) -> Self {
         self.seq = Some(seq);
@@ -51,23 +52,19 @@ impl Frame {
         self.seq
     }
 
-    /// Whether the frame may be discarded under back-pressure.
-    pub fn is_droppable(&self) -> bool {
-        self.droppable
-    }
-
     /// Bytes this frame counts against an outbound queue: text plus attachments.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.text.len() + self.attachments.as_deref().map_or(0, |a| a.iter().map(Bytes::len).sum())
     }
 
-    /// The Engine.IO text packet (`4` + Socket.IO packet), mostly useful in tests and logs.
-    pub fn text(&self) -> &str {
+    /// The Engine.IO text packet (`4` + Socket.IO packet), for assertions.
+    #[cfg(test)]
+    pub(crate) fn text(&self) -> &str {
         &self.text
     }
 
     /// The binary attachments, in order.
-    pub fn attachments(&self) -> &[Bytes] {
+    pub(crate) fn attachments(&self) -> &[Bytes] {
         self.attachments.as_deref().unwrap_or(&[])
     }
 }

@@ -1,8 +1,9 @@
-//! Tunables of the Socket.IO server: heartbeat, timeouts, payload and queue bounds.
+//! Tunables of the server, both layers in one place: Engine.IO heartbeat, timeouts, payload and
+//! queue bounds, and the Socket.IO connect timeout and attachment cap.
 
 use std::time::Duration;
 
-/// Settings of a [`SocketIo`](super::SocketIo) server.
+/// Settings of a [`SocketIo`](crate::SocketIo) server.
 ///
 /// The heartbeat, payload and connect-timeout defaults are the ones of the reference
 /// `socket.io` v4 server, so the official client behaves exactly as it does against Node.
@@ -11,7 +12,7 @@ pub struct EngineConfig {
     /// How often the server sends an Engine.IO ping (`2`). Default 25 s (`pingInterval`).
     pub ping_interval: Duration,
     /// How long the server waits for the pong (`3`) after a ping before it closes the
-    /// session with [`DisconnectReason::PingTimeout`](super::DisconnectReason). Default 20 s.
+    /// session with [`DisconnectReason::PingTimeout`](crate::DisconnectReason). Default 20 s.
     pub ping_timeout: Duration,
     /// Largest body of one polling POST, and largest WebSocket message, in bytes. A larger
     /// POST gets 413 and closes the session; a larger WebSocket message closes the session.
@@ -30,7 +31,7 @@ pub struct EngineConfig {
     pub outbound_queue_frames: usize,
     /// Most bytes waiting to be written to one client. Default 2 MiB. When either bound is hit,
     /// frames marked droppable are discarded first; if that is not enough the client is
-    /// disconnected with [`DisconnectReason::SlowConsumer`](super::DisconnectReason).
+    /// disconnected with [`DisconnectReason::SlowConsumer`](crate::DisconnectReason).
     pub outbound_queue_bytes: usize,
     /// Reflect any `Origin` in `Access-Control-Allow-Origin` and allow credentials (and answer
     /// CORS preflight requests). Default `false`: no CORS headers, same-origin clients only.

@@ -121,7 +121,7 @@ fn duration_ms(d: std::time::Duration) -> u64 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::frame::Frame;
+    use crate::engineio::frame::Frame;
 
     #[test]
     fn decodes_every_client_packet_type() {

@@ -1,17 +1,13 @@
 //! Runs the official `socket.io-client` (Node, `tests/js`) against the conformance server
 //! started in-process. Node.js and npm are required: the test fails, it does not skip.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 use std::{
     path::{Path, PathBuf},
     process::{Command, Output},
 };
 
+use crate::support::TestServer;
 use socketio::conformance;
-use support::TestServer;
 
 fn js_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join("js")

@@ -14,7 +14,10 @@ use socketioxide_core::{
 };
 use socketioxide_parser_common::CommonParser;
 
-use super::{frame::Frame, socket::Payload};
+use crate::{
+    engineio::frame::Frame,
+    payload::{EmitError, Payload},
+};
 
 /// Event names a client may not send and the server may not emit (reference: `RESERVED_EVENTS`).
 const RESERVED_EVENTS: [&str; 6] =
@@ -22,6 +25,14 @@ const RESERVED_EVENTS: [&str; 6] =
 
 pub(crate) fn is_reserved_event(event: &str) -> bool {
     RESERVED_EVENTS.contains(&event)
+}
+
+/// Refuses to emit an event name that is reserved.
+pub(crate) fn check_event(event: &str) -> Result<(), EmitError> {
+    if is_reserved_event(event) {
+        return Err(EmitError::ReservedEvent(event.to_owned()));
+    }
+    Ok(())
 }
 
 /// A complete, validated packet from a client.

@@ -1,13 +1,13 @@
 //! Test harness shared by the integration tests: an in-process server on a free port and raw
 //! Engine.IO clients over HTTP long-polling (reqwest) and WebSocket (tokio-tungstenite).
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code)]
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use socketio::{conformance, SocketIo};
+use socketio::{conformance, EngineConfig, SocketIo};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
@@ -70,6 +70,30 @@ pub async fn wait_for(what: &str, condition: impl Fn() -> bool) {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The conformance settings with a relaxed heartbeat, so tests that are not about the
+/// heartbeat do not race it on a loaded machine.
+pub fn relaxed() -> EngineConfig {
+    EngineConfig {
+        ping_interval: Duration::from_secs(10),
+        ping_timeout: Duration::from_secs(10),
+        ..conformance::config()
+    }
+}
+
+/// The conformance server (echo handler on `/` and `/custom`) with `config`.
+pub fn echo_server(config: EngineConfig) -> TestServer {
+    TestServer::start(conformance::socket_io(config))
+}
+
+/// Status and JSON body of an Engine.IO error response, which must be `application/json`.
+pub async fn error_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    (status, body)
 }
 
 /// Parses an open packet (`0{...}`).

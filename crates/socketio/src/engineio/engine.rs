@@ -1,0 +1,87 @@
+//! The Engine.IO server: its configuration, the table of live sessions, and the hand-over of
+//! every new session to the protocol running on top of it.
+
+use std::{collections::HashMap, sync::Arc};
+
+use parking_lot::RwLock;
+use socketioxide_core::Sid;
+use tokio::sync::mpsc;
+
+use super::{
+    config::EngineConfig,
+    handshake::Handshake,
+    packet,
+    queue::Outbound,
+    reason::DisconnectReason,
+    session::{EngineSession, Inbound, TransportKind, INBOUND_QUEUE},
+};
+
+/// The protocol carried by Engine.IO sessions (Socket.IO). The engine calls it once per new
+/// session, so this layer needs to know nothing about what the messages mean.
+pub(crate) trait SessionHandler: Send + Sync + 'static {
+    /// A session opened: its open packet is queued and it is in the session table. `inbound`
+    /// yields the client's messages in order until the session closes; whoever consumes it
+    /// must [`remove_session`](Engine::remove_session) once done with the session.
+    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: mpsc::Receiver<Inbound>);
+}
+
+/// Configuration plus the live sessions by id. Transports look sessions up here and open new
+/// ones through [`open_session`](Self::open_session).
+pub(crate) struct Engine {
+    pub(crate) config: EngineConfig,
+    sessions: RwLock<HashMap<Sid, Arc<EngineSession>>>,
+    handler: Box<dyn SessionHandler>,
+}
+
+impl Engine {
+    pub(crate) fn new(config: EngineConfig, handler: impl SessionHandler) -> Self {
+        Self { config, sessions: RwLock::new(HashMap::new()), handler: Box::new(handler) }
+    }
+
+    /// The live session with this id, if the id is valid and known.
+    pub(crate) fn session(&self, sid: &str) -> Option<Arc<EngineSession>> {
+        let sid: Sid = sid.parse().ok()?;
+        self.sessions.read().get(&sid).cloned()
+    }
+
+    pub(crate) fn remove_session(&self, sid: &Sid) {
+        self.sessions.write().remove(sid);
+    }
+
+    /// Live sessions, whether or not the protocol above did anything with them yet.
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.read().len()
+    }
+
+    /// Closes every live session with `reason`.
+    pub(crate) fn close_all(&self, reason: DisconnectReason) {
+        let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
+        for session in sessions {
+            session.close(reason);
+        }
+    }
+
+    /// Creates a session whose first outbound packet is the open packet, hands it to the
+    /// protocol above, and starts its heartbeat task.
+    pub(crate) fn open_session(self: &Arc<Self>, kind: TransportKind, handshake: Handshake) -> Arc<EngineSession> {
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let outbound = Outbound::new(self.config.outbound_queue_frames, self.config.outbound_queue_bytes);
+        let session = {
+            let mut sessions = self.sessions.write();
+            let sid = loop {
+                let sid = Sid::new();
+                if !sessions.contains_key(&sid) {
+                    break sid;
+                }
+            };
+            let session = Arc::new(EngineSession::new(sid, kind, handshake, outbound, inbound_tx));
+            session.push_control(packet::open_packet(sid.as_str(), kind == TransportKind::Polling, &self.config));
+            sessions.insert(sid, Arc::clone(&session));
+            session
+        };
+        tracing::debug!(sid = %session.sid, transport = kind.name(), "session opened");
+        self.handler.on_open(self, Arc::clone(&session), inbound_rx);
+        tokio::spawn(Arc::clone(&session).heartbeat(self.config.ping_interval, self.config.ping_timeout));
+        session
+    }
+}
