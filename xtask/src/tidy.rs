@@ -191,3 +191,19 @@ fn the_ci_script_runs_the_readme_test_command() {
     assert!(readme.contains("cargo xtask test"), "README names the test command");
     assert!(ci.lines().any(|l| l.trim_start().starts_with("cargo xtask test")), ".ci/run runs it");
 }
+
+/// Longest a source file may be. Longer files are split by topic (one integration-test binary
+/// per crate, `tests/it/main.rs` with a module per topic, keeps test files short too).
+const MAX_LINES: usize = 500;
+
+#[test]
+fn no_source_file_is_over_500_lines() {
+    let long: Vec<String> = all_sources()
+        .into_iter()
+        .filter_map(|p| {
+            let lines = fs::read_to_string(&p).unwrap_or_default().lines().count();
+            (lines > MAX_LINES).then(|| format!("{} ({lines} lines)", p.strip_prefix(root()).unwrap_or(&p).display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "these files are over {MAX_LINES} lines; split them by topic: {long:#?}");
+}

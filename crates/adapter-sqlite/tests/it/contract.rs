@@ -1,6 +1,5 @@
 //! Runs the shared storage contract suite against `SqliteStore`, each case on a fresh database
 //! file in its own temporary directory.
-#![allow(clippy::expect_used, reason = "test code fails by panicking")]
 
 use std::sync::Arc;
 

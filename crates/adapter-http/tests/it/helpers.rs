@@ -1,9 +1,6 @@
 //! Test harness: the real services over the in-memory store, simple fakes for tokens, hashing
 //! and rate limiting, a recording notifier, and a client for the actix test service.
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,17 +23,21 @@ use chat_domain::{
 };
 use serde_json::Value;
 
+/// A well-formed id that names nothing in any store.
+pub const NO_SUCH_ID: &str = "0123456789abcdef01234567";
+
 /// Tokens are `token-<userId>`: enough to tell callers apart, nothing to verify.
 pub struct FakeTokens;
 
 impl TokenService for FakeTokens {
-    fn issue(&self, user: UserId) -> Result<String, StoreError> {
+    fn issue(&self, user: UserId, _issued_at: Timestamp) -> Result<String, StoreError> {
         Ok(format!("token-{user}"))
     }
 
-    fn verify(&self, token: &str) -> Option<TokenClaims> {
+    fn decode(&self, token: &str) -> Option<TokenClaims> {
         let user = token.strip_prefix("token-")?.parse().ok()?;
-        Some(TokenClaims { user, expires_at: SystemClock.now() + chrono::TimeDelta::hours(1) })
+        let expires_at = SystemClock.now() + chrono::TimeDelta::hours(1);
+        Some(TokenClaims { user, issued_at: None, expires_at, not_before: None })
     }
 }
 

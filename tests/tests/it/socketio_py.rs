@@ -7,9 +7,6 @@
 //! [`run_py_suite`] takes a server that is already running, so the same scenarios can run
 //! against a server on another store (MongoDB) by starting that one and calling it again.
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

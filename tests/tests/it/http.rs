@@ -5,9 +5,6 @@
 //! on the embedded store, `mongo::<scenario>` on a fresh database of the test binary's
 //! SecantusDB (see `on_every_backend!`).
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use e2e::{Backend, Launch, Server};
 use reqwest::Method;
 use serde_json::{json, Value};

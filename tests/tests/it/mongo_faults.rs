@@ -4,9 +4,6 @@
 //! duplicates nothing it acknowledged. Also: startup against an unreachable MongoDB fails
 //! cleanly, and two app nodes share one database.
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
 use std::sync::Arc;

@@ -3,9 +3,6 @@
 //! on the embedded store (the same data directory) and on MongoDB (the same database, which
 //! stays up while the app restarts).
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use e2e::{Account, Backend, Server};
 use serde_json::{json, Value};
 use tempfile::TempDir;

@@ -4,9 +4,6 @@
 //! killed in the middle of a burst of sends and started again, `/health` says so, and after
 //! catching up with `chat:join {sinceSeq}` every client holds exactly what the database holds.
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 

@@ -7,9 +7,6 @@
 //! [`run_js_suite`] takes servers that are already running, so the same scenarios can run
 //! against servers on another store (MongoDB) by starting those and calling it again.
 
-// Helpers outside `#[test]` functions panic on purpose too; clippy.toml covers only the latter.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

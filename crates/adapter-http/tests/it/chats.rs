@@ -1,0 +1,187 @@
+//! Users and chats: who the caller is, searching for others, creating direct and group chats,
+//! listing them and reading one.
+
+use chat_domain::DomainEvent;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, NO_SUCH_ID};
+
+// ---- users ---------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn me_returns_the_caller_and_401_when_the_account_is_gone() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let reply = app.get("/api/users/me", Some(&alice.token)).await;
+    let body = reply.assert_status(200);
+    assert_eq!(body["_id"], alice.id.as_str());
+    assert_eq!(body["email"], "alice@example.com");
+
+    // A well-formed token for an account the store does not have.
+    let reply = app.get("/api/users/me", Some(&format!("token-{NO_SUCH_ID}"))).await;
+    assert_eq!(reply.assert_error(401), "unauthorized");
+}
+
+#[actix_web::test]
+async fn search_finds_others_by_username_or_email_ignoring_case() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    app.register("albert").await;
+    app.register("bob").await;
+
+    let names = |body: &Value| -> Vec<String> {
+        body.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect()
+    };
+    let reply = app.get("/api/users?search=AL", Some(&alice.token)).await;
+    assert_eq!(names(reply.assert_status(200)), ["albert"]);
+    let reply = app.get("/api/users?search=example.com", Some(&alice.token)).await;
+    assert_eq!(names(reply.assert_status(200)), ["albert", "bob"]);
+    let reply = app.get("/api/users", Some(&alice.token)).await;
+    assert_eq!(names(reply.assert_status(200)), ["albert", "bob"]);
+    let reply = app.get("/api/users?search=zzz", Some(&alice.token)).await;
+    assert_eq!(reply.assert_status(200), &json!([]));
+    let reply = app.get("/api/users?search=bob", Some(&alice.token)).await;
+    assert_eq!(reply.keys("/0"), ["_id", "email", "username", "createdAt", "updatedAt"]);
+}
+
+#[actix_web::test]
+async fn search_refuses_unknown_parameters_and_long_needles() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let reply = app.get("/api/users?q=al", Some(&alice.token)).await;
+    assert!(reply.assert_error(400).starts_with("unknown field `q`"));
+    let long = "a".repeat(101);
+    let reply = app.get(&format!("/api/users?search={long}"), Some(&alice.token)).await;
+    assert_eq!(reply.assert_error(400), "search must be at most 100 characters");
+}
+
+// ---- chats ---------------------------------------------------------------------------------
+
+#[actix_web::test]
+async fn creating_a_direct_chat_answers_201_then_200_with_the_same_chat() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+
+    let reply = app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id]})).await;
+    let chat = reply.assert_status(201).clone();
+    assert_eq!(
+        reply.keys(""),
+        ["_id", "name", "isGroup", "participants", "createdBy", "lastMessage", "createdAt", "updatedAt"]
+    );
+    assert_eq!(chat["participants"], json!([alice.id, bob.id]));
+    assert_eq!(chat["createdBy"], alice.id.as_str());
+    assert_eq!(chat["isGroup"], false);
+    assert_eq!(chat["name"], Value::Null);
+    assert_eq!(chat["lastMessage"], Value::Null);
+
+    // The same pair, from either side and even naming the caller too, gets the same chat.
+    let again = app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id]})).await;
+    assert_eq!(again.assert_status(200)["_id"], chat["_id"]);
+    let from_bob = app.post("/api/chats", Some(&bob.token), json!({"participants": [alice.id, bob.id]})).await;
+    assert_eq!(from_bob.assert_status(200)["_id"], chat["_id"]);
+
+    // Announced once, for the creation only.
+    let created: Vec<DomainEvent> =
+        app.notifier.events().into_iter().filter(|e| matches!(e, DomainEvent::ChatCreated(_))).collect();
+    assert_eq!(created.len(), 1);
+    let DomainEvent::ChatCreated(announced) = &created[0] else { unreachable!() };
+    assert_eq!(announced.id.to_string(), chat["_id"].as_str().unwrap());
+}
+
+#[actix_web::test]
+async fn group_chats_are_created_each_time_with_their_name() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let body = json!({"participants": [bob.id, carol.id], "name": " <b>Team</b> "});
+    let first = app.post("/api/chats", Some(&alice.token), body.clone()).await;
+    let first = first.assert_status(201).clone();
+    assert_eq!(first["isGroup"], true);
+    assert_eq!(first["name"], "Team");
+    assert_eq!(first["participants"], json!([alice.id, bob.id, carol.id]));
+    let second = app.post("/api/chats", Some(&alice.token), body).await;
+    assert_ne!(second.assert_status(201)["_id"], first["_id"]);
+
+    let unnamed =
+        app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id, carol.id], "name": null})).await;
+    assert_eq!(unnamed.assert_status(201)["name"], Value::Null);
+    assert_eq!(app.notifier.events().len(), 3);
+}
+
+#[actix_web::test]
+async fn creating_a_chat_validates_participants() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let cases = [
+        (json!({"participants": ["nope"]}), 400, Some("each value in participants must be a mongodb id")),
+        (json!({"participants": bob.id}), 400, None),
+        (json!({"participants": [5]}), 400, None),
+        (json!({}), 400, Some("missing field `participants`")),
+        (json!({"participants": [bob.id], "name": 5}), 400, None),
+        (json!({"participants": [bob.id], "admins": []}), 400, None),
+        (json!({"participants": []}), 400, Some("participants must name at least one other user")),
+        (json!({"participants": [alice.id]}), 400, Some("participants must name at least one other user")),
+        (json!({"participants": [NO_SUCH_ID]}), 404, Some("participant not found")),
+        (json!({"participants": [bob.id], "name": "x".repeat(101)}), 400, Some("name must be at most 100 characters")),
+    ];
+    for (body, status, message) in cases {
+        let reply = app.post("/api/chats", Some(&alice.token), body.clone()).await;
+        let got = reply.assert_error(status);
+        if let Some(message) = message {
+            assert_eq!(got, message, "{body}");
+        }
+    }
+    assert!(app.notifier.events().is_empty());
+}
+
+#[actix_web::test]
+async fn chats_are_listed_most_recently_active_first_with_their_last_message() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let with_bob = app.chat(&alice, &[&bob]).await;
+    let with_carol = app.chat(&alice, &[&carol]).await;
+
+    let listed = app.get("/api/chats", Some(&alice.token)).await;
+    let order: Vec<&str> =
+        listed.assert_status(200).as_array().unwrap().iter().map(|c| c["_id"].as_str().unwrap()).collect();
+    assert_eq!(order, [with_carol.as_str(), with_bob.as_str()]);
+
+    let sent = app.send(&bob, &with_bob, "hello alice").await;
+    let listed = app.get("/api/chats", Some(&alice.token)).await;
+    let chats = listed.assert_status(200).as_array().unwrap().clone();
+    assert_eq!(chats[0]["_id"], with_bob.as_str());
+    assert_eq!(chats[0]["lastMessage"], sent);
+    assert_eq!(chats[0]["updatedAt"], sent["createdAt"]);
+    assert_eq!(chats[1]["lastMessage"], Value::Null);
+
+    // Bob sees only his chat.
+    let listed = app.get("/api/chats", Some(&bob.token)).await;
+    assert_eq!(listed.assert_status(200).as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn one_chat_is_for_its_participants_only() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let eve = app.register("eve").await;
+    let chat = app.chat(&alice, &[&bob]).await;
+    let sent = app.send(&alice, &chat, "hi").await;
+
+    let reply = app.get(&format!("/api/chats/{chat}"), Some(&bob.token)).await;
+    let body = reply.assert_status(200);
+    assert_eq!(body["_id"], chat.as_str());
+    assert_eq!(body["lastMessage"], sent);
+
+    let reply = app.get(&format!("/api/chats/{chat}"), Some(&eve.token)).await;
+    assert_eq!(reply.assert_error(403), "you are not a participant of this chat");
+    let reply = app.get(&format!("/api/chats/{NO_SUCH_ID}"), Some(&eve.token)).await;
+    assert_eq!(reply.assert_error(404), "chat not found");
+    let reply = app.get("/api/chats/not-an-id", Some(&eve.token)).await;
+    assert_eq!(reply.assert_error(400), "chatId must be a mongodb id");
+}
