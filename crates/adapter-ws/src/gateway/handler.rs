@@ -200,6 +200,11 @@ impl ChatGateway {
         let chat = parse_chat(&p.chat_id)?;
         let request = SendMessage { chat, text: &p.text, kind: p.kind.as_deref(), client_id: p.client_id.as_deref() };
         let message = self.shared.services.messages.send(user, request).await.map_err(|e| Failure::from(&e))?;
+        // Sending ends typing in that chat (contract): the others hear the stop right after
+        // the `message:new`, which the send has already queued.
+        if self.shared.typists.forget_user(user, chat) {
+            let _ = self.shared.services.messages.typing(user, chat, false).await;
+        }
         Ok(Sent::new(&message).into())
     }
 
@@ -208,7 +213,7 @@ impl ChatGateway {
         let chat = parse_chat(&p.chat_id)?;
         if self.shared.typists.should_forward(socket.id(), user, chat, p.is_typing) {
             self.shared.services.messages.typing(user, chat, p.is_typing).await.map_err(|e| {
-                self.shared.typists.forget(socket.id(), chat);
+                let _ = self.shared.typists.forget(socket.id(), chat);
                 Failure::from(&e)
             })?;
         }
@@ -237,13 +242,18 @@ impl NamespaceHandler for ChatGateway {
             return self.join(socket, user, &payload, ack).await;
         }
         let result = match event.as_str() {
-            wire::events::CHAT_LEAVE => {
-                parse::<LeavePayload>(&payload).and_then(|p| parse_chat(&p.chat_id)).map(|chat| {
+            wire::events::CHAT_LEAVE => match parse::<LeavePayload>(&payload).and_then(|p| parse_chat(&p.chat_id)) {
+                Ok(chat) => {
                     socket.leave(&chat_room(chat));
-                    self.shared.typists.forget(socket.id(), chat);
-                    Ack::DONE
-                })
-            }
+                    // A typist that leaves the room is announced as stopped, or the others
+                    // would see it typing until they reload.
+                    if self.shared.typists.forget(socket.id(), chat) {
+                        let _ = self.shared.services.messages.typing(user, chat, false).await;
+                    }
+                    Ok(Ack::DONE)
+                }
+                Err(failure) => Err(failure),
+            },
             wire::events::MESSAGE_SEND => self.send(user, &payload).await,
             wire::events::MESSAGE_TYPING => self.typing(socket, user, &payload).await,
             _ => Err(Failure::invalid_payload("unknown event")),

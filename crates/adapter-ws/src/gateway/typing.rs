@@ -55,9 +55,22 @@ impl Typists {
         }
     }
 
-    /// Stops tracking one socket in one chat without announcing anything.
-    pub(super) fn forget(&self, socket: SocketId, chat: ChatId) {
-        self.active.lock().remove(&(socket, chat));
+    /// Stops tracking one socket in one chat; true when it was typing there (so the caller
+    /// announces the stop).
+    pub(super) fn forget(&self, socket: SocketId, chat: ChatId) -> bool {
+        self.active.lock().remove(&(socket, chat)).is_some()
+    }
+
+    /// Stops tracking every socket of `user` typing in `chat` (the user sent a message there);
+    /// true when any was.
+    pub(super) fn forget_user(&self, user: UserId, chat: ChatId) -> bool {
+        let mut any = false;
+        self.active.lock().retain(|(_, c), t| {
+            let keep = !(*c == chat && t.user == user);
+            any |= !keep;
+            keep
+        });
+        any
     }
 
     /// Stops tracking a socket; returns the chats it was typing in (to announce the stop).

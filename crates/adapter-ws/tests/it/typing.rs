@@ -128,3 +128,53 @@ async fn a_typist_who_disconnects_is_announced_stopped_at_once() {
     wait_until("bob's socket to be gone", || harness.gateway.tracked_sockets() < before).await;
     alice_2.assert_quiet().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_typist_who_leaves_the_chat_is_announced_stopped_at_once() {
+    let config = GatewayConfig { typing_expiry: Duration::from_secs(600), ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+
+    alice_1.typing(chat, true).await;
+    assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, true));
+    let left = alice_1.call("chat:leave", json!({ "chatId": chat.to_string() })).await;
+    assert_eq!(left, json!({ "success": true }));
+    assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, false));
+    bob_1.assert_quiet().await;
+
+    // Leaving without typing announces nothing.
+    let left = bob_1.call("chat:leave", json!({ "chatId": chat.to_string() })).await;
+    assert_eq!(left, json!({ "success": true }));
+    let mut alice_2 = harness.joined(&alice, chat).await;
+    alice_2.assert_quiet().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sending_a_message_stops_typing_right_after_the_message() {
+    let config = GatewayConfig { typing_expiry: Duration::from_secs(600), ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let mut alice_2 = harness.joined(&alice, chat).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+
+    // Typing on one socket, sending from another: the user stops typing all the same.
+    alice_1.typing(chat, true).await;
+    assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, true));
+    let ack = alice_2.send(chat, "done").await;
+    assert_eq!(ack["success"], true, "{ack}");
+    let first = bob_1.next_event().await;
+    assert_eq!(first.name, "message:new", "the message comes first: {first:?}");
+    assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, false));
+    bob_1.assert_quiet().await;
+
+    // A send with nobody typing announces no stop.
+    let ack = alice_2.send(chat, "again").await;
+    assert_eq!(ack["success"], true, "{ack}");
+    assert_eq!(bob_1.expect_event("message:new").await["text"], "again");
+    bob_1.assert_quiet().await;
+}
