@@ -12,11 +12,11 @@ import WebSocket from "ws";
 
 export const TIMEOUT_MS = 5000;
 
-/** A required environment variable (set by `cargo test -p e2e --test socketio_js`). */
+/** A required environment variable (set by `cargo test -p e2e --test it -- socketio_js`). */
 export function env(name) {
   const value = process.env[name];
   if (!value) {
-    throw new Error(`${name} is not set: run this suite through \`cargo test -p e2e --test socketio_js\` (see docs/realtime.md)`);
+    throw new Error(`${name} is not set: run this suite through \`cargo test -p e2e --test it -- socketio_js\` (see docs/realtime.md)`);
   }
   return value.replace(/\/$/, "");
 }

@@ -1,5 +1,5 @@
 """Fixtures of the python-socketio client suite: the server under test ($CHAT_URL, started by
-tests/tests/socketio_py.rs), HTTP calls with requests, and python-socketio clients that record
+tests/tests/it/socketio_py.rs), HTTP calls with requests, and python-socketio clients that record
 what they receive and are disconnected when the test ends."""
 
 import itertools
@@ -21,7 +21,7 @@ _names = itertools.count()
 def base():
     url = os.environ.get("CHAT_URL")
     if not url:
-        pytest.fail("CHAT_URL is not set: run this suite through `cargo test -p e2e --test socketio_py`")
+        pytest.fail("CHAT_URL is not set: run this suite through `cargo test -p e2e --test it -- socketio_py`")
     return url.rstrip("/")
 
 
