@@ -124,14 +124,14 @@ for (const [mode, options] of MODES) {
 
   // ---------------------------------------------------------------- joining
 
-  test(`${mode}: chat:join acks {success: true} for a participant`, () =>
+  test(`${mode}: chat:join acks {success: true, lastSeq} for a participant`, () =>
     withSockets(async (sockets) => {
       const [alice, bob] = await registerAll(BASE, "alice", "bob");
       const chat = await chatOf(BASE, alice, [bob]);
       const a = await sockets.user(BASE, options, alice);
-      assert.deepEqual(await a.emit("chat:join", { chatId: chat }), { success: true });
+      assert.deepEqual(await a.emit("chat:join", { chatId: chat }), { success: true, lastSeq: 0 });
       // Joining twice is harmless and delivers once.
-      assert.deepEqual(await a.emit("chat:join", { chatId: chat }), { success: true });
+      assert.deepEqual(await a.emit("chat:join", { chatId: chat }), { success: true, lastSeq: 0 });
       const sent = await postMessage(BASE, bob, chat, "once");
       assert.equal(sent.status, 201);
       await a.waitFor("message:new");

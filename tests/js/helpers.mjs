@@ -239,7 +239,9 @@ export class Inbox {
   }
 
   async join(chatId) {
-    assert.deepEqual(await this.emit("chat:join", { chatId }), { success: true });
+    const ack = await this.emit("chat:join", { chatId });
+    assert.equal(ack.success, true, JSON.stringify(ack));
+    assert.equal(typeof ack.lastSeq, "number", JSON.stringify(ack));
   }
 }
 

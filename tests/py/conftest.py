@@ -108,7 +108,8 @@ class Inbox:
         assert self.call("chat:leave", {"chatId": NO_SUCH_ID}) == {"success": True}
 
     def join(self, chat):
-        assert self.call("chat:join", {"chatId": chat}) == {"success": True}
+        ack = self.call("chat:join", {"chatId": chat})
+        assert ack["success"] is True and isinstance(ack["lastSeq"], int), ack
 
 
 MODES = {

@@ -63,6 +63,11 @@ impl Failure {
     pub fn unauthorized() -> Self {
         Self::new(ErrorCode::Unauthorized)
     }
+
+    /// The ack of an event the server failed to handle (the cause is logged, never shown).
+    pub fn internal() -> Self {
+        Self::new(ErrorCode::Internal)
+    }
 }
 
 impl From<&Error> for Failure {
@@ -135,6 +140,27 @@ impl CatchUp {
     }
 }
 
+/// The ack of a plain `chat:join` (no `sinceSeq`): `{success: true, lastSeq}`, so that a
+/// client knows where the chat stands and can tell a gap in the live events that follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Joined {
+    pub success: bool,
+    pub last_seq: u64,
+}
+
+impl Joined {
+    pub fn new(last_seq: u64) -> Self {
+        Self { success: true, last_seq }
+    }
+}
+
+impl From<Joined> for Ack {
+    fn from(joined: Joined) -> Self {
+        Self::Joined(joined)
+    }
+}
+
 /// Any ack the gateway sends, serialized as the shape it holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
@@ -144,6 +170,7 @@ pub enum Ack {
     Failed(Failure),
     Sent(Sent),
     CatchUp(CatchUp),
+    Joined(Joined),
 }
 
 impl Ack {

@@ -233,7 +233,7 @@ async fn messages_typing_and_new_chats_reach_the_sockets_of_both_nodes_once() {
     }
     for client in [&mut alice_a, &mut alice_b, &mut bob_b] {
         let ack = client.call("chat:join", json!({ "chatId": chat })).await;
-        assert_eq!(ack, json!({"success": true}), "{}", client.name);
+        assert_eq!(ack, json!({"success": true, "lastSeq": 0}), "{}", client.name);
     }
 
     // Over the socket on node A, and over HTTP on node B; each message reaches every socket

@@ -8,11 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
 use chat_domain::ports::TokenClaims;
-use chat_domain::{ChatId, JoinOutcome, SendMessage, Services, UserId};
+use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, SendMessage, Services, UserId};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use wire::acks::{Ack, CatchUp, ConnectError, Failure, Sent};
+use wire::acks::{Ack, CatchUp, ConnectError, Failure, Joined, Sent};
 
 use super::typing::Typists;
 use super::{chat_room, user_room, GatewayConfig};
@@ -144,6 +144,26 @@ fn parse_chat(raw: &str) -> Result<ChatId, Failure> {
     ChatId::parse(raw).map_err(|_| Failure::invalid_payload("chatId must be a 24-character hex id"))
 }
 
+/// The length of `value` as JSON, counted without building the text.
+fn serialized_len(value: &impl Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // A failure to serialize counts as too large: the replay is refused, never sent broken.
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
 fn reply(ack: Option<AckSender>, body: &impl Serialize) {
     if let Some(ack) = ack {
         // The socket may have gone meanwhile; there is nobody left to tell.
@@ -163,13 +183,17 @@ impl ChatGateway {
         };
         // Authorize first (the domain's join rule, without a catch-up): a refused join must not
         // place the socket in the room even briefly.
-        if let Err(e) = self.shared.services.messages.join(user, chat, None).await {
-            return reply(ack, &Failure::from(&e));
-        }
+        let last_seq = match self.shared.services.messages.join(user, chat, None).await {
+            Ok(JoinOutcome::Joined { last_seq }) => last_seq,
+            Ok(_) => return reply(ack, &Failure::internal()),
+            Err(e) => return reply(ack, &Failure::from(&e)),
+        };
         let room = chat_room(chat);
         let Some(since) = since_seq else {
+            // `lastSeq` is the chat's newest seq when the join was authorized: a live event
+            // with a higher seq than `lastSeq + 1` tells the client it missed one.
             socket.join(&room);
-            return reply(ack, &Ack::DONE);
+            return reply(ack, &Ack::from(Joined::new(last_seq)));
         };
         // Join before reading the missed events, so that nothing committed meanwhile is missed.
         socket.join_held(&room);
@@ -184,7 +208,13 @@ impl ChatGateway {
             JoinOutcome::Joined { last_seq } => (Ack::DONE, last_seq),
             JoinOutcome::Recovered { events, last_seq } => {
                 let up_to = events.last().map_or(last_seq, |e| e.seq().max(last_seq));
-                (CatchUp::recovered(&events).into(), up_to)
+                let replay = CatchUp::recovered(&events);
+                if serialized_len(&replay) <= self.shared.config.catch_up_max_bytes {
+                    (replay.into(), up_to)
+                } else {
+                    // Too many bytes to send at once: the same answer as too many events.
+                    (CatchUp::not_recovered(CatchUpRefusal::TooFarBehind).into(), 0)
+                }
             }
             // The client reloads history over HTTP; live events continue from here.
             JoinOutcome::NotRecovered { reason, .. } => (CatchUp::not_recovered(reason).into(), 0),

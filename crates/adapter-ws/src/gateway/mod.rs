@@ -21,6 +21,12 @@ pub struct GatewayConfig {
     pub typing_expiry: Duration,
     /// How often expired typists are looked for.
     pub typing_sweep: Duration,
+    /// The largest catch-up replay (the serialized `chat:join` ack) a socket is sent; a longer
+    /// one is answered `recovered: false` and the client reloads history over HTTP. Half the
+    /// engine's default outbound queue (2 MiB), so that a replay always fits in the queue with
+    /// room for the live frames held behind it: an honest client is never cut off as a slow
+    /// consumer for catching up.
+    pub catch_up_max_bytes: usize,
 }
 
 impl Default for GatewayConfig {
@@ -29,6 +35,7 @@ impl Default for GatewayConfig {
             typing_throttle: Duration::from_millis(1_000),
             typing_expiry: Duration::from_millis(4_000),
             typing_sweep: Duration::from_millis(500),
+            catch_up_max_bytes: 1024 * 1024,
         }
     }
 }

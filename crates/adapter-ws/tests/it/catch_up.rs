@@ -171,3 +171,30 @@ async fn catching_up_while_messages_are_sent_sees_each_one_once_in_order() {
     }
     assert_eq!(seen, SENT);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_larger_than_the_byte_bound_is_refused_and_the_socket_stays() {
+    // 100 messages of 10,000 three-byte characters: about 3 MB of replay, more than the
+    // outbound queue holds. Before the byte bound, the replay overflowed the queue and the
+    // client was disconnected as a slow consumer on every rejoin.
+    let harness = Harness::start();
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let big = "€".repeat(10_000);
+    for _ in 0..100 {
+        assert_eq!(alice_1.send(chat, &big).await["success"], true);
+    }
+
+    let mut bob_1 = harness.connect(&bob).await;
+    let ack = bob_1.join_since(chat, 0).await;
+    assert_eq!(ack, json!({ "success": true, "recovered": false, "reason": "too_far_behind" }));
+    // Still connected, in the room, and live from here.
+    assert_eq!(alice_1.send(chat, "after").await["message"]["seq"], 101);
+    assert_eq!(bob_1.expect_event("message:new").await["text"], "after");
+
+    // A replay under the bound is still recovered: the last three messages.
+    let mut bob_2 = harness.connect(&bob).await;
+    let ack = bob_2.join_since(chat, 98).await;
+    assert_eq!(replayed(&ack).len(), 3, "seq 99, 100 and 101");
+}

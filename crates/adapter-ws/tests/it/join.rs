@@ -21,8 +21,7 @@ async fn a_participant_joins_and_gets_the_rooms_events_whoever_causes_them() {
     let chat = harness.chat(&alice, &[&bob]).await;
     let mut bob_1 = harness.connect(&bob).await;
     let ack = bob_1.join(chat).await;
-    assert_eq!(ack["success"], true, "{ack}");
-    assert!(ack.get("error").is_none(), "{ack}");
+    assert_eq!(ack, json!({ "success": true, "lastSeq": 0 }), "a plain join says where the chat stands");
 
     // A message created outside the gateway (HTTP) reaches the room through the notifier.
     let seq = send_elsewhere(&harness, &alice, chat, "hello bob").await;
@@ -120,4 +119,19 @@ async fn malformed_join_and_leave_payloads_are_invalid_and_the_socket_stays() {
     assert_eq!(alice_1.join(chat_id).await["success"], true);
     send_elsewhere(&harness, &bob, chat_id, "after").await;
     assert_eq!(alice_1.expect_event("message:new").await["text"], "after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_join_acks_the_chats_last_seq() {
+    let harness = Harness::start();
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    for text in ["one", "two", "three"] {
+        assert_eq!(alice_1.send(chat, text).await["success"], true);
+    }
+    let mut bob_1 = harness.connect(&bob).await;
+    assert_eq!(bob_1.join(chat).await, json!({ "success": true, "lastSeq": 3 }));
+    assert_eq!(alice_1.send(chat, "four").await["message"]["seq"], 4);
+    assert_eq!(bob_1.expect_event("message:new").await["seq"], 4, "live from lastSeq + 1");
 }
