@@ -64,6 +64,12 @@ impl Failure {
         Self::new(ErrorCode::Unauthorized)
     }
 
+    /// The ack of an event refused by a rate limit: retry after `retry_after`.
+    pub fn rate_limited(retry_after: std::time::Duration) -> Self {
+        let ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX).max(1);
+        Self { retry_after_ms: Some(ms), ..Self::new(ErrorCode::RateLimited) }
+    }
+
     /// The ack of an event the server failed to handle (the cause is logged, never shown).
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal)
@@ -205,4 +211,6 @@ pub struct ConnectError {
 impl ConnectError {
     /// A missing, malformed, forged or dead token.
     pub const UNAUTHORIZED: Self = Self { message: "Unauthorized" };
+    /// The user, or the client address, already holds as many sockets as the server allows.
+    pub const TOO_MANY_CONNECTIONS: Self = Self { message: "Too many connections" };
 }

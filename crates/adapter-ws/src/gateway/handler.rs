@@ -1,33 +1,25 @@
 //! The namespace handler of `/`: authenticates at the handshake, joins the personal room, and
 //! turns each client event into one service call and one ack.
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
-use chat_domain::ports::TokenClaims;
 use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, SendMessage, Services, UserId};
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wire::acks::{Ack, CatchUp, ConnectError, Failure, Joined, Sent};
 
+use super::connections::{Connections, Limits, Verdict};
 use super::typing::Typists;
 use super::{chat_room, user_room, GatewayConfig};
-use socketio::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketId, SocketIo};
-
-/// Who is behind a connected socket: the claims of the token it connected with, which the
-/// domain judges again on every sweep.
-#[derive(Debug, Clone, Copy)]
-struct Identity {
-    claims: TokenClaims,
-}
+use socketio::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketIo};
 
 pub(super) struct Shared {
     pub(super) services: Services,
-    identities: Mutex<HashMap<SocketId, Identity>>,
+    /// Who is behind each connected socket (the claims of its token, which the domain judges
+    /// again on every sweep), the connection caps and the event budgets.
+    connections: Connections,
     pub(super) typists: Typists,
     pub(super) config: GatewayConfig,
 }
@@ -41,7 +33,13 @@ pub struct ChatGateway {
 impl ChatGateway {
     pub fn new(services: Services, config: GatewayConfig) -> Self {
         let typists = Typists::new(config.typing_throttle, config.typing_expiry);
-        Self { shared: Arc::new(Shared { services, identities: Mutex::new(HashMap::new()), typists, config }) }
+        let connections = Connections::new(Limits {
+            per_user: config.max_sockets_per_user,
+            per_address: config.max_sockets_per_address,
+            events_per_second: config.events_per_second,
+            event_burst: config.event_burst,
+        });
+        Self { shared: Arc::new(Shared { services, connections, typists, config }) }
     }
 
     /// Registers the gateway on `io`'s main namespace and starts its sweeper (typing expiry,
@@ -62,7 +60,7 @@ impl ChatGateway {
                     // The domain re-checks membership; a typist who left the chat is simply not announced.
                     let _ = shared.services.messages.typing(user, chat, false).await;
                 }
-                let expired = dead_sockets(&shared.identities.lock(), |c| shared.services.auth.lifetime_left(c));
+                let expired = shared.connections.dead(|c| shared.services.auth.lifetime_left(c));
                 for id in expired {
                     if let Some(socket) = ns.socket(id) {
                         tracing::debug!(socket = %id.as_str(), "token expired; disconnecting");
@@ -75,20 +73,8 @@ impl ChatGateway {
 
     /// Number of sockets the gateway tracks (for tests and health).
     pub fn tracked_sockets(&self) -> usize {
-        self.shared.identities.lock().len()
+        self.shared.connections.len()
     }
-
-    fn identity(&self, socket: &Socket) -> Option<Identity> {
-        self.shared.identities.lock().get(&socket.id()).copied()
-    }
-}
-
-/// The sockets whose token is dead, as `lifetime_left` (the domain's rule on its clock) says.
-fn dead_sockets(
-    identities: &HashMap<SocketId, Identity>,
-    lifetime_left: impl Fn(&TokenClaims) -> Option<Duration>,
-) -> Vec<SocketId> {
-    identities.iter().filter(|(_, id)| lifetime_left(&id.claims).is_none()).map(|(s, _)| *s).collect()
 }
 
 /// The token a client presented, from the first of these it sent: the CONNECT auth payload's
@@ -258,15 +244,25 @@ impl NamespaceHandler for ChatGateway {
         let unauthorized = || serde_json::to_value(ConnectError::UNAUTHORIZED).unwrap_or_default();
         let token = presented_token(&auth, handshake).ok_or_else(unauthorized)?;
         let claims = self.shared.services.auth.authenticate(&token).map_err(|_| unauthorized())?;
-        self.shared.identities.lock().insert(socket.id(), Identity { claims });
+        let address = handshake.remote_addr().map(|a| a.ip());
+        if let Err(refusal) = self.shared.connections.admit(socket.id(), claims, address) {
+            // Security log: the address and the cap, never the token.
+            tracing::warn!(?address, ?refusal, "refused a socket over the connection cap");
+            return Err(serde_json::to_value(ConnectError::TOO_MANY_CONNECTIONS).unwrap_or_default());
+        }
         socket.join(&user_room(claims.user));
         Ok(())
     }
 
     async fn on_event(&self, socket: &Socket, event: String, payload: Payload, ack: Option<AckSender>) {
-        let Some(Identity { claims: TokenClaims { user, .. } }) = self.identity(socket) else {
-            reply(ack, &Failure::unauthorized());
-            return;
+        let user = match self.shared.connections.take_event(socket.id()) {
+            Verdict::Allowed(user) => user,
+            Verdict::Unknown => return reply(ack, &Failure::unauthorized()),
+            Verdict::Refused { retry_after } => return reply(ack, &Failure::rate_limited(retry_after)),
+            Verdict::CutOff => {
+                tracing::warn!(socket = %socket.id().as_str(), "disconnected a socket that kept sending events past its budget");
+                return socket.disconnect();
+            }
         };
         if event == wire::events::CHAT_JOIN {
             return self.join(socket, user, &payload, ack).await;
@@ -292,43 +288,12 @@ impl NamespaceHandler for ChatGateway {
     }
 
     async fn on_disconnect(&self, socket: &Socket, _reason: DisconnectReason) {
-        let identity = self.shared.identities.lock().remove(&socket.id());
+        let claims = self.shared.connections.remove(socket.id());
         // A typist that disconnects is announced as stopped.
         for chat in self.shared.typists.forget_socket(socket.id()) {
-            if let Some(Identity { claims }) = identity {
+            if let Some(claims) = claims {
                 let _ = self.shared.services.messages.typing(claims.user, chat, false).await;
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use chat_domain::credentials::lifetime_left;
-    use chrono::{DateTime, TimeDelta};
-
-    use super::*;
-
-    #[test]
-    fn the_sweep_cuts_exactly_the_sockets_whose_token_died_by_the_domain_clock() {
-        let issued = DateTime::from_timestamp(1_795_633_980, 0).unwrap();
-        let identity = |ttl_secs: i64| Identity {
-            claims: TokenClaims {
-                user: UserId::generate(1),
-                issued_at: Some(issued),
-                expires_at: issued + TimeDelta::seconds(ttl_secs),
-                not_before: None,
-            },
-        };
-        let (short, long) = (SocketId::new_for_tests(), SocketId::new_for_tests());
-        let identities = HashMap::from([(short, identity(60)), (long, identity(3_600))]);
-        let at = |secs: i64| move |claims: &TokenClaims| lifetime_left(claims, issued + TimeDelta::seconds(secs));
-        assert!(dead_sockets(&identities, at(59)).is_empty());
-        assert_eq!(dead_sockets(&identities, at(60)), vec![short], "dead from its exp on");
-        let mut both = dead_sockets(&identities, at(3_600));
-        both.sort();
-        let mut expected = vec![short, long];
-        expected.sort();
-        assert_eq!(both, expected);
     }
 }

@@ -2,6 +2,7 @@
 //! delivers domain events to rooms (the notifier port). No business rule lives here; the
 //! gateway parses payloads, calls one service method, and shapes the ack.
 
+mod connections;
 mod handler;
 mod notifier;
 mod typing;
@@ -27,6 +28,18 @@ pub struct GatewayConfig {
     /// room for the live frames held behind it: an honest client is never cut off as a slow
     /// consumer for catching up.
     pub catch_up_max_bytes: usize,
+    /// Sockets one user may hold on this node (tabs and devices); one more is refused with
+    /// CONNECT_ERROR `{message: "Too many connections"}`. 0: no cap.
+    pub max_sockets_per_user: u32,
+    /// Authenticated sockets one client address may hold on this node (offices behind one NAT
+    /// count once); one more is refused the same way. 0: no cap.
+    pub max_sockets_per_address: u32,
+    /// Each socket's event budget refills at this many events per second (joins, typing and
+    /// sends alike). An event past it is acked `rate_limited` with `retryAfterMs`. 0: no budget.
+    pub events_per_second: u32,
+    /// The budget's size: a client may send this many events at once (joining every chat at
+    /// startup). After this many refusals in a row the socket is disconnected.
+    pub event_burst: u32,
 }
 
 impl Default for GatewayConfig {
@@ -36,6 +49,10 @@ impl Default for GatewayConfig {
             typing_expiry: Duration::from_millis(4_000),
             typing_sweep: Duration::from_millis(500),
             catch_up_max_bytes: 1024 * 1024,
+            max_sockets_per_user: 20,
+            max_sockets_per_address: 500,
+            events_per_second: 50,
+            event_burst: 200,
         }
     }
 }

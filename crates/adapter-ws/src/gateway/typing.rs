@@ -12,10 +12,14 @@ use socketio::SocketId;
 
 struct Typist {
     user: UserId,
-    /// When an `isTyping: true` was last forwarded.
+    /// When an `isTyping: true` was last forwarded. Kept after a stop, so that alternating
+    /// starts and stops cannot get around the throttle.
     forwarded_at: Instant,
     /// When the client last said it is typing.
     heard_at: Instant,
+    /// Whether the others were last told this socket is typing (a start was forwarded and
+    /// no stop since).
+    announced: bool,
 }
 
 /// Who is typing where, per socket.
@@ -31,34 +35,35 @@ impl Typists {
     }
 
     /// Records what the client said and whether to forward it: a start is forwarded unless
-    /// one was forwarded within the throttle interval; a stop only if a start was forwarded.
+    /// one was forwarded within the throttle interval (whether or not a stop came between); a
+    /// stop only if the others were told of a start. So a client alternating starts and stops
+    /// as fast as it can costs the room at most one start and one stop per interval.
     pub(super) fn should_forward(&self, socket: SocketId, user: UserId, chat: ChatId, is_typing: bool) -> bool {
         let now = Instant::now();
         let mut active = self.active.lock();
+        let Some(t) = active.get_mut(&(socket, chat)) else {
+            if is_typing {
+                active.insert((socket, chat), Typist { user, forwarded_at: now, heard_at: now, announced: true });
+            }
+            return is_typing;
+        };
         if !is_typing {
-            return active.remove(&(socket, chat)).is_some();
+            return std::mem::replace(&mut t.announced, false);
         }
-        match active.get_mut(&(socket, chat)) {
-            Some(t) => {
-                t.heard_at = now;
-                if now.duration_since(t.forwarded_at) >= self.throttle {
-                    t.forwarded_at = now;
-                    true
-                } else {
-                    false
-                }
-            }
-            None => {
-                active.insert((socket, chat), Typist { user, forwarded_at: now, heard_at: now });
-                true
-            }
+        t.heard_at = now;
+        if now.duration_since(t.forwarded_at) >= self.throttle {
+            t.forwarded_at = now;
+            t.announced = true;
+            true
+        } else {
+            false
         }
     }
 
     /// Stops tracking one socket in one chat; true when it was typing there (so the caller
     /// announces the stop).
     pub(super) fn forget(&self, socket: SocketId, chat: ChatId) -> bool {
-        self.active.lock().remove(&(socket, chat)).is_some()
+        self.active.lock().remove(&(socket, chat)).is_some_and(|t| t.announced)
     }
 
     /// Stops tracking every socket of `user` typing in `chat` (the user sent a message there);
@@ -67,7 +72,7 @@ impl Typists {
         let mut any = false;
         self.active.lock().retain(|(_, c), t| {
             let keep = !(*c == chat && t.user == user);
-            any |= !keep;
+            any |= !keep && t.announced;
             keep
         });
         any
@@ -76,9 +81,9 @@ impl Typists {
     /// Stops tracking a socket; returns the chats it was typing in (to announce the stop).
     pub(super) fn forget_socket(&self, socket: SocketId) -> Vec<ChatId> {
         let mut chats = Vec::new();
-        self.active.lock().retain(|(s, chat), _| {
+        self.active.lock().retain(|(s, chat), t| {
             let keep = *s != socket;
-            if !keep {
+            if !keep && t.announced {
                 chats.push(*chat);
             }
             keep
@@ -86,11 +91,15 @@ impl Typists {
         chats
     }
 
-    /// Removes and returns the typists that have been quiet for longer than the expiry.
+    /// Removes and returns the typists that have been quiet for longer than the expiry (to
+    /// announce their stop), and forgets stopped ones whose throttle interval has passed.
     pub(super) fn expired(&self) -> Vec<(ChatId, UserId)> {
         let now = Instant::now();
         let mut gone = Vec::new();
         self.active.lock().retain(|(_, chat), t| {
+            if !t.announced {
+                return now.duration_since(t.forwarded_at) < self.throttle;
+            }
             let keep = now.duration_since(t.heard_at) < self.expiry;
             if !keep {
                 gone.push((*chat, t.user));
@@ -125,7 +134,26 @@ mod tests {
         tokio::time::advance(Duration::from_millis(1001)).await;
         assert!(t.should_forward(socket, user, chat, true));
         assert!(t.should_forward(socket, user, chat, false));
+        assert!(!t.should_forward(socket, user, chat, false), "one stop per start");
+        // The stopped typist is remembered until its throttle interval is over, then forgotten.
+        assert_eq!(t.len(), 1);
+        tokio::time::advance(Duration::from_millis(1001)).await;
+        assert!(t.expired().is_empty(), "a stopped typist's expiry announces nothing");
         assert_eq!(t.len(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn alternating_starts_and_stops_cannot_get_around_the_throttle() {
+        let t = Typists::new(Duration::from_secs(1), Duration::from_secs(4));
+        let socket = SocketId::new_for_tests();
+        let (user, chat) = ids();
+        let mut forwarded = 0;
+        for n in 0..1_000 {
+            forwarded += usize::from(t.should_forward(socket, user, chat, n % 2 == 0));
+            tokio::time::advance(Duration::from_millis(1)).await;
+        }
+        // One second of alternation: the first start and its stop, then one more of each.
+        assert!(forwarded <= 4, "{forwarded} frames forwarded");
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,5 +11,6 @@ mod harness;
 mod auth;
 mod catch_up;
 mod join;
+mod limits;
 mod send;
 mod typing;

@@ -68,10 +68,38 @@ async fn starts_are_throttled_and_a_stop_follows_only_a_forwarded_start() {
     alice_1.typing(chat, false).await;
     bob_1.assert_quiet().await;
 
-    // After a stop, a start is forwarded again at once.
+    // After a stop, a start within the throttle interval is not forwarded: alternating
+    // starts and stops cannot get around the throttle.
+    alice_1.typing(chat, true).await;
+    alice_1.typing(chat, false).await;
+    bob_1.assert_quiet().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_the_throttle_interval_a_start_that_follows_a_stop_is_forwarded() {
+    let config = GatewayConfig { typing_throttle: Duration::from_millis(50), ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+    let started = Instant::now();
     alice_1.typing(chat, true).await;
     assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, true));
-    bob_1.assert_quiet().await;
+    alice_1.typing(chat, false).await;
+    assert_eq!(bob_1.expect_event("message:typing").await, typing(chat, &alice, false));
+    // Starts keep coming; none is forwarded until the interval since the last forwarded
+    // start is over, and then one is.
+    let forwarded = loop {
+        alice_1.typing(chat, true).await;
+        let events = bob_1.round_trip().await;
+        if let Some(event) = events.into_iter().next() {
+            break event;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "no start was forwarded again");
+    };
+    assert!(started.elapsed() >= Duration::from_millis(50), "forwarded within the interval");
+    assert_eq!(forwarded.data, typing(chat, &alice, true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

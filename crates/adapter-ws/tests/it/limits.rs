@@ -1,0 +1,89 @@
+//! Per-connection bounds: sockets per user and per client address, and each socket's event
+//! budget. Each test shows the offender cut off and a bystander unaffected.
+
+use adapter_ws::gateway::GatewayConfig;
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::harness::{wait_until, Harness};
+
+fn too_many() -> Value {
+    json!({ "message": "Too many connections" })
+}
+
+async fn try_connect(harness: &Harness, token: &str) -> (Client, Result<Value, Value>) {
+    let mut client = Client::open(&harness.ws_url("")).await;
+    let outcome = client.connect(Some(&json!({ "token": token }))).await;
+    (client, outcome)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_past_the_socket_cap_is_refused_and_others_connect() {
+    let config = GatewayConfig { max_sockets_per_user: 2, ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let first = harness.connect(&alice).await;
+    let _second = harness.connect(&alice).await;
+    let (_, third) = try_connect(&harness, &alice.token).await;
+    assert_eq!(third, Err(too_many()));
+
+    // A bystander is not affected, and works.
+    let chat = harness.chat(&bob, &[&alice]).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+    assert_eq!(bob_1.send(chat, "still here").await["success"], true);
+
+    // A freed place can be taken again.
+    let before = harness.gateway.tracked_sockets();
+    first.close().await;
+    wait_until("alice's first socket is gone", || harness.gateway.tracked_sockets() < before).await;
+    let (_, again) = try_connect(&harness, &alice.token).await;
+    assert!(again.is_ok(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_past_the_socket_cap_is_refused() {
+    // Every client of the test comes from 127.0.0.1.
+    let config = GatewayConfig { max_sockets_per_address: 3, ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob, carol) = (harness.user("alice").await, harness.user("bob").await, harness.user("carol").await);
+    let _a1 = harness.connect(&alice).await;
+    let _a2 = harness.connect(&alice).await;
+    let b1 = harness.connect(&bob).await;
+    let (_, refused) = try_connect(&harness, &carol.token).await;
+    assert_eq!(refused, Err(too_many()));
+    let before = harness.gateway.tracked_sockets();
+    b1.close().await;
+    wait_until("bob's socket is gone", || harness.gateway.tracked_sockets() < before).await;
+    let (_, admitted) = try_connect(&harness, &carol.token).await;
+    assert!(admitted.is_ok(), "{admitted:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_flooding_events_is_refused_then_cut_off_and_its_neighbour_goes_on() {
+    // A budget of 5 events, refilled at 1 per second: far slower than this test.
+    let config = GatewayConfig { events_per_second: 1, event_burst: 5, ..GatewayConfig::default() };
+    let harness = Harness::with_config(config);
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut bob_1 = harness.joined(&bob, chat).await; // one of bob's 5
+    let mut flooder = harness.connect(&alice).await;
+
+    let leave = || json!({ "chatId": chat.to_string() });
+    for n in 0..5 {
+        assert_eq!(flooder.call("chat:leave", leave()).await, json!({ "success": true }), "event {n}");
+    }
+    let refused = flooder.call("chat:leave", leave()).await;
+    assert_eq!((refused["success"].clone(), refused["error"].clone()), (json!(false), json!("rate_limited")));
+    let retry_after = refused["retryAfterMs"].as_u64().unwrap();
+    assert!((1..=1_000).contains(&retry_after), "{refused}");
+    // Four more refusals in a row make five: the socket is cut off.
+    for _ in 0..4 {
+        flooder.emit("chat:leave", leave()).await;
+    }
+    flooder.expect_server_disconnect().await;
+
+    // Bob's socket has its own budget and never noticed.
+    let sent = bob_1.send(chat, "unaffected").await;
+    assert_eq!(sent["success"], true, "{sent}");
+    assert_eq!(bob_1.expect_event("message:new").await["text"], "unaffected");
+}
