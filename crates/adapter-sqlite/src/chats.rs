@@ -9,30 +9,61 @@ use chat_domain::{Chat, ChatId, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
-use crate::rows::{self, millis, CHAT_COLUMNS, MESSAGE_COLUMNS};
+use crate::rows::{self, chat_columns, message_columns, millis, Key, CHAT_COLUMN_COUNT};
 use crate::SqliteStore;
 
-/// Chats with their last message; the caller adds the WHERE clause (and ORDER BY).
-fn chat_view_select() -> String {
-    format!("SELECT {CHAT_COLUMNS}, {MESSAGE_COLUMNS} FROM chats c LEFT JOIN messages m ON m.id = c.last_message_id")
+/// Chats with their last message; each query adds its WHERE clause (and ORDER BY).
+macro_rules! chat_view_select {
+    () => {
+        concat!(
+            "SELECT ",
+            chat_columns!(),
+            ", ",
+            message_columns!(),
+            " FROM chats c LEFT JOIN messages m ON m.id = c.last_message_id"
+        )
+    };
 }
+
+const CHAT_VIEW_BY_ID: &str = concat!(chat_view_select!(), " WHERE c.id = ?1");
+const CHAT_VIEW_BY_DIRECT_KEY: &str = concat!(chat_view_select!(), " WHERE c.direct_key = ?1");
+
+/// A chat with one row per participant in order (one row with a NULL participant when it has
+/// none): the chat and its members in one statement, so one snapshot without a transaction.
+const CHAT_WITH_PARTICIPANTS: &str = concat!(
+    "SELECT ",
+    chat_columns!(),
+    ", p.user_id FROM chats c LEFT JOIN chat_participants p ON p.chat_id = c.id
+     WHERE c.id = ?1 ORDER BY p.position"
+);
+
+const CHATS_OF_USER: &str = concat!(
+    "SELECT ",
+    chat_columns!(),
+    ", ",
+    message_columns!(),
+    " FROM chat_participants p
+     JOIN chats c ON c.id = p.chat_id
+     LEFT JOIN messages m ON m.id = c.last_message_id
+     WHERE p.user_id = ?1
+     ORDER BY c.updated_at DESC, c.id DESC"
+);
 
 /// Fills in a chat's participants, in the order they were given.
 fn with_participants(conn: &Connection, mut chat: Chat) -> DbResult<Chat> {
     let mut stmt = conn.prepare_cached("SELECT user_id FROM chat_participants WHERE chat_id = ?1 ORDER BY position")?;
-    let ids = stmt.query_map([chat.id.to_string()], |row| row.get::<_, String>(0))?;
-    for id in ids {
-        let id = id?;
-        let user = id.parse().map_err(|_| DbError::refused(format!("invalid participant id {id:?}")))?;
-        chat.participants.push(user);
+    let mut rows = stmt.query([chat.id.key()])?;
+    while let Some(row) = rows.next()? {
+        chat.participants.push(UserId(rows::id(row, 0)?));
     }
     Ok(chat)
 }
 
-/// The chat with its newest message, read on `conn` (inside the caller's transaction).
+/// The chat with its newest message, read on `conn`. Two statements but no transaction is
+/// needed: participants are written with their chat in one write and never change, so
+/// reading them after the chat row gives what one snapshot would.
 pub(crate) fn chat_view(conn: &Connection, id: ChatId) -> DbResult<Option<ChatView>> {
-    let sql = format!("{} WHERE c.id = ?1", chat_view_select());
-    let found = conn.prepare_cached(&sql)?.query_row([id.to_string()], rows::chat_with_last_message).optional()?;
+    let found = conn.prepare_cached(CHAT_VIEW_BY_ID)?.query_row([id.key()], rows::chat_with_last_message).optional()?;
     let Some((chat, last_message)) = found else {
         return Ok(None);
     };
@@ -48,17 +79,19 @@ fn insert_chat(tx: &Connection, chat: &Chat) -> DbResult<ChatInserted> {
     let sql = "INSERT INTO chats (id, name, is_group, created_by, direct_key, last_message_id, last_seq, created_at, updated_at)
                VALUES (?1, ?2, ?3, ?4, ?5, NULL, 0, ?6, ?7) ON CONFLICT (direct_key) DO NOTHING";
     let inserted = tx.prepare_cached(sql)?.execute(params![
-        chat.id.to_string(),
+        chat.id.key(),
         chat.name.as_ref().map(|n| n.as_str()),
         chat.is_group,
-        chat.created_by.to_string(),
+        chat.created_by.key(),
         direct_key,
         millis(chat.created_at),
         millis(chat.updated_at),
     ])?;
     if inserted == 0 {
-        let sql = format!("{} WHERE c.direct_key = ?1", chat_view_select());
-        let found = tx.prepare_cached(&sql)?.query_row([&direct_key], rows::chat_with_last_message).optional()?;
+        let found = tx
+            .prepare_cached(CHAT_VIEW_BY_DIRECT_KEY)?
+            .query_row([&direct_key], rows::chat_with_last_message)
+            .optional()?;
         let Some((existing, _)) = found else {
             return Err(DbError::refused("a chat conflicted on its direct key, yet none holds it"));
         };
@@ -69,7 +102,7 @@ fn insert_chat(tx: &Connection, chat: &Chat) -> DbResult<ChatInserted> {
         let mut stmt =
             tx.prepare_cached("INSERT INTO chat_participants (user_id, chat_id, position) VALUES (?1, ?2, ?3)")?;
         for (position, user) in chat.participants.iter().enumerate() {
-            stmt.execute(params![user.to_string(), chat.id.to_string(), position])?;
+            stmt.execute(params![user.key(), chat.id.key(), position])?;
         }
     }
     Ok(ChatInserted::Created(Chat { last_message_id: None, last_seq: 0, ..chat.clone() }))
@@ -83,48 +116,43 @@ impl ChatRepository for SqliteStore {
     }
 
     async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
-        self.read(move |conn| {
-            let tx = conn.transaction()?;
-            let view = chat_view(&tx, id)?;
-            tx.finish()?;
-            Ok(view)
-        })
-        .await
+        self.read(move |conn| chat_view(conn, id)).await
     }
 
+    /// Runs on every send and every history page (the membership check): one statement.
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
         self.read(move |conn| {
-            let tx = conn.transaction()?;
-            let sql = format!("SELECT {CHAT_COLUMNS} FROM chats c WHERE c.id = ?1");
-            let found = tx.prepare_cached(&sql)?.query_row([id.to_string()], rows::chat).optional()?;
-            let chat = found.map(|chat| with_participants(&tx, chat)).transpose()?;
-            tx.finish()?;
-            Ok(chat)
+            let mut stmt = conn.prepare_cached(CHAT_WITH_PARTICIPANTS)?;
+            let mut rows = stmt.query([id.key()])?;
+            let Some(row) = rows.next()? else {
+                return Ok(None);
+            };
+            let mut chat = rows::chat(row)?;
+            let mut row = Some(row);
+            while let Some(current) = row {
+                if let Some(user) = rows::optional_id(current, CHAT_COLUMN_COUNT)? {
+                    chat.participants.push(UserId(user));
+                }
+                row = rows.next()?;
+            }
+            Ok(Some(chat))
         })
         .await
     }
 
+    /// No transaction, for the reason given at [`chat_view`]; a chat whose newest message
+    /// changes between the list and its participants is shown as the list read it.
     async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
         self.read(move |conn| {
-            let tx = conn.transaction()?;
-            let sql = format!(
-                "SELECT {CHAT_COLUMNS}, {MESSAGE_COLUMNS}
-                 FROM chat_participants p
-                 JOIN chats c ON c.id = p.chat_id
-                 LEFT JOIN messages m ON m.id = c.last_message_id
-                 WHERE p.user_id = ?1
-                 ORDER BY c.updated_at DESC, c.id DESC"
-            );
             let found = {
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let rows = stmt.query_map([user.to_string()], rows::chat_with_last_message)?;
+                let mut stmt = conn.prepare_cached(CHATS_OF_USER)?;
+                let rows = stmt.query_map([user.key()], rows::chat_with_last_message)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
             let mut views = Vec::with_capacity(found.len());
             for (chat, last_message) in found {
-                views.push(ChatView { chat: with_participants(&tx, chat)?, last_message });
+                views.push(ChatView { chat: with_participants(conn, chat)?, last_message });
             }
-            tx.finish()?;
             Ok(views)
         })
         .await

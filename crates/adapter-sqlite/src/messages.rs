@@ -10,19 +10,28 @@ use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, Seq, Timestam
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
-use crate::rows::{self, millis, status_rank, MESSAGE_COLUMNS, MESSAGE_COLUMN_COUNT};
+use crate::rows::{self, message_columns, millis, status_rank, Key, MESSAGE_COLUMN_COUNT};
 use crate::users::sql_limit;
 use crate::SqliteStore;
 
+const MESSAGE_BY_ID: &str = concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.id = ?1");
+
+const MESSAGE_BY_CLIENT_ID: &str =
+    concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
+
 fn message_by_id(conn: &Connection, id: MessageId) -> DbResult<Option<Message>> {
-    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id.to_string()], rows::message).optional()?)
+    Ok(conn.prepare_cached(MESSAGE_BY_ID)?.query_row([id.key()], rows::message).optional()?)
+}
+
+fn message_by_client_id(conn: &Connection, sender: UserId, client_id: &str) -> DbResult<Option<Message>> {
+    let params = params![sender.key(), client_id];
+    Ok(conn.prepare_cached(MESSAGE_BY_CLIENT_ID)?.query_row(params, rows::message).optional()?)
 }
 
 /// The chat's `last_seq`, or `None` if there is no such chat.
 fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
     let mut stmt = tx.prepare_cached("SELECT last_seq FROM chats WHERE id = ?1")?;
-    Ok(stmt.query_row([chat.to_string()], |row| row.get(0)).optional()?)
+    Ok(stmt.query_row([chat.key()], |row| row.get(0)).optional()?)
 }
 
 /// Runs on the writer thread inside a batch transaction (which holds the write lock from its
@@ -30,9 +39,7 @@ fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
 /// appends never see the same last_seq) and its own savepoint (so a failure undoes all of it).
 fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
     if let Some(client_id) = &draft.client_id {
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
-        let params = params![draft.sender.to_string(), client_id.as_str()];
-        if let Some(existing) = tx.prepare_cached(&sql)?.query_row(params, rows::message).optional()? {
+        if let Some(existing) = message_by_client_id(tx, draft.sender, client_id.as_str())? {
             return Ok(Appended::Duplicate(existing));
         }
     }
@@ -43,9 +50,9 @@ fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
     let sql = "INSERT INTO messages (id, chat_id, sender_id, text, kind, status, seq, deleted_seq, client_id, created_at, updated_at)
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10)";
     tx.prepare_cached(sql)?.execute(params![
-        message.id.to_string(),
-        message.chat.to_string(),
-        message.sender.to_string(),
+        message.id.key(),
+        message.chat.key(),
+        message.sender.key(),
         message.text.as_str(),
         message.kind.as_str(),
         status_rank(message.status),
@@ -57,42 +64,46 @@ fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
     let sql = "UPDATE chats SET last_seq = ?1, last_message_id = ?2, updated_at = ?3 WHERE id = ?4";
     tx.prepare_cached(sql)?.execute(params![
         message.seq,
-        message.id.to_string(),
+        message.id.key(),
         millis(message.created_at),
-        message.chat.to_string()
+        message.chat.key()
     ])?;
     Ok(Appended::Created(message))
 }
 
-fn page_messages(conn: &mut Connection, chat: ChatId, cursor: PageCursor, limit: u32) -> DbResult<Option<MessagePage>> {
-    let tx = conn.transaction()?;
+const PAGE: &str = concat!(
+    "SELECT ",
+    message_columns!(),
+    " FROM messages m
+     WHERE m.chat_id = ?1 AND m.deleted_seq IS NULL AND m.seq < ?2
+     ORDER BY m.seq DESC
+     LIMIT ?3 OFFSET ?4"
+);
+
+/// Needs no transaction: an anchor's seq never changes once it exists (messages are never
+/// removed, a soft delete keeps the seq), so reading it and then the page in two statements
+/// gives the same page as one snapshot would, and the page itself is one statement.
+fn page_messages(conn: &Connection, chat: ChatId, cursor: PageCursor, limit: u32) -> DbResult<Option<MessagePage>> {
     // Both cursors become "listed messages below seq `upper`, after skipping `skip`".
     let (upper, skip) = match cursor {
         PageCursor::Skip(n) => (i64::MAX, i64::try_from(n).unwrap_or(i64::MAX)),
         PageCursor::Before(anchor) => {
-            let mut stmt = tx.prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND chat_id = ?2")?;
-            let found: Option<i64> =
-                stmt.query_row([anchor.to_string(), chat.to_string()], |row| row.get(0)).optional()?;
+            let mut stmt = conn.prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND chat_id = ?2")?;
+            let found: Option<i64> = stmt.query_row([anchor.key(), chat.key()], |row| row.get(0)).optional()?;
             match found {
                 Some(seq) => (seq, 0),
                 None => return Ok(None),
             }
         }
     };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m
-         WHERE m.chat_id = ?1 AND m.deleted_seq IS NULL AND m.seq < ?2
-         ORDER BY m.seq DESC
-         LIMIT ?3 OFFSET ?4"
-    );
     // One more than asked tells whether older messages exist.
     let wanted = i64::from(limit) + 1;
-    let mut messages = {
-        let mut stmt = tx.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![chat.to_string(), upper, wanted, skip], rows::message)?;
-        rows.collect::<rusqlite::Result<Vec<Message>>>()?
-    };
-    tx.finish()?;
+    let mut stmt = conn.prepare_cached(PAGE)?;
+    let mut rows = stmt.query(params![chat.key(), upper, wanted, skip])?;
+    let mut messages = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0).min(256));
+    while let Some(row) = rows.next()? {
+        messages.push(rows::message(row)?);
+    }
     let has_more = messages.len() > limit as usize;
     messages.truncate(limit as usize);
     messages.reverse();
@@ -112,11 +123,11 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
     };
     let seq = last + 1;
     let sql = "UPDATE messages SET deleted_seq = ?1, updated_at = ?2 WHERE id = ?3";
-    tx.prepare_cached(sql)?.execute(params![seq, millis(at), id.to_string()])?;
+    tx.prepare_cached(sql)?.execute(params![seq, millis(at), id.key()])?;
     // The delete is an event of the chat (it takes a seq) but not activity: updated_at and
     // last_message_id stay.
     let sql = "UPDATE chats SET last_seq = ?1 WHERE id = ?2";
-    tx.prepare_cached(sql)?.execute(params![seq, message.chat.to_string()])?;
+    tx.prepare_cached(sql)?.execute(params![seq, message.chat.key()])?;
     message.deleted_seq = Some(seq);
     message.updated_at = at;
     Ok(SoftDeleted::Deleted { message, seq })
@@ -124,17 +135,21 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
 
 fn chat_events_since(conn: &Connection, chat: ChatId, since: Seq, max: usize) -> DbResult<Vec<ChatEvent>> {
     // Creations by seq and deletes by deleted_seq, each from its own index, merged in order.
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS}, 0 AS is_delete, m.seq AS event_seq
+    const EVENTS: &str = concat!(
+        "SELECT ",
+        message_columns!(),
+        ", 0 AS is_delete, m.seq AS event_seq
            FROM messages m WHERE m.chat_id = ?1 AND m.seq > ?2
          UNION ALL
-         SELECT {MESSAGE_COLUMNS}, 1 AS is_delete, m.deleted_seq AS event_seq
+         SELECT ",
+        message_columns!(),
+        ", 1 AS is_delete, m.deleted_seq AS event_seq
            FROM messages m WHERE m.chat_id = ?1 AND m.deleted_seq > ?2
          ORDER BY event_seq
          LIMIT ?3"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params![chat.to_string(), since, sql_limit(max)], |row| {
+    let mut stmt = conn.prepare_cached(EVENTS)?;
+    let rows = stmt.query_map(params![chat.key(), since, sql_limit(max)], |row| {
         let message = rows::message(row)?;
         let is_delete: bool = row.get(MESSAGE_COLUMN_COUNT)?;
         let seq: Seq = row.get(MESSAGE_COLUMN_COUNT + 1)?;
@@ -159,14 +174,7 @@ impl MessageRepository for SqliteStore {
 
     async fn message_by_client_id(&self, sender: UserId, client_id: &ClientId) -> Result<Option<Message>, StoreError> {
         let client_id = client_id.as_str().to_owned();
-        self.read(move |conn| {
-            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row(params![sender.to_string(), client_id], rows::message)
-                .optional()?)
-        })
-        .await
+        self.read(move |conn| message_by_client_id(conn, sender, &client_id)).await
     }
 
     async fn page_messages(

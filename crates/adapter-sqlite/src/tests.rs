@@ -198,13 +198,29 @@ mod group_commit {
         (dir, store, ann, bo, direct)
     }
 
-    /// Blocks the writer thread until the returned sender is dropped, so that requests queue
+    /// The writer thread held by [`hold_writer`]; dropping this releases it.
+    struct Held {
+        release: mpsc::Sender<()>,
+        /// The task waiting on the held request; it owns a clone of the store.
+        holder: tokio::task::JoinHandle<Result<(), StoreError>>,
+    }
+
+    impl Held {
+        /// Releases the writer and waits until the holding task has ended, so that its clone
+        /// of the store is gone too (a test that drops "the last clone" must wait for this).
+        async fn release_and_join(self) {
+            drop(self.release);
+            self.holder.await.expect("the holder task").expect("the held request");
+        }
+    }
+
+    /// Blocks the writer thread until the returned [`Held`] is dropped, so that requests queue
     /// up and the next batch takes all of them.
-    async fn hold_writer(store: &SqliteStore) -> mpsc::Sender<()> {
+    async fn hold_writer(store: &SqliteStore) -> Held {
         let (entered, held) = tokio::sync::oneshot::channel();
         let (release, wait) = mpsc::channel::<()>();
         let holder = store.clone();
-        tokio::spawn(async move {
+        let holder = tokio::spawn(async move {
             holder
                 .inner
                 .writer
@@ -216,7 +232,7 @@ mod group_commit {
                 .await
         });
         held.await.expect("the writer is held");
-        release
+        Held { release, holder }
     }
 
     /// Waits (bounded) until `n` requests wait for the held writer.
@@ -336,7 +352,9 @@ mod group_commit {
         for task in &pending {
             task.abort();
         }
-        drop(release);
+        // The holding task owns a clone of the store: wait for it to end, or the clone it drops
+        // last (and the writer's final batch) could still be running when the file reopens.
+        release.release_and_join().await;
         drop(store);
         for task in pending {
             let _ = task.await;

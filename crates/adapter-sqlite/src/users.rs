@@ -6,8 +6,10 @@ use chat_domain::ports::{InsertUserError, UserRepository};
 use chat_domain::{Email, User, UserId};
 use rusqlite::{params, OptionalExtension};
 
-use crate::rows::{self, millis, USER_COLUMNS};
+use crate::rows::{self, millis, user_columns, Key};
 use crate::SqliteStore;
+
+const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?1");
 
 /// Clamps a count to SQLite's LIMIT range (a negative LIMIT would mean no limit at all).
 pub(crate) fn sql_limit(n: usize) -> i64 {
@@ -25,7 +27,7 @@ impl UserRepository for SqliteStore {
                 let sql = "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
                            VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (email) DO NOTHING";
                 let changed = conn.prepare_cached(sql)?.execute(params![
-                    user.id.to_string(),
+                    user.id.key(),
                     user.email.as_str(),
                     user.username.as_str(),
                     user.password_hash.0,
@@ -43,18 +45,14 @@ impl UserRepository for SqliteStore {
     }
 
     async fn user_by_id(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.read(move |conn| {
-            let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
-            Ok(conn.prepare_cached(&sql)?.query_row([id.to_string()], rows::user).optional()?)
-        })
-        .await
+        self.read(move |conn| Ok(conn.prepare_cached(USER_BY_ID)?.query_row([id.key()], rows::user).optional()?)).await
     }
 
     async fn user_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         let email = email.as_str().to_owned();
         self.read(move |conn| {
-            let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?1");
-            Ok(conn.prepare_cached(&sql)?.query_row([email], rows::user).optional()?)
+            const BY_EMAIL: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.email = ?1");
+            Ok(conn.prepare_cached(BY_EMAIL)?.query_row([email], rows::user).optional()?)
         })
         .await
     }
@@ -68,10 +66,9 @@ impl UserRepository for SqliteStore {
             let tx = conn.transaction()?;
             let mut found = Vec::with_capacity(ids.len());
             {
-                let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1");
-                let mut stmt = tx.prepare_cached(&sql)?;
+                let mut stmt = tx.prepare_cached(USER_BY_ID)?;
                 for id in ids {
-                    if let Some(user) = stmt.query_row([id.to_string()], rows::user).optional()? {
+                    if let Some(user) = stmt.query_row([id.key()], rows::user).optional()? {
                         found.push(user);
                     }
                 }
@@ -87,14 +84,16 @@ impl UserRepository for SqliteStore {
         // needle literally (LIKE would give `%` and `_` a meaning), and instr(x, '') is 1.
         let needle = needle.to_ascii_lowercase();
         self.read(move |conn| {
-            let sql = format!(
-                "SELECT {USER_COLUMNS} FROM users u
+            const SEARCH: &str = concat!(
+                "SELECT ",
+                user_columns!(),
+                " FROM users u
                  WHERE u.id <> ?1 AND (instr(lower(u.username), ?2) > 0 OR instr(lower(u.email), ?2) > 0)
                  ORDER BY u.username, u.id
                  LIMIT ?3"
             );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let found = stmt.query_map(params![exclude.to_string(), needle, sql_limit(limit)], rows::user)?;
+            let mut stmt = conn.prepare_cached(SEARCH)?;
+            let found = stmt.query_map(params![exclude.key(), needle, sql_limit(limit)], rows::user)?;
             Ok(found.collect::<rusqlite::Result<Vec<User>>>()?)
         })
         .await

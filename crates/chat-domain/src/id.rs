@@ -47,35 +47,77 @@ impl Id {
 
     /// Parses exactly 24 hexadecimal characters (either case; shown lowercase).
     pub fn parse(text: &str) -> Result<Self, InvalidId> {
-        let raw = text.as_bytes();
-        if raw.len() != 24 {
-            return Err(InvalidId);
-        }
+        let raw: &[u8; 24] = text.as_bytes().try_into().map_err(|_| InvalidId)?;
         let mut bytes = [0u8; 12];
-        for (i, pair) in raw.chunks_exact(2).enumerate() {
-            let hi = hex_value(pair[0]).ok_or(InvalidId)?;
-            let lo = hex_value(pair[1]).ok_or(InvalidId)?;
-            bytes[i] = (hi << 4) | lo;
+        for (byte, pair) in bytes.iter_mut().zip(raw.chunks_exact(2)) {
+            let (hi, lo) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
+            if (hi | lo) == INVALID {
+                return Err(InvalidId);
+            }
+            *byte = (hi << 4) | lo;
         }
         Ok(Self(bytes))
     }
-}
 
-fn hex_value(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
+    /// The 24 lowercase hex characters, on the stack (what `Display` writes, without going
+    /// through the formatting machinery once per byte).
+    pub fn text(&self) -> IdText {
+        let mut text = [0u8; 24];
+        for (pair, byte) in text.chunks_exact_mut(2).zip(self.0) {
+            pair[0] = HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        IdText(text)
     }
 }
 
+/// An id as its 24 lowercase hex characters, held on the stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IdText([u8; 24]);
+
+impl IdText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written, so this never fails.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    pub fn as_bytes(&self) -> &[u8; 24] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Marks a byte that is not a hex digit in [`HEX_VALUES`]; its high bits cannot come from
+/// OR-ing two digit values, so one test covers both characters of a pair.
+const INVALID: u8 = 0xff;
+
+/// The value of every byte read as a hex digit (either case), or [`INVALID`].
+const HEX_VALUES: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 10 {
+        table[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        table[b'a' as usize + i] = 10 + i as u8;
+        table[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    table
+};
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for b in self.0 {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(self.text().as_str())
     }
 }
 
@@ -97,6 +139,10 @@ macro_rules! typed_id {
             }
             pub fn parse(text: &str) -> Result<Self, InvalidId> {
                 Id::parse(text).map(Self)
+            }
+            /// The 24 lowercase hex characters, on the stack.
+            pub fn text(&self) -> IdText {
+                self.0.text()
             }
         }
 
@@ -160,6 +206,25 @@ mod tests {
             assert_eq!(Id::parse(bad), Err(InvalidId), "{bad:?}");
         }
         assert!(Id::parse("0123456789ABCDEF01234567").is_ok());
+        // Bytes next to the digit ranges, and ones above ASCII, are not digits.
+        for bad in ["/", ":", "@", "G", "`", "g", "\u{ff}"] {
+            let text = format!("{bad}{}", "0".repeat(24 - bad.len()));
+            assert_eq!(Id::parse(&text), Err(InvalidId), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn text_is_lowercase_hex_of_every_byte() {
+        let id = Id::from_bytes([0x00, 0x01, 0x0f, 0x10, 0x7f, 0x80, 0x9a, 0xab, 0xcd, 0xef, 0xf0, 0xff]);
+        assert_eq!(id.text().as_str(), "00010f107f809aabcdeff0ff");
+        assert_eq!(id.to_string(), "00010f107f809aabcdeff0ff");
+        assert_eq!(MessageId(id).text(), id.text());
+        assert_eq!(Id::parse("00010F107F809AABCDEFF0FF"), Ok(id));
+        for byte in 0..=255u8 {
+            let id = Id::from_bytes([byte; 12]);
+            assert_eq!(id.text().as_str(), format!("{byte:02x}").repeat(12));
+            assert_eq!(Id::parse(id.text().as_str()), Ok(id));
+        }
     }
 
     #[test]

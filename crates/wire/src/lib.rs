@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod acks;
 pub mod delivery;
+mod time;
+
+pub use time::{format_timestamp, TimestampText};
 
 /// The Socket.IO rooms of the contract.
 pub mod rooms {
@@ -36,9 +39,9 @@ pub mod events {
     pub const MESSAGE_DELETED: &str = "message:deleted";
 }
 
-/// Formats a time as the contract shows it: `2026-11-25T19:13:00.123Z`.
-pub fn format_timestamp(at: &Timestamp) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+/// An id as the contract shows it, in a `String` of exactly its 24 characters.
+fn id_string(id: chat_domain::Id) -> String {
+    id.text().as_str().to_owned()
 }
 
 /// Serde helpers for [`Timestamp`] fields in the contract's format.
@@ -47,8 +50,9 @@ pub mod timestamp {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
+    /// Writes the time from a stack buffer, without an intermediate `String`.
     pub fn serialize<S: Serializer>(at: &Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&super::format_timestamp(at))
+        super::time::serialize_timestamp(at, serializer)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Timestamp, D::Error> {
@@ -76,7 +80,7 @@ pub struct User {
 impl From<&chat_domain::User> for User {
     fn from(user: &chat_domain::User) -> Self {
         Self {
-            id: user.id.to_string(),
+            id: id_string(user.id.0),
             email: user.email.as_str().to_owned(),
             username: user.username.as_str().to_owned(),
             created_at: user.created_at,
@@ -150,9 +154,9 @@ pub struct Message {
 impl From<&chat_domain::Message> for Message {
     fn from(message: &chat_domain::Message) -> Self {
         Self {
-            id: message.id.to_string(),
-            sender: message.sender.to_string(),
-            chat: message.chat.to_string(),
+            id: id_string(message.id.0),
+            sender: id_string(message.sender.0),
+            chat: id_string(message.chat.0),
             text: message.text.as_str().to_owned(),
             kind: message.kind.into(),
             status: message.status.into(),
@@ -185,11 +189,11 @@ pub struct Chat {
 impl Chat {
     fn from_parts(chat: &chat_domain::Chat, last_message: Option<&chat_domain::Message>) -> Self {
         Self {
-            id: chat.id.to_string(),
+            id: id_string(chat.id.0),
             name: chat.name.as_ref().map(|n| n.as_str().to_owned()),
             is_group: chat.is_group,
-            participants: chat.participants.iter().map(ToString::to_string).collect(),
-            created_by: chat.created_by.to_string(),
+            participants: chat.participants.iter().map(|p| id_string(p.0)).collect(),
+            created_by: id_string(chat.created_by.0),
             last_message: last_message.map(Message::from),
             created_at: chat.created_at,
             updated_at: chat.updated_at,
@@ -222,7 +226,7 @@ pub struct MessageDeleted {
 
 impl MessageDeleted {
     pub fn new(chat: chat_domain::ChatId, message: chat_domain::MessageId, seq: u64) -> Self {
-        Self { message_id: message.to_string(), chat_id: chat.to_string(), seq }
+        Self { message_id: id_string(message.0), chat_id: id_string(chat.0), seq }
     }
 }
 
@@ -237,7 +241,7 @@ pub struct Typing {
 
 impl Typing {
     pub fn new(chat: chat_domain::ChatId, user: chat_domain::UserId, is_typing: bool) -> Self {
-        Self { chat_id: chat.to_string(), user_id: user.to_string(), is_typing }
+        Self { chat_id: id_string(chat.0), user_id: id_string(user.0), is_typing }
     }
 }
 
