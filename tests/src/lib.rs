@@ -156,6 +156,11 @@ impl<'a> Launch<'a> {
             .env("DATA_DIR", self.data_dir)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            // Every client of a suite registers and logs in from 127.0.0.1, far more often
+            // than one person would; the attempt limits have tests of their own
+            // (adapter-http's auth_limits). A test may set them back with `var`.
+            .env("AUTH_LIMIT_PER_EMAIL_PER_MINUTE", "0")
+            .env("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
             .stdin(Stdio::null());
         for (name, value) in &self.env {
             command.env(name, value);

@@ -1,58 +1,27 @@
 //! Credentials: argon2id password hashing and HS256 JWT access tokens, implementing the
 //! domain's `PasswordHasher` and `TokenService` ports.
+//!
+//! Hashing runs on a small pool of its own threads ([`pool`]), never on Tokio's blocking pool,
+//! so a flood of registrations and logins cannot starve storage reads, and its memory stays
+//! bounded (one argon2 buffer of 19 MiB per hashing thread).
+
+mod hasher;
+pub mod pool;
+
+pub use hasher::Argon2Hasher;
+pub use pool::{PoolConfig, PoolStats};
 
 use std::time::Duration;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash as PhcHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
-};
-use argon2::Argon2;
-use async_trait::async_trait;
 use chat_domain::error::StoreError;
-use chat_domain::model::PasswordHash;
-use chat_domain::ports::{PasswordHasher, TokenClaims, TokenService};
-use chat_domain::{Password, Timestamp, UserId};
+use chat_domain::ports::{TokenClaims, TokenService};
+use chat_domain::{Timestamp, UserId};
 use chrono::{TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 /// Least number of bytes a configured signing secret must have.
 pub const MIN_SECRET_BYTES: usize = 32;
-
-/// Hashes with argon2id (the crate's default parameters) on the blocking thread pool, so a
-/// burst of logins never stalls the async workers.
-#[derive(Debug, Default, Clone)]
-pub struct Argon2Hasher;
-
-#[async_trait]
-impl PasswordHasher for Argon2Hasher {
-    async fn hash(&self, password: &Password) -> Result<PasswordHash, StoreError> {
-        let password = password.clone();
-        let phc = tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            Argon2::default()
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| StoreError::other(e.to_string()))
-        })
-        .await
-        .map_err(StoreError::other)??;
-        Ok(PasswordHash(phc))
-    }
-
-    async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool {
-        let password = password.clone();
-        let hash = hash.0.clone();
-        tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PhcHash::new(&hash) else {
-                return false;
-            };
-            Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok()
-        })
-        .await
-        .unwrap_or(false)
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -205,15 +174,5 @@ mod tests {
         let token =
             "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiIwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDEiLCJleHAiOjk5OTk5OTk5OTl9.";
         assert!(tokens(60).decode(token).is_none());
-    }
-
-    #[tokio::test]
-    async fn hashes_verify_only_the_right_password() {
-        let h = Argon2Hasher;
-        let hash = h.hash(&Password::parse("secret-1").unwrap()).await.unwrap();
-        assert!(hash.0.starts_with("$argon2id$"));
-        assert!(h.verify(&Password::parse("secret-1").unwrap(), &hash).await);
-        assert!(!h.verify(&Password::parse("secret-2").unwrap(), &hash).await);
-        assert!(!h.verify(&Password::parse("secret-1").unwrap(), &PasswordHash("garbage".into())).await);
     }
 }

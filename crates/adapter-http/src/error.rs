@@ -10,6 +10,11 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 
+/// The message of a 429 for messages past the sender's budget.
+pub const TOO_MANY_MESSAGES: &str = "too many messages";
+/// The message of a 429 for registration and login attempts past a budget.
+pub const TOO_MANY_ATTEMPTS: &str = "too many attempts, try again later";
+
 /// An HTTP error response: a status, a message that is safe to show, and the headers some
 /// statuses need. Handlers return it; `?` converts a [`chat_domain::Error`] into it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +61,28 @@ impl ApiError {
     /// 429 asking the client to come back after `retry_after`, in whole seconds rounded up, at
     /// least one.
     pub fn rate_limited(retry_after: Duration) -> Self {
+        Self::too_many(TOO_MANY_MESSAGES, retry_after)
+    }
+
+    /// 429 for registration and login attempts past their budget, with `Retry-After`.
+    pub fn too_many_attempts(retry_after: Duration) -> Self {
+        Self::too_many(TOO_MANY_ATTEMPTS, retry_after)
+    }
+
+    fn too_many(message: &'static str, retry_after: Duration) -> Self {
         let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too many messages");
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, message);
         error.retry_after_secs = Some(secs.max(1));
         error
+    }
+
+    /// The error of a registration or login: as any domain error, except that a rate limit is
+    /// about attempts, not messages.
+    pub fn from_attempt(error: chat_domain::Error) -> Self {
+        match error {
+            chat_domain::Error::RateLimited { retry_after } => Self::too_many_attempts(retry_after),
+            other => other.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {

@@ -12,13 +12,14 @@ mod error;
 mod health;
 mod routes;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{web, HttpRequest, Resource};
 use chat_domain::Services;
 
 pub use auth::Caller;
-pub use error::ApiError;
+pub use error::{ApiError, TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES};
 pub use health::{Component, ComponentStatus, HealthCheck};
 
 /// Largest JSON body accepted, in bytes. A message may hold 10,000 characters; written with
@@ -26,17 +27,56 @@ pub use health::{Component, ComponentStatus, HealthCheck};
 /// message however its JSON is escaped, and refuses anything larger with 413.
 pub const DEFAULT_JSON_LIMIT: usize = 128 * 1024;
 
-/// What the routes need: the use-case services, the body size limit and the health check.
+/// Where the client address that registration and login attempts are counted against comes
+/// from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAddress {
+    /// The TCP peer: right unless a reverse proxy sits in front (then every client would
+    /// share the proxy's address). Headers are ignored, since any client can write them.
+    #[default]
+    Peer,
+    /// The last address in `X-Forwarded-For`, the one the (single, trusted) reverse proxy in
+    /// front appended; the peer when the header is missing or unreadable. Only for a server
+    /// no client can reach except through that proxy: otherwise clients choose their address.
+    LastForwardedFor,
+}
+
+impl ClientAddress {
+    /// The address of `req`'s client, when there is one.
+    pub fn of(self, req: &HttpRequest) -> Option<IpAddr> {
+        let peer = req.peer_addr().map(|a| a.ip());
+        match self {
+            Self::Peer => peer,
+            Self::LastForwardedFor => last_forwarded_for(req).or(peer),
+        }
+    }
+}
+
+/// The last entry of the last `X-Forwarded-For` header, when it is an IP address.
+fn last_forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
+    let header = req.headers().get_all("x-forwarded-for").last()?.to_str().ok()?;
+    header.rsplit(',').next()?.trim().parse().ok()
+}
+
+/// What the routes need: the use-case services, the body size limit, the health check and
+/// where client addresses come from.
 #[derive(Clone)]
 pub struct HttpState {
     pub services: Services,
     json_limit: usize,
     health: Option<Arc<dyn HealthCheck>>,
+    client_address: ClientAddress,
 }
 
 impl HttpState {
     pub fn new(services: Services) -> Self {
-        Self { services, json_limit: DEFAULT_JSON_LIMIT, health: None }
+        Self { services, json_limit: DEFAULT_JSON_LIMIT, health: None, client_address: ClientAddress::Peer }
+    }
+
+    /// Where client addresses come from; [`ClientAddress::Peer`] unless set.
+    pub fn with_client_address(mut self, from: ClientAddress) -> Self {
+        self.client_address = from;
+        self
     }
 
     /// Makes `GET /health` report what `check` finds (see [`HealthCheck`]); without one it

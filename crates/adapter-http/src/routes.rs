@@ -2,7 +2,7 @@
 //!
 //! No business rule lives here; the services decide, the handlers translate.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chat_domain::{ChatId, MessageId, SendMessage};
 
 use crate::auth::Caller;
@@ -13,13 +13,23 @@ use crate::HttpState;
 type State = web::Data<HttpState>;
 type Reply = Result<HttpResponse, ApiError>;
 
-pub(crate) async fn register(state: State, body: web::Json<RegisterBody>) -> Reply {
-    let session = state.services.auth.register(&body.email, &body.username, &body.password).await?;
+/// Attempts are counted against the client's address (see [`crate::ClientAddress`]) and the
+/// email; a refusal is 429 `too many attempts` with `Retry-After`.
+pub(crate) async fn register(req: HttpRequest, state: State, body: web::Json<RegisterBody>) -> Reply {
+    let client = state.client_address.of(&req);
+    let session = state
+        .services
+        .auth
+        .register_from(client, &body.email, &body.username, &body.password)
+        .await
+        .map_err(ApiError::from_attempt)?;
     Ok(HttpResponse::Created().json(wire::AuthSession::from(&session)))
 }
 
-pub(crate) async fn login(state: State, body: web::Json<LoginBody>) -> Reply {
-    let session = state.services.auth.login(&body.email, &body.password).await?;
+pub(crate) async fn login(req: HttpRequest, state: State, body: web::Json<LoginBody>) -> Reply {
+    let client = state.client_address.of(&req);
+    let session =
+        state.services.auth.login_from(client, &body.email, &body.password).await.map_err(ApiError::from_attempt)?;
     Ok(HttpResponse::Ok().json(wire::AuthSession::from(&session)))
 }
 

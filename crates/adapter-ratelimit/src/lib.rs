@@ -1,28 +1,29 @@
-//! The in-process rate limiter: a per-user GCRA budget (governor), for a single node.
+//! The in-process rate limiters, GCRA budgets (governor) for a single node: messages per user
+//! ([`InProcessRateLimiter`]) and registration and login attempts per email and per client
+//! address ([`InProcessAttemptLimiter`]).
 //!
-//! A budget of N per minute lets a user send a burst of N, then one more every 60/N seconds.
-//! A cluster replaces this with a limiter whose state is shared by every node.
+//! A budget of N per minute allows a burst of N, then one more every 60/N seconds. Memory
+//! follows the recently active keys: keys whose budget is full again are forgotten every few
+//! thousand acquisitions. A cluster replaces these with limiters whose state every node shares.
+
+mod attempts;
+mod keyed;
 
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use chat_domain::ports::{RateLimited, RateLimiter, Unlimited};
 use chat_domain::UserId;
-use governor::clock::{Clock, DefaultClock};
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter as Governor};
+use governor::Quota;
 
-/// Every this many acquisitions, users whose budget is full again are forgotten, so memory
-/// follows the recently active senders rather than everyone who ever sent.
-const PRUNE_EVERY: u64 = 4096;
+pub use attempts::{AttemptBudgets, InProcessAttemptLimiter};
+use keyed::KeyedBudget;
+#[cfg(test)]
+use keyed::PRUNE_EVERY;
 
 pub struct InProcessRateLimiter {
-    limiter: Governor<UserId, DefaultKeyedStateStore<UserId>, DefaultClock>,
-    clock: DefaultClock,
-    acquisitions: AtomicU64,
+    budget: KeyedBudget<UserId>,
 }
 
 impl std::fmt::Debug for InProcessRateLimiter {
@@ -47,30 +48,26 @@ impl InProcessRateLimiter {
     }
 
     fn with_quota(quota: Quota) -> Self {
-        Self { limiter: Governor::keyed(quota), clock: DefaultClock::default(), acquisitions: AtomicU64::new(0) }
+        Self { budget: KeyedBudget::with_quota(quota) }
     }
 
     /// Forgets users whose budget is full again, bounding memory to the recently active.
     pub fn prune(&self) {
-        self.limiter.retain_recent();
+        self.budget.prune();
     }
 }
 
 #[async_trait]
 impl RateLimiter for InProcessRateLimiter {
     async fn acquire(&self, user: UserId) -> Result<(), RateLimited> {
-        if self.acquisitions.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
-            self.prune();
-        }
-        self.limiter.check_key(&user).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            RateLimited { retry_after: wait.max(Duration::from_millis(1)) }
-        })
+        self.budget.acquire(&user)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test]
@@ -92,11 +89,11 @@ mod tests {
         for _ in 0..PRUNE_EVERY - 1 {
             limiter.acquire(UserId::generate(1)).await.unwrap();
         }
-        assert!(limiter.limiter.len() > 1000, "one entry per sender before pruning");
+        assert!(limiter.budget.len() > 1000, "one entry per sender before pruning");
         // 1000 per second refills a single unit in 1 ms: every budget is full again.
         tokio::time::sleep(Duration::from_millis(5)).await;
         limiter.acquire(UserId::generate(1)).await.unwrap();
-        assert!(limiter.limiter.len() <= 1, "pruned to the recently limited: {}", limiter.limiter.len());
+        assert!(limiter.budget.len() <= 1, "pruned to the recently limited: {}", limiter.budget.len());
     }
 
     #[tokio::test]

@@ -1,8 +1,9 @@
--- The cluster rate limiter: one GCRA step for one user, atomic because Redis runs a script
--- alone. The user's key holds the theoretical arrival time (TAT) in microseconds of Redis's
--- clock, so the nodes' clocks do not matter.
+-- The cluster rate limiters: one GCRA step for one key (a user's messages, or the attempts of
+-- one email or one client address), atomic because Redis runs a script alone. The key holds
+-- the theoretical arrival time (TAT) in microseconds of Redis's clock, so the nodes' clocks do
+-- not matter.
 --
--- KEYS[1]: the user's key. ARGV[1]: emission interval (microseconds per unit of budget).
+-- KEYS[1]: the budget's key, prefixed by the caller. ARGV[1]: emission interval (microseconds per unit of budget).
 -- ARGV[2]: burst (the whole budget, at least 1).
 -- Returns 0 when the send may go (and records it), else the microseconds until it may.
 if redis.replicate_commands then

@@ -1,13 +1,15 @@
-//! The cluster rate limiter: the same GCRA budget as the in-process limiter (a burst of N, then
-//! one more every 60/N seconds), kept in Redis so that every node draws from one budget per
-//! user. When Redis does not answer in time, the in-process limiter decides instead.
+//! The cluster rate limiters: the same GCRA budgets as the in-process limiters (a burst of N,
+//! then one more every 60/N seconds), kept in Redis so that every node draws from one budget
+//! per key: messages per user ([`RedisRateLimiter`]), and registration and login attempts per
+//! email and per client address ([`RedisAttemptLimiter`]). When Redis does not answer in time,
+//! the in-process limiter the app injects decides instead.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use chat_domain::ports::{RateLimited, RateLimiter, Unlimited};
+use chat_domain::ports::{AttemptKey, AttemptLimiter, NoAttemptLimit, RateLimited, RateLimiter, Unlimited};
 use chat_domain::UserId;
 use parking_lot::Mutex;
 
@@ -16,84 +18,49 @@ use crate::RedisNode;
 
 const SCRIPT: &str = include_str!("gcra.lua");
 
-/// Budgets sends per user across the cluster with one atomic script call per send (EVALSHA,
-/// loading the script again after a Redis restart).
-///
-/// Never fails a send because of Redis: when a call errs or takes longer than the command
-/// timeout, this node's in-process limiter answers, and keeps answering alone for
-/// [`limiter_retry`](crate::RedisSettings::limiter_retry) before Redis is asked again. While it
-/// does, each node enforces the budget on its own, so a user spreading sends over N nodes
-/// could get up to N budgets.
-pub struct RedisRateLimiter {
-    node: RedisNode,
-    script: redis::Script,
+/// A budget as the script takes it.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
     interval_micros: u64,
     burst: u32,
-    fallback: Arc<dyn RateLimiter>,
+}
+
+impl Budget {
+    fn per_minute(per_minute: u32) -> Option<Self> {
+        let n = NonZeroU32::new(per_minute)?;
+        Some(Self { interval_micros: 60_000_000 / u64::from(n.get()), burst: n.get() })
+    }
+}
+
+/// One GCRA step per call on any key, with the fallback bookkeeping every cluster limiter
+/// shares: after Redis fails to answer, it is left alone for
+/// [`limiter_retry`](crate::RedisSettings::limiter_retry) and the caller's fallback decides.
+struct Gcra {
+    node: RedisNode,
+    script: redis::Script,
     skip_redis_until: Mutex<Option<Instant>>,
 }
 
-impl std::fmt::Debug for RedisRateLimiter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisRateLimiter").field("burst", &self.burst).finish_non_exhaustive()
-    }
-}
-
-impl RedisRateLimiter {
-    /// A limiter allowing `per_minute` sends per user per minute over the whole cluster, or
-    /// none at all for 0. `fallback` decides while Redis does not answer; it should hold the
-    /// same budget for this node alone.
-    pub fn per_minute(node: RedisNode, per_minute: u32, fallback: Arc<dyn RateLimiter>) -> Arc<dyn RateLimiter> {
-        match NonZeroU32::new(per_minute) {
-            Some(n) => Arc::new(Self::new(node, n, fallback)),
-            None => Arc::new(Unlimited),
-        }
+impl Gcra {
+    fn new(node: RedisNode) -> Self {
+        Self { node, script: redis::Script::new(SCRIPT), skip_redis_until: Mutex::new(None) }
     }
 
-    fn new(node: RedisNode, per_minute: NonZeroU32, fallback: Arc<dyn RateLimiter>) -> Self {
-        Self {
-            node,
-            script: redis::Script::new(SCRIPT),
-            interval_micros: 60_000_000 / u64::from(per_minute.get()),
-            burst: per_minute.get(),
-            fallback,
-            skip_redis_until: Mutex::new(None),
-        }
-    }
-
-    /// One GCRA step in Redis: `Ok(None)` allowed, `Ok(Some(wait))` refused.
-    async fn ask_redis(&self, user: UserId) -> Result<Option<Duration>, String> {
-        let shared = &self.node.shared;
-        let mut commands = shared.commands.clone();
-        let key = format!("{}{user}", shared.settings.key_prefix);
-        let mut invocation = self.script.key(key);
-        invocation.arg(self.interval_micros).arg(self.burst);
-        let call = invocation.invoke_async::<u64>(&mut commands);
-        match tokio::time::timeout(shared.settings.command_timeout, call).await {
-            Ok(Ok(0)) => Ok(None),
-            Ok(Ok(micros)) => Ok(Some(Duration::from_micros(micros).max(Duration::from_millis(1)))),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {:?}", shared.settings.command_timeout)),
-        }
-    }
-}
-
-#[async_trait]
-impl RateLimiter for RedisRateLimiter {
-    async fn acquire(&self, user: UserId) -> Result<(), RateLimited> {
+    /// Redis's decision for `key`, or `None` when the caller's fallback must decide.
+    async fn decide(&self, key: String, budget: Budget) -> Option<Result<(), RateLimited>> {
         let status = &self.node.shared.status;
         let skip = self.skip_redis_until.lock().is_some_and(|until| Instant::now() < until);
         if !skip {
-            match self.ask_redis(user).await {
+            match self.ask_redis(key, budget).await {
                 Ok(refused) => {
                     if self.skip_redis_until.lock().take().is_some() {
                         status.limiter_log.reset();
                         tracing::info!("the cluster rate limiter reaches Redis again");
                     }
-                    return match refused {
+                    return Some(match refused {
                         None => Ok(()),
                         Some(retry_after) => Err(RateLimited { retry_after }),
-                    };
+                    });
                 }
                 Err(error) => {
                     let retry = self.node.shared.settings.limiter_retry;
@@ -109,6 +76,119 @@ impl RateLimiter for RedisRateLimiter {
             }
         }
         Counters::add(&status.counters.limiter_fallbacks, 1);
-        self.fallback.acquire(user).await
+        None
+    }
+
+    /// One GCRA step in Redis: `Ok(None)` allowed, `Ok(Some(wait))` refused.
+    async fn ask_redis(&self, key: String, budget: Budget) -> Result<Option<Duration>, String> {
+        let shared = &self.node.shared;
+        let mut commands = shared.commands.clone();
+        let mut invocation = self.script.key(key);
+        invocation.arg(budget.interval_micros).arg(budget.burst);
+        let call = invocation.invoke_async::<u64>(&mut commands);
+        match tokio::time::timeout(shared.settings.command_timeout, call).await {
+            Ok(Ok(0)) => Ok(None),
+            Ok(Ok(micros)) => Ok(Some(Duration::from_micros(micros).max(Duration::from_millis(1)))),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {:?}", shared.settings.command_timeout)),
+        }
+    }
+}
+
+/// Budgets sends per user across the cluster with one atomic script call per send (EVALSHA,
+/// loading the script again after a Redis restart), on keys `<key_prefix><userId>`.
+///
+/// Never fails a send because of Redis: when a call errs or takes longer than the command
+/// timeout, this node's in-process limiter answers, and keeps answering alone for
+/// [`limiter_retry`](crate::RedisSettings::limiter_retry) before Redis is asked again. While it
+/// does, each node enforces the budget on its own, so a user spreading sends over N nodes
+/// could get up to N budgets.
+pub struct RedisRateLimiter {
+    gcra: Gcra,
+    budget: Budget,
+    fallback: Arc<dyn RateLimiter>,
+}
+
+impl std::fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRateLimiter").field("burst", &self.budget.burst).finish_non_exhaustive()
+    }
+}
+
+impl RedisRateLimiter {
+    /// A limiter allowing `per_minute` sends per user per minute over the whole cluster, or
+    /// none at all for 0. `fallback` decides while Redis does not answer; it should hold the
+    /// same budget for this node alone.
+    pub fn per_minute(node: RedisNode, per_minute: u32, fallback: Arc<dyn RateLimiter>) -> Arc<dyn RateLimiter> {
+        match Budget::per_minute(per_minute) {
+            Some(budget) => Arc::new(Self { gcra: Gcra::new(node), budget, fallback }),
+            None => Arc::new(Unlimited),
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn acquire(&self, user: UserId) -> Result<(), RateLimited> {
+        let key = format!("{}{user}", self.gcra.node.shared.settings.key_prefix);
+        match self.gcra.decide(key, self.budget).await {
+            Some(decision) => decision,
+            None => self.fallback.acquire(user).await,
+        }
+    }
+}
+
+/// Budgets registration and login attempts across the cluster, one GCRA budget per email
+/// (keys `<attempt_key_prefix>email:<email>`) and per client address
+/// (`<attempt_key_prefix>addr:<address>`), with the same fallback as [`RedisRateLimiter`]:
+/// while Redis does not answer, `fallback` (this node's own budgets) decides.
+pub struct RedisAttemptLimiter {
+    gcra: Gcra,
+    per_email: Option<Budget>,
+    per_address: Option<Budget>,
+    fallback: Arc<dyn AttemptLimiter>,
+}
+
+impl std::fmt::Debug for RedisAttemptLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisAttemptLimiter")
+            .field("per_email", &self.per_email.map(|b| b.burst))
+            .field("per_address", &self.per_address.map(|b| b.burst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisAttemptLimiter {
+    /// A limiter of `per_email_per_minute` attempts per email and `per_address_per_minute` per
+    /// client address over the whole cluster (`0` turns that kind off; both off never limits).
+    /// `fallback` decides while Redis does not answer; it should hold the same budgets.
+    pub fn per_minute(
+        node: RedisNode,
+        per_email_per_minute: u32,
+        per_address_per_minute: u32,
+        fallback: Arc<dyn AttemptLimiter>,
+    ) -> Arc<dyn AttemptLimiter> {
+        let per_email = Budget::per_minute(per_email_per_minute);
+        let per_address = Budget::per_minute(per_address_per_minute);
+        if per_email.is_none() && per_address.is_none() {
+            return Arc::new(NoAttemptLimit);
+        }
+        Arc::new(Self { gcra: Gcra::new(node), per_email, per_address, fallback })
+    }
+}
+
+#[async_trait]
+impl AttemptLimiter for RedisAttemptLimiter {
+    async fn acquire(&self, key: &AttemptKey) -> Result<(), RateLimited> {
+        let prefix = &self.gcra.node.shared.settings.attempt_key_prefix;
+        let (budget, redis_key) = match key {
+            AttemptKey::Email(email) => (self.per_email, format!("{prefix}email:{email}")),
+            AttemptKey::Address(ip) => (self.per_address, format!("{prefix}addr:{ip}")),
+        };
+        let Some(budget) = budget else { return Ok(()) };
+        match self.gcra.decide(redis_key, budget).await {
+            Some(decision) => decision,
+            None => self.fallback.acquire(key).await,
+        }
     }
 }

@@ -11,13 +11,22 @@
 //! | `JWT_SECRET` | random per process | HS256 signing secret, at least 32 bytes |
 //! | `JWT_TTL_SECS` | `86400` | lifetime of an access token |
 //! | `RATE_LIMIT_PER_MINUTE` | `30` | messages per user per minute; `0` turns the limit off |
+//! | `AUTH_LIMIT_PER_EMAIL_PER_MINUTE` | `10` | register and login attempts naming one email; `0` turns it off |
+//! | `AUTH_LIMIT_PER_ADDRESS_PER_MINUTE` | `60` | register and login attempts from one client address; `0` turns it off |
+//! | `HASH_THREADS` | cores | password hashes running at once (each holds 19 MiB), 1 to 256 |
+//! | `HASH_QUEUE_WAIT_MS` | `2000` | longest a register or login waits for a hashing thread before 503 |
+//! | `TRUST_PROXY` | `false` | count attempts against the last `X-Forwarded-For` entry instead of the peer |
 //! | `CORS_ORIGIN` | `*` | origins allowed to call from a browser: `*` or a comma-separated list |
 //! | `LOG_FORMAT` | `text` | `text` or `json` |
 //! | `RUST_LOG` | `info` | tracing filter directives |
 
+mod auth;
+
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use auth::{AuthConfig, MAX_HASH_QUEUE_WAIT_MS, MAX_HASH_THREADS};
 
 /// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -53,6 +62,8 @@ pub struct Config {
     pub jwt_ttl: Duration,
     /// 0 means unlimited.
     pub rate_limit_per_minute: u32,
+    /// Attempt budgets of registration and login, the hashing pool, the client address.
+    pub auth: AuthConfig,
     pub cors: CorsOrigins,
     pub log_format: LogFormat,
 }
@@ -132,7 +143,7 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        for variable in VARIABLES {
+        for variable in VARIABLES.into_iter().chain(auth::VARIABLES) {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(variable) {
                 return Err(invalid(variable, "must be valid UTF-8"));
             }
@@ -205,6 +216,7 @@ impl Config {
                 .parse()
                 .map_err(|_| invalid("RATE_LIMIT_PER_MINUTE", "must be a whole number (0 turns the limit off)"))?,
         };
+        let auth = AuthConfig::from_lookup(&lookup)?;
         let cors = match lookup("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(raw) => parse_cors(&raw)?,
@@ -224,6 +236,7 @@ impl Config {
             jwt_secret_generated,
             jwt_ttl,
             rate_limit_per_minute,
+            auth,
             cors,
             log_format,
         })
@@ -343,6 +356,16 @@ mod tests {
             let error = config(&[(name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{name}={value}");
         }
+    }
+
+    #[test]
+    fn the_guards_of_registration_and_login_are_read_with_the_rest() {
+        let c = config(&[]).unwrap();
+        assert_eq!((c.auth.per_email_per_minute, c.auth.per_address_per_minute), (10, 60));
+        assert_eq!(c.auth.hash_queue_wait, Duration::from_secs(2));
+        let c = config(&[("HASH_THREADS", "2"), ("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", "0")]).unwrap();
+        assert_eq!((c.auth.hash_threads, c.auth.per_address_per_minute), (2, 0));
+        assert_eq!(config(&[("HASH_QUEUE_WAIT_MS", "soon")]).unwrap_err().variable, "HASH_QUEUE_WAIT_MS");
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! other participants), message throughput, and the server's memory per idle connection.
 //!
 //! Usage: `chat-bench <base-url> <server-pid> [users] [group-size] [messages-per-user] [idle-connections]`
-//! (`cargo xtask bench` starts a release server and runs this against it).
+//! (`cargo xtask bench` starts a release server and runs this against it), or
+//! `chat-bench <base-url> <server-pid> flood [registrations] [failed-logins] [concurrency]` for
+//! the registration and login flood ([`flood`]; `cargo xtask bench flood`).
+
+mod flood;
 
 use std::error::Error;
 use std::sync::Arc;
@@ -92,6 +96,12 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.get(2).map(String::as_str) == Some("flood") {
+        let base = raw.first().ok_or("missing base url")?.trim_end_matches('/');
+        let pid = raw.get(1).ok_or("missing server pid")?.parse()?;
+        return flood::run(base, pid, &raw[3..]).await;
+    }
     let a = args()?;
     let http = reqwest::Client::new();
     let api = format!("{}/api", a.base);

@@ -4,6 +4,7 @@
 //! shared storage contract suite. Every method that can fail returns [`StoreError`]:
 //! `Unavailable` when the database cannot be reached, `Other` for anything else.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -96,8 +97,10 @@ pub trait MessageRepository: Send + Sync {
 
     /// Marks the message deleted, atomically taking its chat's next `seq` (the chat's
     /// `last_seq` moves with it; `last_message_id` does not change) and setting `updated_at` to
-    /// `at` on the message. A message already deleted is returned unchanged, with nothing
-    /// written.
+    /// `at` on the message. It MUST erase the stored text (and anything derived from it) in
+    /// the same atomic write, and return the message with its text `""`, as
+    /// [`Message::mark_deleted`] leaves it. A message already deleted is returned unchanged,
+    /// with nothing written.
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
 
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
@@ -151,13 +154,67 @@ impl RateLimiter for Unlimited {
     }
 }
 
-/// Hashes and checks passwords. Implementations do the slow work off the async executor.
+/// What one attempt to register or sign in is counted against. The services decide which keys
+/// an attempt names ([`crate::services::AuthService`]); the limiter holds one budget per key,
+/// sized per kind by its configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum AttemptKey {
+    /// The (normalized) email the attempt names, whoever sends it.
+    Email(Email),
+    /// The client address the attempt comes from: an IPv4 address, or the /64 network of an
+    /// IPv6 one (a single IPv6 client usually holds a whole /64).
+    Address(IpAddr),
+}
+
+/// Budgets registration and login attempts per [`AttemptKey`], and, in a cluster
+/// implementation, across every node.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AttemptLimiter: Send + Sync {
+    /// Takes one unit of `key`'s budget, or says how long until one is free. An implementation
+    /// that cannot reach its backing store SHOULD decide with a local budget instead.
+    async fn acquire(&self, key: &AttemptKey) -> Result<(), RateLimited>;
+}
+
+/// An attempt limiter that never limits: every budget configured off.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoAttemptLimit;
+
+#[async_trait]
+impl AttemptLimiter for NoAttemptLimit {
+    async fn acquire(&self, _key: &AttemptKey) -> Result<(), RateLimited> {
+        Ok(())
+    }
+}
+
+/// A hasher had no free slot within its wait: as many hashes as it runs at once are in flight
+/// and its queue is full. Hashers return it as [`StoreError::Unavailable`]; the services answer
+/// [`crate::Error::Unavailable`] and the caller may try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("password hashing is saturated")]
+pub struct HashingBusy;
+
+impl From<HashingBusy> for StoreError {
+    fn from(busy: HashingBusy) -> Self {
+        StoreError::unavailable(busy)
+    }
+}
+
+/// Hashes and checks passwords. Implementations do the slow work off the async executor, and
+/// SHOULD bound how much of it runs at once (memory: argon2id takes 19 MiB per hash).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PasswordHasher: Send + Sync {
+    /// A new salted hash of `password`; `Unavailable` (with [`HashingBusy`]) when saturated.
     async fn hash(&self, password: &Password) -> Result<PasswordHash, StoreError>;
     /// True when `password` matches `hash`; false for a mismatch or a malformed hash.
     async fn verify(&self, password: &Password, hash: &PasswordHash) -> bool;
+    /// Like [`verify`](Self::verify), but says so when the check could not run at all
+    /// (`Unavailable` with [`HashingBusy`]) rather than answering false. The services call
+    /// this one; the default suits hashers that never refuse work.
+    async fn try_verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, StoreError> {
+        Ok(self.verify(password, hash).await)
+    }
 }
 
 /// What an access token with a valid signature says. Whether it is alive at a given moment is

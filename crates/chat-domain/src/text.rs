@@ -17,8 +17,10 @@ pub const MAX_CHAT_NAME_CHARS: usize = 100;
 pub const MAX_CLIENT_ID_CHARS: usize = 128;
 /// Most characters a username may hold after trimming.
 pub const MAX_USERNAME_CHARS: usize = 64;
-/// Least and most characters a password may hold.
-pub const MIN_PASSWORD_CHARS: usize = 6;
+/// Least characters a new password (one being registered) must hold. Accounts made under an
+/// older, shorter rule still sign in: login checks only [`MAX_PASSWORD_CHARS`].
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Most characters a password may hold, new or presented at login; it bounds hashing work.
 pub const MAX_PASSWORD_CHARS: usize = 256;
 /// Most characters an email address may hold.
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -186,10 +188,25 @@ impl Username {
 pub struct Password(String);
 
 impl Password {
+    /// A new password, as registration takes it: [`MIN_PASSWORD_CHARS`] to
+    /// [`MAX_PASSWORD_CHARS`] characters.
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let count = raw.chars().count();
         if count < MIN_PASSWORD_CHARS {
             return Err(Error::invalid(format!("password must be at least {MIN_PASSWORD_CHARS} characters")));
+        }
+        if count > MAX_PASSWORD_CHARS {
+            return Err(Error::invalid(format!("password must be at most {MAX_PASSWORD_CHARS} characters")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// A password presented at login: anything non-empty up to [`MAX_PASSWORD_CHARS`], so that
+    /// accounts registered under an older, shorter minimum keep signing in.
+    pub fn presented(raw: &str) -> Result<Self, Error> {
+        let count = raw.chars().count();
+        if count == 0 {
+            return Err(Error::invalid("password must not be empty"));
         }
         if count > MAX_PASSWORD_CHARS {
             return Err(Error::invalid(format!("password must be at most {MAX_PASSWORD_CHARS} characters")));
@@ -268,8 +285,11 @@ mod tests {
         assert!(Username::parse("  alice ").is_ok());
         assert!(Username::parse("   ").is_err());
         assert!(Username::parse("<b>x</b>").is_err());
-        assert!(Password::parse("12345").is_err());
-        assert!(Password::parse("123456").is_ok());
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::presented("123456").is_ok(), "older accounts keep signing in");
+        assert!(Password::presented("").is_err());
+        assert!(Password::presented(&"x".repeat(MAX_PASSWORD_CHARS + 1)).is_err());
     }
 
     #[test]
@@ -283,8 +303,8 @@ mod tests {
     fn limit_messages_name_their_constant() {
         let too_long = MessageText::parse(&"a".repeat(MAX_MESSAGE_CHARS + 1)).unwrap_err();
         assert_eq!(too_long, Error::invalid("text must be at most 10000 characters"));
-        let too_short = Password::parse("12345").unwrap_err();
-        assert_eq!(too_short, Error::invalid("password must be at least 6 characters"));
+        let too_short = Password::parse("1234567").unwrap_err();
+        assert_eq!(too_short, Error::invalid("password must be at least 8 characters"));
     }
 
     #[test]

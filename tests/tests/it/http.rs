@@ -179,7 +179,7 @@ async fn errors_have_the_nestjs_shape_and_the_right_status(server: &Server) {
     let short = server
         .post("/api/auth/register", None, &json!({"email": "x@example.com", "username": "x", "password": "12345"}))
         .await;
-    assert_eq!(short.error(400), "password must be at least 6 characters");
+    assert_eq!(short.error(400), "password must be at least 8 characters");
 
     let malformed = server
         .send(

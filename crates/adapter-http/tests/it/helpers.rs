@@ -10,13 +10,13 @@ use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::header::HeaderMap;
 use actix_web::test::{self, TestRequest};
 use actix_web::App;
-use adapter_http::{configure, HealthCheck, HttpState};
+use adapter_http::{configure, ClientAddress, HealthCheck, HttpState};
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::ports::{
-    ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimited, RateLimiter, TokenClaims, TokenService,
-    Unlimited, UserRepository,
+    AttemptLimiter, ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimited, RateLimiter, TokenClaims,
+    TokenService, Unlimited, UserRepository,
 };
 use chat_domain::{
     Clock, DomainEvent, Password, PasswordHash, ServicePorts, Services, ServicesConfig, SystemClock, Timestamp, UserId,
@@ -127,11 +127,24 @@ pub struct Options {
     pub users: Option<Arc<dyn UserRepository>>,
     pub json_limit: Option<usize>,
     pub health: Option<Arc<dyn HealthCheck>>,
+    /// Counts registration and login attempts; none counted without one.
+    pub attempts: Option<Arc<dyn AttemptLimiter>>,
+    /// Replaces [`FakeHasher`].
+    pub hasher: Option<Arc<dyn PasswordHasher>>,
+    pub client_address: Option<ClientAddress>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { limiter: Arc::new(Unlimited), users: None, json_limit: None, health: None }
+        Self {
+            limiter: Arc::new(Unlimited),
+            users: None,
+            json_limit: None,
+            health: None,
+            attempts: None,
+            hasher: None,
+            client_address: None,
+        }
     }
 }
 
@@ -214,11 +227,18 @@ pub async fn spawn_app_with(
         messages,
         notifier: notifier.clone(),
         limiter: options.limiter,
-        hasher: Arc::new(FakeHasher),
+        hasher: options.hasher.unwrap_or_else(|| Arc::new(FakeHasher)),
         tokens: Arc::new(FakeTokens),
         clock: Arc::new(SteppingClock::default()),
     };
-    let mut state = HttpState::new(Services::new(ports, ServicesConfig::default()));
+    let mut services = Services::new(ports, ServicesConfig::default());
+    if let Some(attempts) = options.attempts {
+        services = services.with_attempt_limiter(attempts);
+    }
+    let mut state = HttpState::new(services);
+    if let Some(from) = options.client_address {
+        state = state.with_client_address(from);
+    }
     if let Some(limit) = options.json_limit {
         state = state.with_json_limit(limit);
     }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod auth_limits;
 mod chats;
 mod helpers;
 mod messages;

@@ -1,11 +1,16 @@
-//! The cluster rate limiter: one budget for every node, refilling at the configured pace.
+//! The cluster rate limiters: one budget for every node, refilling at the configured pace, for
+//! messages per user and for attempts per email and per address.
 
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat_domain::UserId;
+use adapter_redis::{RedisNode, RedisSettings};
+use chat_domain::ports::{AttemptKey, AttemptLimiter, RateLimited};
+use chat_domain::{Email, UserId};
 use test_services::redis::Redis;
 
-use crate::helpers::{cluster_limiter, node};
+use crate::helpers::{cluster_limiter, node, settings};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_limiters_share_one_budget() {
@@ -53,4 +58,60 @@ async fn the_budget_refills_at_the_configured_pace() {
     if again.elapsed() < Duration::from_millis(450) {
         assert!(another.is_err(), "and only one");
     }
+}
+
+/// The fallback of the attempt tests: refuses everything with a recognisable wait.
+struct RefuseAll;
+
+#[async_trait::async_trait]
+impl AttemptLimiter for RefuseAll {
+    async fn acquire(&self, _key: &AttemptKey) -> Result<(), RateLimited> {
+        Err(RateLimited { retry_after: Duration::from_secs(77) })
+    }
+}
+
+fn email(address: &str) -> AttemptKey {
+    AttemptKey::Email(Email::parse(address).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempt_budgets_per_email_and_per_address_are_shared_by_the_cluster() {
+    let redis = Redis::start();
+    let a = node(&redis).attempt_limiter(4, 6, Arc::new(RefuseAll));
+    let b = node(&redis).attempt_limiter(4, 6, Arc::new(RefuseAll));
+    let alice = email("alice@example.com");
+    for n in 0..4_u32 {
+        let limiter = if n.is_multiple_of(2) { &a } else { &b };
+        limiter.acquire(&alice).await.unwrap_or_else(|e| panic!("attempt {n} refused: {e:?}"));
+    }
+    let refused = b.acquire(&alice).await.unwrap_err();
+    // Four per minute refill one every 15 s; the fallback's 77 s would mean Redis was not asked.
+    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(15), "{refused:?}");
+    a.acquire(&email("bob@example.com")).await.expect("budgets are per email");
+
+    let client = AttemptKey::Address(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9)));
+    for _ in 0..6 {
+        a.acquire(&client).await.unwrap();
+    }
+    assert!(b.acquire(&client).await.is_err(), "the address budget is the cluster's");
+    let other = AttemptKey::Address(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10)));
+    b.acquire(&other).await.expect("budgets are per address");
+
+    let emails_off = node(&redis).attempt_limiter(0, 6, Arc::new(RefuseAll));
+    for _ in 0..10 {
+        emails_off.acquire(&alice).await.expect("0 turns the email budget off");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attempts_fall_back_to_the_local_limiter_when_redis_does_not_answer() {
+    let redis = Redis::start();
+    let url = redis.url();
+    drop(redis);
+    let node =
+        RedisNode::new(&url, RedisSettings { command_timeout: Duration::from_millis(200), ..settings() }).unwrap();
+    let limiter = node.attempt_limiter(10, 60, Arc::new(RefuseAll));
+    let refused = limiter.acquire(&email("alice@example.com")).await.unwrap_err();
+    assert_eq!(refused.retry_after, Duration::from_secs(77), "the fallback decided");
+    assert!(node.stats().limiter_fallbacks >= 1);
 }

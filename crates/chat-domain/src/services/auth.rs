@@ -1,16 +1,32 @@
 //! Accounts: registration, login, authentication of access tokens and user lookup.
+//!
+//! Registration and login are the two use cases a stranger can make expensive (each costs one
+//! argon2 hash), so they are guarded, in this order: the input is validated (free); the attempt
+//! is counted against its client address and the email it names, and refused with
+//! `RateLimited` past either budget ([`AttemptLimiter`]); registration looks the email up and
+//! answers `Conflict` without hashing; login does exactly one argon2 verification whether or not
+//! the email exists (against a dummy hash for an unknown one), so timing does not tell which
+//! emails have accounts.
 
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use super::{Ports, ServicesConfig};
+use super::{Ports, Services, ServicesConfig};
 use crate::credentials;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StoreError};
 use crate::id::UserId;
-use crate::model::User;
-use crate::ports::{InsertUserError, TokenClaims};
+use crate::model::{PasswordHash, User};
+use crate::ports::{AttemptKey, AttemptLimiter, HashingBusy, InsertUserError, NoAttemptLimit, TokenClaims};
 use crate::text::{Email, Password, Username, MAX_SEARCH_CHARS};
 use crate::time::id_seconds;
+
+/// What registration answers for an email that has an account already.
+pub const EMAIL_TAKEN: &str = "email already registered";
+
+/// The password behind the dummy hash. No account can have it as its hash (hashes are salted),
+/// and a match against the dummy is still refused, so it need not be secret.
+const DUMMY_PASSWORD: &str = "no account has this password";
 
 /// A signed-in user and the access token that proves it.
 #[derive(Debug, Clone)]
@@ -23,19 +39,55 @@ pub struct Session {
 pub struct AuthService {
     ports: Ports,
     config: Arc<ServicesConfig>,
+    attempts: Arc<dyn AttemptLimiter>,
+    /// The hash an unknown email's login is verified against, computed once.
+    dummy: Arc<OnceLock<PasswordHash>>,
+}
+
+impl Services {
+    /// Counts registration and login attempts with `limiter` (without one, nothing is counted).
+    /// Lives here rather than in [`Ports`] because only accounts use it.
+    pub fn with_attempt_limiter(mut self, limiter: Arc<dyn AttemptLimiter>) -> Self {
+        self.auth.attempts = limiter;
+        self
+    }
 }
 
 impl AuthService {
     pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>) -> Self {
-        Self { ports, config }
+        Self { ports, config, attempts: Arc::new(NoAttemptLimit), dummy: Arc::default() }
     }
 
-    /// Creates an account and signs it in. `Conflict` when the email is taken.
+    /// Computes the dummy hash now (one argon2 hash), so that no login pays for it later. Call
+    /// once at startup; without it the first login naming an unknown email computes it instead.
+    pub async fn prepare(&self) -> Result<()> {
+        self.dummy_hash().await.map(drop)
+    }
+
+    /// Creates an account and signs it in. `Conflict` when the email is taken. For callers that
+    /// know no client address; see [`register_from`](Self::register_from).
     pub async fn register(&self, email: &str, username: &str, password: &str) -> Result<Session> {
+        self.register_from(None, email, username, password).await
+    }
+
+    /// Creates an account and signs it in, for a client at `client` (when known). `Invalid` for
+    /// bad input, `RateLimited` past the attempt budgets, `Conflict` when the email is taken
+    /// (found before any hashing), `Unavailable` when hashing is saturated.
+    pub async fn register_from(
+        &self,
+        client: Option<IpAddr>,
+        email: &str,
+        username: &str,
+        password: &str,
+    ) -> Result<Session> {
         let email = Email::parse(email)?;
         let username = Username::parse(username)?;
         let password = Password::parse(password)?;
-        let hash = self.ports.hasher.hash(&password).await?;
+        self.admit(client, &email).await?;
+        if self.ports.users.user_by_email(&email).await?.is_some() {
+            return Err(Error::Conflict(EMAIL_TAKEN.into()));
+        }
+        let hash = self.ports.hasher.hash(&password).await.map_err(hashing_failed)?;
         let now = self.ports.clock.now();
         let user = User {
             id: UserId::generate(id_seconds(now)),
@@ -47,27 +99,72 @@ impl AuthService {
         };
         match self.ports.users.insert_user(&user).await {
             Ok(()) => {}
-            Err(InsertUserError::EmailTaken) => return Err(Error::Conflict("email already registered".into())),
+            // Another registration of the same email won the race since the lookup.
+            Err(InsertUserError::EmailTaken) => return Err(Error::Conflict(EMAIL_TAKEN.into())),
             Err(InsertUserError::Store(e)) => return Err(e.into()),
         }
         let access_token = self.ports.tokens.issue(user.id, now)?;
         Ok(Session { access_token, user })
     }
 
-    /// Signs in with email and password. `InvalidCredentials` for an unknown email or a wrong
-    /// password alike, so the answer does not tell which emails exist.
+    /// Signs in with email and password, for a caller that knows no client address; see
+    /// [`login_from`](Self::login_from).
     pub async fn login(&self, email: &str, password: &str) -> Result<Session> {
-        let (Ok(email), Ok(password)) = (Email::parse(email), Password::parse(password)) else {
+        self.login_from(None, email, password).await
+    }
+
+    /// Signs in with email and password, for a client at `client` (when known).
+    /// `InvalidCredentials` for an unknown email or a wrong password alike, after the same work
+    /// (one argon2 verification), so neither the answer nor its timing tells which emails
+    /// exist. `RateLimited` past the attempt budgets, `Unavailable` when hashing is saturated.
+    /// Passwords shorter than today's minimum still sign in (older accounts have them).
+    pub async fn login_from(&self, client: Option<IpAddr>, email: &str, password: &str) -> Result<Session> {
+        let (Ok(email), Ok(password)) = (Email::parse(email), Password::presented(password)) else {
             return Err(Error::InvalidCredentials);
         };
+        self.admit(client, &email).await?;
         let Some(user) = self.ports.users.user_by_email(&email).await? else {
+            self.verify_dummy(&password).await?;
             return Err(Error::InvalidCredentials);
         };
-        if !self.ports.hasher.verify(&password, &user.password_hash).await {
+        if !self.ports.hasher.try_verify(&password, &user.password_hash).await.map_err(hashing_failed)? {
             return Err(Error::InvalidCredentials);
         }
         let access_token = self.ports.tokens.issue(user.id, self.ports.clock.now())?;
         Ok(Session { access_token, user })
+    }
+
+    /// Counts one attempt against each key it names: the client address first, then the email.
+    /// The first refusal ends it (later keys are not charged).
+    async fn admit(&self, client: Option<IpAddr>, email: &Email) -> Result<()> {
+        let keys =
+            client.map(|ip| AttemptKey::Address(address_key(ip))).into_iter().chain([AttemptKey::Email(email.clone())]);
+        for key in keys {
+            if let Err(refused) = self.attempts.acquire(&key).await {
+                return Err(Error::RateLimited { retry_after: refused.retry_after });
+            }
+        }
+        Ok(())
+    }
+
+    /// The work a login for an unknown email does instead of checking a real hash: one argon2
+    /// verification against the dummy hash or, before the dummy exists, the one hash that
+    /// makes it.
+    async fn verify_dummy(&self, password: &Password) -> Result<()> {
+        match self.dummy.get() {
+            Some(dummy) => self.ports.hasher.try_verify(password, dummy).await.map(drop).map_err(hashing_failed),
+            None => self.dummy_hash().await.map(drop),
+        }
+    }
+
+    async fn dummy_hash(&self) -> Result<&PasswordHash> {
+        if let Some(dummy) = self.dummy.get() {
+            return Ok(dummy);
+        }
+        let password = Password::presented(DUMMY_PASSWORD)?;
+        let hash = self.ports.hasher.hash(&password).await.map_err(hashing_failed)?;
+        // Two first calls racing both hash; either result serves, the first one set stays.
+        Ok(self.dummy.get_or_init(|| hash))
     }
 
     /// The one authentication of every adapter: the token port checks the signature, then the
@@ -99,3 +196,28 @@ impl AuthService {
         Ok(self.ports.users.search_users(needle, caller, self.config.user_search_limit).await?)
     }
 }
+
+/// The address an attempt is counted against: IPv4 as it is (also when written IPv4-mapped),
+/// IPv6 by its /64 network, since one IPv6 client commonly has a whole /64 to pick from.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
+}
+
+/// A hasher's failure as the services answer it. Saturation is expected under a flood and
+/// answered `Unavailable` quietly (the hasher counts and logs it); anything else is logged.
+fn hashing_failed(err: StoreError) -> Error {
+    match &err {
+        StoreError::Unavailable(inner) if inner.is::<HashingBusy>() => Error::Unavailable,
+        _ => err.into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;
