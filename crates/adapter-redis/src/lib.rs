@@ -9,7 +9,9 @@
 //!   channel, tagged with the node id; its subscriber task delivers what other nodes publish
 //!   and skips its own messages, so every socket gets each event once.
 //! * [`RedisRateLimiter`] implements the `RateLimiter` port with one atomic GCRA script per
-//!   send, so all nodes draw from one budget per user.
+//!   send, so all nodes draw from one budget per user; [`RedisAttemptLimiter`] implements the
+//!   `AttemptLimiter` port with the same script, one budget per email and per client address
+//!   for registration and login.
 //!
 //! Redis is never on the critical path of a send: publishing goes through a bounded queue and
 //! never waits, the limiter falls back to the in-process one when Redis does not answer in
@@ -17,6 +19,7 @@
 //! logged at most once per [`RedisSettings::log_every`] per kind. What a client misses while
 //! pub/sub is down it recovers with `chat:join {chatId, sinceSeq}` (see `docs/deployment.md`).
 
+mod envelope;
 mod limiter;
 mod notifier;
 mod status;
@@ -26,7 +29,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
-pub use limiter::RedisRateLimiter;
+pub use limiter::{RedisAttemptLimiter, RedisRateLimiter};
 pub use notifier::{LocalDelivery, RedisNotifier};
 pub use status::RedisStats;
 
@@ -39,6 +42,8 @@ pub struct RedisSettings {
     pub channel: String,
     /// Prefix of the rate limiter's per-user keys.
     pub key_prefix: String,
+    /// Prefix of the attempt limiter's keys (`email:<email>`, `addr:<address>` follow it).
+    pub attempt_key_prefix: String,
     /// Longest a rate-limit check or a PUBLISH waits for Redis before it counts as failed.
     pub command_timeout: Duration,
     /// Events waiting to be published; when full, further events are not published (they are
@@ -59,6 +64,13 @@ pub struct RedisSettings {
     pub limiter_retry: Duration,
     /// At most one error line per kind (publish, subscribe, limiter, full queue) per this.
     pub log_every: Duration,
+    /// The secret every node of the cluster shares (app passes `JWT_SECRET`): envelopes on the
+    /// events channel are signed with a key derived from it, and unsigned ones are dropped.
+    /// Required: an empty secret is refused by [`RedisNode::new`].
+    pub secret: Vec<u8>,
+    /// How old (or how far ahead, by the receiving node's clock) a signed envelope may be
+    /// before it counts as a replay and is dropped.
+    pub envelope_max_age: Duration,
 }
 
 impl Default for RedisSettings {
@@ -66,6 +78,7 @@ impl Default for RedisSettings {
         Self {
             channel: "chat:events".to_owned(),
             key_prefix: "chat:ratelimit:".to_owned(),
+            attempt_key_prefix: "chat:auth-attempts:".to_owned(),
             command_timeout: Duration::from_millis(250),
             publish_queue: 4_096,
             publish_batch: 256,
@@ -75,6 +88,8 @@ impl Default for RedisSettings {
             keepalive: Duration::from_secs(5),
             limiter_retry: Duration::from_secs(1),
             log_every: Duration::from_secs(10),
+            secret: Vec::new(),
+            envelope_max_age: Duration::from_secs(60),
         }
     }
 }
@@ -98,6 +113,7 @@ pub(crate) struct Shared {
     pub(crate) commands: ConnectionManager,
     pub(crate) settings: RedisSettings,
     pub(crate) status: Status,
+    pub(crate) sealer: envelope::Sealer,
 }
 
 impl std::fmt::Debug for RedisNode {
@@ -111,6 +127,8 @@ impl RedisNode {
     /// when Redis is down, and connects (and keeps reconnecting) in the background. Call from
     /// inside a Tokio runtime that lives as long as the node.
     pub fn new(url: &str, settings: RedisSettings) -> Result<Self, InvalidRedisUrl> {
+        let sealer = envelope::Sealer::new(&settings.secret, settings.envelope_max_age)
+            .ok_or_else(|| InvalidRedisUrl("a cluster secret is required to sign events".to_owned()))?;
         let client = redis::Client::open(url).map_err(|e| InvalidRedisUrl(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(settings.connect_timeout))
@@ -122,7 +140,7 @@ impl RedisNode {
             .map_err(|e| InvalidRedisUrl(e.to_string()))?;
         let node_id = format!("{:032x}", rand::random::<u128>());
         let status = Status::new(settings.log_every);
-        Ok(Self { shared: Arc::new(Shared { node_id, client, commands, settings, status }) })
+        Ok(Self { shared: Arc::new(Shared { node_id, client, commands, settings, status, sealer }) })
     }
 
     /// The random id this node tags its publications with; new per process.
@@ -166,5 +184,17 @@ impl RedisNode {
         fallback: Arc<dyn chat_domain::ports::RateLimiter>,
     ) -> Arc<dyn chat_domain::ports::RateLimiter> {
         RedisRateLimiter::per_minute(self.clone(), per_minute, fallback)
+    }
+
+    /// A cluster-wide limiter of registration and login attempts per email and per client
+    /// address (each 0: off), with `fallback` deciding while Redis does not answer; see
+    /// [`RedisAttemptLimiter`].
+    pub fn attempt_limiter(
+        &self,
+        per_email_per_minute: u32,
+        per_address_per_minute: u32,
+        fallback: Arc<dyn chat_domain::ports::AttemptLimiter>,
+    ) -> Arc<dyn chat_domain::ports::AttemptLimiter> {
+        RedisAttemptLimiter::per_minute(self.clone(), per_email_per_minute, per_address_per_minute, fallback)
     }
 }

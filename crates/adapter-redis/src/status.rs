@@ -19,8 +19,12 @@ pub struct RedisStats {
     pub received: u64,
     /// Messages of this node's own that came back on the channel and were skipped.
     pub own_skipped: u64,
-    /// Messages on the channel that could not be read (not ours, or corrupt); skipped.
+    /// Signed messages on the channel that could not be read as a delivery; skipped.
     pub malformed: u64,
+    /// Messages on the channel without a valid signature of this cluster; dropped.
+    pub unsigned: u64,
+    /// Signed messages older (or further ahead) than the allowed age: replays; dropped.
+    pub stale: u64,
     /// Successful subscriptions: 1 after start, plus one per resubscription.
     pub subscriptions: u64,
     /// Rate-limit checks the in-process fallback answered because Redis did not.
@@ -35,6 +39,8 @@ pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
     pub(crate) own_skipped: AtomicU64,
     pub(crate) malformed: AtomicU64,
+    pub(crate) unsigned: AtomicU64,
+    pub(crate) stale: AtomicU64,
     pub(crate) subscriptions: AtomicU64,
     pub(crate) limiter_fallbacks: AtomicU64,
 }
@@ -90,6 +96,7 @@ pub(crate) struct Status {
     pub(crate) queue_log: LogGate,
     pub(crate) subscribe_log: LogGate,
     pub(crate) limiter_log: LogGate,
+    pub(crate) envelope_log: LogGate,
 }
 
 impl Status {
@@ -102,6 +109,7 @@ impl Status {
             queue_log: LogGate::new(log_every),
             subscribe_log: LogGate::new(log_every),
             limiter_log: LogGate::new(log_every),
+            envelope_log: LogGate::new(log_every),
         }
     }
 
@@ -131,6 +139,8 @@ impl Status {
             received: get(&c.received),
             own_skipped: get(&c.own_skipped),
             malformed: get(&c.malformed),
+            unsigned: get(&c.unsigned),
+            stale: get(&c.stale),
             subscriptions: get(&c.subscriptions),
             limiter_fallbacks: get(&c.limiter_fallbacks),
         }

@@ -10,6 +10,7 @@
 //! port 0 themselves and call [`serve`] with their own shutdown future.
 
 pub mod config;
+mod guards;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -23,7 +24,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{App, HttpServer};
-use adapter_auth::{Argon2Hasher, JwtTokens};
+use adapter_auth::JwtTokens;
 use adapter_http::{Component, ComponentStatus, HealthCheck, HttpState};
 use adapter_mongo::MongoStore;
 use adapter_ratelimit::InProcessRateLimiter;
@@ -92,26 +93,36 @@ pub async fn serve(
         Some(url) => {
             // Connects in the background: a node whose Redis is down starts degraded and
             // catches up with the cluster once Redis answers.
-            let node = RedisNode::new(url.as_str(), RedisSettings::default()).map_err(io::Error::other)?;
+            let node = RedisNode::new(
+                url.as_str(),
+                RedisSettings { secret: config.jwt_secret.as_bytes().to_vec(), ..RedisSettings::default() },
+            )
+            .map_err(io::Error::other)?;
             tracing::info!(node = node.node_id(), "cluster mode: events and rate limits go through Redis");
             let notifier = Arc::new(node.notifier(LocalSockets(local)));
             let fallback = InProcessRateLimiter::per_minute(config.rate_limit_per_minute);
             (notifier, node.rate_limiter(config.rate_limit_per_minute, fallback), Some(node))
         }
     };
+    let hasher = guards::hasher(&config.auth)?;
+    let attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
     let ports = ServicePorts {
         users: store.users(),
         chats: store.chats(),
         messages: store.messages(),
         notifier,
         limiter,
-        hasher: Arc::new(Argon2Hasher),
+        hasher: Arc::new(hasher),
         tokens: Arc::new(JwtTokens::new(config.jwt_secret.as_bytes(), config.jwt_ttl)),
         clock: Arc::new(SystemClock),
     };
-    let services = Services::new(ports, ServicesConfig::default());
+    let services = Services::new(ports, ServicesConfig::default()).with_attempt_limiter(attempts);
+    // The dummy hash unknown emails' logins verify against, made once before serving.
+    services.auth.prepare().await.map_err(|e| io::Error::other(format!("cannot prepare password hashing: {e}")))?;
     ChatGateway::new(services.clone(), GatewayConfig::default()).mount(&io);
-    let state = HttpState::new(services).with_health(Arc::new(NodeHealth { store: store.clone(), redis }));
+    let state = HttpState::new(services)
+        .with_client_address(guards::client_address(&config.auth))
+        .with_health(Arc::new(NodeHealth { store: store.clone(), redis }));
     let cors = config.cors.clone();
 
     listener.set_nonblocking(true)?;
@@ -123,6 +134,7 @@ pub async fn serve(
             .wrap(from_fn(log_request))
             .configure(socketio::configure(io_app.clone()))
             .configure(adapter_http::configure(state.clone()))
+            .configure(web_client::configure)
     })
     .shutdown_signal({
         // Close the long-lived Socket.IO sessions first, so graceful shutdown does not wait

@@ -47,7 +47,7 @@ async fn register_validation_errors_are_400_with_the_domain_message() {
             json!({"email": "a@b.co", "username": "   ", "password": "password-1"}),
             "username must be 1 to 64 characters",
         ),
-        (json!({"email": "a@b.co", "username": "a", "password": "12345"}), "password must be at least 6 characters"),
+        (json!({"email": "a@b.co", "username": "a", "password": "1234567"}), "password must be at least 8 characters"),
     ];
     for (body, message) in cases {
         let reply = app.post("/api/auth/register", None, body).await;
@@ -114,6 +114,33 @@ async fn oversize_bodies_are_413() {
         .to_request();
     unannounced.headers_mut().remove("content-length");
     assert_eq!(app.call_raw(unannounced).await.assert_error(413), "request entity too large");
+}
+
+/// `{"email":"gz@example.com","username":"gzip","password":"password-123"}`, gzipped.
+const GZIPPED_REGISTRATION: [u8; 78] = [
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x4a, 0xcd, 0x4d, 0xcc, 0xcc, 0x51, 0xb2,
+    0x52, 0x4a, 0xaf, 0x72, 0x48, 0xad, 0x48, 0xcc, 0x2d, 0xc8, 0x49, 0xd5, 0x4b, 0xce, 0xcf, 0x55, 0xd2, 0x51, 0x2a,
+    0x2d, 0x4e, 0x2d, 0xca, 0x4b, 0xcc, 0x4d, 0x05, 0xcb, 0x65, 0x16, 0x00, 0x45, 0x0a, 0x12, 0x8b, 0x8b, 0xcb, 0xf3,
+    0x8b, 0x52, 0x80, 0x22, 0x30, 0xa6, 0xae, 0xa1, 0x91, 0xb1, 0x52, 0x2d, 0x00, 0xc2, 0xfc, 0x62, 0x21, 0x46, 0x00,
+    0x00, 0x00,
+];
+
+#[actix_web::test]
+async fn compressed_request_bodies_are_not_inflated() {
+    // A decompressing server is one gzip bomb away from buffering gigabytes: kilobytes on the
+    // wire inflate to whatever the attacker likes before any size check. No client of the
+    // contract compresses request bodies, so a gzipped body is read as what it is: not JSON.
+    let app = spawn_app().await;
+    let request = TestRequest::post()
+        .uri("/api/auth/register")
+        .insert_header(("content-type", "application/json"))
+        .insert_header(("content-encoding", "gzip"))
+        .set_payload(GZIPPED_REGISTRATION.to_vec())
+        .to_request();
+    let reply = app.call_raw(request).await;
+    assert_eq!(reply.status, 400, "{:?}", reply.body);
+    let login = app.post("/api/auth/login", None, json!({"email": "gz@example.com", "password": "password-123"})).await;
+    assert_eq!(login.status, 401, "no account was made from the gzipped body");
 }
 
 #[actix_web::test]

@@ -45,6 +45,7 @@ pub fn settings() -> RedisSettings {
     RedisSettings {
         command_timeout: Duration::from_secs(2),
         log_every: Duration::from_millis(200),
+        secret: b"cluster-secret-of-the-tests-0123456789".to_vec(),
         ..RedisSettings::default()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use adapter_redis::{RedisNode, RedisSettings};
 use chat_domain::ports::Notifier;
 use chat_domain::{ChatId, DomainEvent};
 use futures_util::StreamExt;
@@ -102,4 +103,41 @@ async fn two_nodes_deliver_each_others_events_once() {
         all.sort();
         assert_eq!(got, all);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_envelopes_signed_with_the_cluster_secret_are_delivered() {
+    let redis = Redis::start();
+    let seen = Arc::new(Recorder::default());
+    let honest = node(&redis).notifier(seen.clone());
+    subscribed(&honest).await;
+    let settings = honest.node().clone();
+
+    // Anyone who reaches Redis can PUBLISH: a well-formed delivery without a signature, one
+    // with a made-up signature, and one signed by a node of another cluster.
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut raw = client.get_multiplexed_async_connection().await.unwrap();
+    let delivery = r#"{"node":"intruder","at":0,"delivery":{"rooms":["user-1"],"event":"chat:created","data":{}}}"#;
+    let forged = format!("{}.{delivery}", "ab".repeat(32));
+    for message in [delivery.to_owned(), forged, "garbage".to_owned()] {
+        redis::cmd("PUBLISH").arg("chat:events").arg(message).query_async::<i64>(&mut raw).await.unwrap();
+    }
+    let foreign = RedisNode::new(
+        &redis.url(),
+        RedisSettings { secret: b"the secret of some other cluster".to_vec(), ..crate::helpers::settings() },
+    )
+    .unwrap()
+    .notifier(Arc::new(Recorder::default()));
+    subscribed(&foreign).await;
+    foreign.publish(typing(ChatId::generate(1), 1)).await;
+
+    eventually("the four intruders were dropped", || settings.stats().unsigned == 4).await;
+    // An honest event from a node of the same cluster still gets through, after them.
+    let peer_seen = Arc::new(Recorder::default());
+    let peer = node(&redis).notifier(peer_seen.clone());
+    subscribed(&peer).await;
+    peer.publish(typing(ChatId::generate(1), 2)).await;
+    eventually("the peer's event arrived", || seen.count() == 1).await;
+    let stats = settings.stats();
+    assert_eq!((stats.received, stats.unsigned, stats.malformed), (1, 4, 0), "{stats:?}");
 }
