@@ -1,5 +1,6 @@
 //! Provisioning: installs what the tests need (a MongoDB wire server, Redis, the official
-//! Socket.IO clients) and tells the tests where it is through environment variables.
+//! Socket.IO clients, Chromium and playwright-core for the browser client) and tells the tests
+//! where it is through environment variables.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,7 @@ pub struct Services {
     pub redis_server: Option<PathBuf>,
     pub node: Option<PathBuf>,
     pub python: Option<PathBuf>,
+    pub chromium: Option<PathBuf>,
 }
 
 impl Services {
@@ -25,6 +27,7 @@ impl Services {
             ("CHAT_TEST_REDIS_SERVER", &self.redis_server),
             ("CHAT_TEST_NODE", &self.node),
             ("CHAT_TEST_PYTHON", &self.python),
+            ("CHAT_TEST_CHROMIUM", &self.chromium),
         ];
         for (name, value) in pairs {
             if let Some(path) = value {
@@ -40,11 +43,13 @@ pub fn all(root: &Path) -> Result<Services> {
     let node = which("node").ok_or("node is not installed; install Node.js 20+ (apt-get install nodejs npm)")?;
     python_client_suite(root, &python)?;
     js_client_suite(root, &node)?;
+    web_client_suite(root, &node)?;
     Ok(Services {
         secantusd: Some(secantusd(&venv, &python)?),
         redis_server: Some(redis_server()?),
         node: Some(node),
         python: Some(python),
+        chromium: Some(chromium()?),
     })
 }
 
@@ -89,6 +94,19 @@ fn js_client_suite(root: &Path, node: &Path) -> Result {
     run(Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(dir))
 }
 
+/// The browser-client suite's `playwright-core`, exactly as `tests/web/package-lock.json` pins
+/// it, unless it is installed already. It drives the machine's Chromium (see [`chromium`]);
+/// it never downloads a browser of its own.
+fn web_client_suite(root: &Path, node: &Path) -> Result {
+    let dir = root.join("tests").join("web");
+    if dir.join("node_modules").join("playwright-core").join("package.json").is_file() {
+        return Ok(());
+    }
+    let beside_node = node.with_file_name("npm");
+    let npm = if beside_node.is_file() { beside_node } else { which("npm").ok_or("npm is not installed")? };
+    run(Command::new(npm).args(["ci", "--no-audit", "--no-fund"]).current_dir(dir))
+}
+
 fn secantusd(venv: &Path, python: &Path) -> Result<PathBuf> {
     let bin = venv.join("bin").join("secantusd-py");
     if !bin.is_file() {
@@ -109,4 +127,22 @@ fn redis_server() -> Result<PathBuf> {
     run(Command::new("apt-get").args(["update", "-qq"]))?;
     run(Command::new("apt-get").args(["install", "-y", "-qq", "redis-server"]))?;
     which("redis-server").ok_or_else(|| "redis-server is still missing after apt-get install".into())
+}
+
+/// Where Debian's chromium package puts the browser.
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Chromium for the browser-client test: Debian's package, installed when missing.
+fn chromium() -> Result<PathBuf> {
+    let path = PathBuf::from(CHROMIUM);
+    if path.is_file() {
+        return Ok(path);
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get").args(["install", "-y", "-qq", "chromium"]))?;
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("{CHROMIUM} is still missing after apt-get install chromium"))
+    }
 }

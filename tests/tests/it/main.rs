@@ -11,3 +11,4 @@ mod mongo_faults;
 mod restart;
 mod socketio_js;
 mod socketio_py;
+mod web;

@@ -1,0 +1,186 @@
+// The browser client (crates/web-client, served by the server at `/`) in a real browser:
+// Debian's Chromium driven by playwright-core, two people (two browser contexts) against one
+// real chat-server. Run by tests/tests/it/web.rs, which starts the server and sets
+//   CHAT_URL          the server's base URL,
+//   CHAT_CHROMIUM     the Chromium binary,
+//   CHAT_SCREENSHOT   where to save a picture of the conversation.
+//
+// Nothing here sleeps: every wait is playwright's auto-waiting (`locator.waitFor`, actions)
+// or `waitForFunction`, bounded by the default timeout.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { after, before, test } from "node:test";
+import { chromium } from "playwright-core";
+
+const TIMEOUT_MS = 15_000;
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this suite through \`cargo test -p e2e --test it -- web\``);
+  return value;
+}
+
+const BASE = env("CHAT_URL").replace(/\/$/, "");
+const CHROMIUM = env("CHAT_CHROMIUM");
+const SCREENSHOT = env("CHAT_SCREENSHOT");
+
+// As the machine notes say: without the background-networking flags Chromium keeps trying to
+// reach Google's hosts, which this closed network refuses. Playwright gives every launch a
+// fresh temporary profile (user-data-dir) itself.
+const ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+];
+
+let browser;
+const problems = []; // uncaught page errors, checked at the end
+
+before(async () => {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A person with their own browser context (own storage, own socket). */
+async function person(name) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, colorScheme: "light" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  page.on("pageerror", (error) => problems.push(`${name}: ${error.message}`));
+  page.on("console", (message) => {
+    // A fetch answered 404/405 is logged by Chromium; the page probes routes that way on purpose.
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) {
+      problems.push(`${name} console: ${message.text()}`);
+    }
+  });
+  return { name, context, page };
+}
+
+async function register({ page, name }) {
+  await page.goto(`${BASE}/`);
+  await page.getByRole("tab", { name: "Register" }).click();
+  await page.getByLabel("Email").fill(`${name}@example.com`);
+  await page.getByLabel("Username").fill(name);
+  await page.getByLabel("Password").fill("secret123");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.locator("#me-name", { hasText: name }).waitFor();
+  await page.locator("#connection.online").waitFor();
+}
+
+/** The message bubbles of the open conversation whose text is exactly `text`. */
+function bubble(page, text) {
+  return page.locator("#message-list li.message", { has: page.locator(".text", { hasText: new RegExp(`^${escape(text)}$`) }) });
+}
+
+function escape(text) {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+async function send(page, text) {
+  await page.getByLabel("Message", { exact: true }).fill(text);
+  await page.getByLabel("Message", { exact: true }).press("Enter");
+  await bubble(page, text).locator(".ticks.sent").waitFor();
+}
+
+async function api(method, path, token, body) {
+  const response = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return JSON.parse(text);
+}
+
+test("two people chat in the browser client", async (t) => {
+  const alice = await person("alice");
+  const bob = await person("bob");
+  await Promise.all([register(alice), register(bob)]);
+
+  // The text as typed: the server stores it HTML-escaped and the page shows it decoded.
+  const hello = "Hi Bob! Is 2 < 3 & 3 > 2?";
+  const reply = "Hey Alice, yes it is";
+
+  await t.test("alice finds bob and opens a chat; bob sees it appear", async () => {
+    await alice.page.getByRole("searchbox", { name: "Find people" }).fill("bo");
+    await alice.page.getByRole("button", { name: "bob" }).click();
+    await alice.page.locator("#chat-title", { hasText: /^bob$/ }).waitFor();
+    await bob.page.locator("#chat-list .chat-item").first().click();
+    await bob.page.locator("#chat-view:not([hidden])").waitFor();
+  });
+
+  await t.test("bob sees alice typing, then her message live", async () => {
+    await alice.page.getByLabel("Message", { exact: true }).pressSequentially("Hi", { delay: 20 });
+    await bob.page.locator("#chat-subtitle.typing", { hasText: "is typing…" }).waitFor();
+    await alice.page.getByLabel("Message", { exact: true }).fill(hello);
+    await alice.page.getByLabel("Message", { exact: true }).press("Enter");
+    await bubble(bob.page, hello).waitFor();
+    await bubble(alice.page, hello).locator(".ticks.sent").waitFor();
+    assert.equal(await bubble(bob.page, hello).getAttribute("class"), "message theirs");
+    // Sending ends the typing notice.
+    await bob.page.locator("#chat-subtitle:not(.typing)").waitFor();
+  });
+
+  await t.test("alice sees bob's reply live", async () => {
+    await send(bob.page, reply);
+    await bubble(alice.page, reply).waitFor();
+    await alice.page.locator("#chat-list .chat-preview", { hasText: reply }).waitFor();
+  });
+
+  await t.test("a picture of the conversation", async () => {
+    await send(alice.page, "The new web client works!");
+    await bubble(bob.page, "The new web client works!").waitFor();
+    await bob.page.getByLabel("Message", { exact: true }).pressSequentially("Nice", { delay: 20 });
+    await alice.page.locator("#chat-subtitle.typing").waitFor();
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
+    await alice.page.screenshot({ path: SCREENSHOT });
+    await bob.page.getByLabel("Message", { exact: true }).fill("");
+  });
+
+  await t.test("alice deletes her own message and it disappears for both", async () => {
+    assert.equal(await bubble(alice.page, reply).locator(".actions").count(), 0, "no actions on others' messages");
+    const mine = bubble(alice.page, hello);
+    await mine.hover();
+    await mine.getByRole("button", { name: "Delete" }).click();
+    await mine.getByRole("button", { name: "Delete?" }).click();
+    await mine.waitFor({ state: "detached" });
+    await bubble(bob.page, hello).waitFor({ state: "detached" });
+    await bubble(bob.page, reply).waitFor();
+  });
+
+  await t.test("history pages back past the newest 50", async () => {
+    const session = await alice.page.evaluate(() => JSON.parse(localStorage.getItem("chat.session")));
+    const chatId = new URL(alice.page.url()).hash.slice(1);
+    assert.match(chatId, /^[0-9a-f]{24}$/);
+    for (let i = 1; i <= 60; i += 1) {
+      await api("POST", "/api/messages", session.token, { chat: chatId, text: `Message ${i}` });
+    }
+    await bubble(bob.page, "Message 60").waitFor(); // live, too
+    // A fresh load of the page (the chat is in the address): the newest page only.
+    assert.equal(new URL(bob.page.url()).hash, `#${chatId}`);
+    await bob.page.reload();
+    await bubble(bob.page, "Message 60").waitFor();
+    await bubble(bob.page, "Message 11").waitFor();
+    assert.equal(await bubble(bob.page, "Message 10").count(), 0, "only the newest 50 at first");
+    assert.equal(await bob.page.locator("#message-list li.message").count(), 50);
+    await bob.page.getByRole("button", { name: "Load older messages" }).click();
+    await bubble(bob.page, "Message 1").waitFor();
+    await bubble(bob.page, reply).waitFor();
+    assert.equal(await bob.page.locator("#message-list li.message").count(), 62);
+    await bob.page.getByRole("button", { name: "Load older messages" }).waitFor({ state: "hidden" });
+    const order = await bob.page.locator("#message-list li.message .text").allTextContents();
+    assert.deepEqual(order.slice(0, 2), [reply, "The new web client works!"]);
+    assert.equal(order.at(-1), "Message 60");
+  });
+
+  await t.test("no script errors on either page", () => {
+    assert.deepEqual(problems, []);
+  });
+
+  await Promise.all([alice.context.close(), bob.context.close()]);
+});
