@@ -21,12 +21,14 @@
 //! | `RUST_LOG` | `info` | tracing filter directives |
 
 mod auth;
+mod sockets;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 pub use auth::{AuthConfig, MAX_HASH_QUEUE_WAIT_MS, MAX_HASH_THREADS};
+pub use sockets::SocketConfig;
 
 /// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -64,6 +66,8 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// Attempt budgets of registration and login, the hashing pool, the client address.
     pub auth: AuthConfig,
+    /// Sockets per user and per address, and each socket's event budget.
+    pub sockets: SocketConfig,
     pub cors: CorsOrigins,
     pub log_format: LogFormat,
 }
@@ -143,7 +147,7 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        for variable in VARIABLES.into_iter().chain(auth::VARIABLES) {
+        for variable in VARIABLES.into_iter().chain(auth::VARIABLES).chain(sockets::VARIABLES) {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(variable) {
                 return Err(invalid(variable, "must be valid UTF-8"));
             }
@@ -217,6 +221,7 @@ impl Config {
                 .map_err(|_| invalid("RATE_LIMIT_PER_MINUTE", "must be a whole number (0 turns the limit off)"))?,
         };
         let auth = AuthConfig::from_lookup(&lookup)?;
+        let sockets = SocketConfig::from_lookup(&lookup)?;
         let cors = match lookup("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(raw) => parse_cors(&raw)?,
@@ -237,6 +242,7 @@ impl Config {
             jwt_ttl,
             rate_limit_per_minute,
             auth,
+            sockets,
             cors,
             log_format,
         })

@@ -119,7 +119,14 @@ pub async fn serve(
     let services = Services::new(ports, ServicesConfig::default()).with_attempt_limiter(attempts);
     // The dummy hash unknown emails' logins verify against, made once before serving.
     services.auth.prepare().await.map_err(|e| io::Error::other(format!("cannot prepare password hashing: {e}")))?;
-    ChatGateway::new(services.clone(), GatewayConfig::default()).mount(&io);
+    let gateway = GatewayConfig {
+        max_sockets_per_user: config.sockets.per_user,
+        max_sockets_per_address: config.sockets.per_address,
+        events_per_second: config.sockets.events_per_second,
+        event_burst: config.sockets.event_burst,
+        ..GatewayConfig::default()
+    };
+    ChatGateway::new(services.clone(), gateway).mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
         .with_health(Arc::new(NodeHealth { store: store.clone(), redis }));

@@ -19,6 +19,8 @@ pub(super) struct Limits {
     pub(super) per_address: u32,
     pub(super) events_per_second: u32,
     pub(super) event_burst: u32,
+    /// Whether loopback peers are left out of the per-address cap.
+    pub(super) exempt_loopback: bool,
 }
 
 /// Why a connection is refused.
@@ -80,6 +82,9 @@ impl Connections {
     pub(super) fn admit(&self, socket: SocketId, claims: TokenClaims, address: Option<IpAddr>) -> Result<(), Refusal> {
         let limits = self.limits;
         let mut inner = self.inner.lock();
+        // Behind a reverse proxy on the same host every client is a loopback peer: capping
+        // that address would cap the whole service.
+        let address = address.filter(|ip| !(limits.exempt_loopback && ip.is_loopback()));
         let user_count = inner.per_user.get(&claims.user).copied().unwrap_or(0);
         if limits.per_user > 0 && user_count >= limits.per_user {
             return Err(Refusal::TooManyForUser);
@@ -163,7 +168,7 @@ mod tests {
     }
 
     fn limits(per_user: u32, per_address: u32, events_per_second: u32, event_burst: u32) -> Limits {
-        Limits { per_user, per_address, events_per_second, event_burst }
+        Limits { per_user, per_address, events_per_second, event_burst, exempt_loopback: true }
     }
 
     #[test]
@@ -182,6 +187,10 @@ mod tests {
         let again = SocketId::new_for_tests();
         assert_eq!(c.admit(again, claims(alice), Some(home)), Ok(()), "a freed place is taken again");
         assert_eq!(c.len(), 4);
+        let local: IpAddr = [127, 0, 0, 1].into();
+        for _ in 0..5 {
+            assert_eq!(c.admit(SocketId::new_for_tests(), claims(UserId::generate(1)), Some(local)), Ok(()));
+        }
     }
 
     #[test]

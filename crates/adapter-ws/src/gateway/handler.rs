@@ -38,6 +38,7 @@ impl ChatGateway {
             per_address: config.max_sockets_per_address,
             events_per_second: config.events_per_second,
             event_burst: config.event_burst,
+            exempt_loopback: config.exempt_loopback_from_address_cap,
         });
         Self { shared: Arc::new(Shared { services, connections, typists, config }) }
     }

@@ -34,6 +34,9 @@ pub struct GatewayConfig {
     /// Authenticated sockets one client address may hold on this node (offices behind one NAT
     /// count once); one more is refused the same way. 0: no cap.
     pub max_sockets_per_address: u32,
+    /// Loopback peers are not counted per address (default): behind a reverse proxy on the
+    /// same host every client is one, and local tools (benchmarks, health probes) are too.
+    pub exempt_loopback_from_address_cap: bool,
     /// Each socket's event budget refills at this many events per second (joins, typing and
     /// sends alike). An event past it is acked `rate_limited` with `retryAfterMs`. 0: no budget.
     pub events_per_second: u32,
@@ -51,6 +54,7 @@ impl Default for GatewayConfig {
             catch_up_max_bytes: 1024 * 1024,
             max_sockets_per_user: 20,
             max_sockets_per_address: 500,
+            exempt_loopback_from_address_cap: true,
             events_per_second: 50,
             event_burst: 200,
         }
