@@ -253,17 +253,23 @@ impl MongoStore {
             Ok(seq) => seq,
             Err(err) => return Ok(Attempt::Abort(DeleteOutcome::Failed(err))),
         };
+        message.mark_deleted(seq.0, at);
         // The condition repeats the check above, so a concurrent delete that slipped past it
-        // cannot be applied twice: it conflicts, and the retry sees it.
+        // cannot be applied twice: it conflicts, and the retry sees it. The text is erased in
+        // the same update, inside the transaction, because the contract keeps no deleted text;
+        // chats hold only `lastMessageId`, so no copy of the text lives elsewhere.
         self.messages
             .update_one(
                 doc! { "_id": message_oid(id), "deletedSeq": { "$exists": false } },
-                doc! { "$set": { "isDeleted": true, "deletedSeq": seq.1, "updatedAt": bson_time(at) } },
+                doc! { "$set": {
+                    "isDeleted": true,
+                    "deletedSeq": seq.1,
+                    "updatedAt": bson_time(at),
+                    "text": message.text.as_str(),
+                } },
             )
             .session(&mut *session)
             .await?;
-        message.deleted_seq = Some(seq.0);
-        message.updated_at = at;
         Ok(Attempt::Commit(DeleteOutcome::Done(SoftDeleted::Deleted { message, seq: seq.0 })))
     }
 

@@ -122,14 +122,15 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
         return Err(DbError::refused(format!("message {id} belongs to no chat")));
     };
     let seq = last + 1;
-    let sql = "UPDATE messages SET deleted_seq = ?1, updated_at = ?2 WHERE id = ?3";
-    tx.prepare_cached(sql)?.execute(params![seq, millis(at), id.key()])?;
+    message.mark_deleted(seq, at);
+    // The text is erased in the same statement that marks the delete, as the contract asks:
+    // a deleted message's text is kept nowhere.
+    let sql = "UPDATE messages SET deleted_seq = ?1, updated_at = ?2, text = ?3 WHERE id = ?4";
+    tx.prepare_cached(sql)?.execute(params![seq, millis(at), message.text.as_str(), id.key()])?;
     // The delete is an event of the chat (it takes a seq) but not activity: updated_at and
     // last_message_id stay.
     let sql = "UPDATE chats SET last_seq = ?1 WHERE id = ?2";
     tx.prepare_cached(sql)?.execute(params![seq, message.chat.key()])?;
-    message.deleted_seq = Some(seq);
-    message.updated_at = at;
     Ok(SoftDeleted::Deleted { message, seq })
 }
 

@@ -180,8 +180,7 @@ impl MessageRepository for InMemoryStore {
         chat.last_seq += 1;
         let seq = chat.last_seq;
         let message = &mut s.messages[index];
-        message.deleted_seq = Some(seq);
-        message.updated_at = at;
+        message.mark_deleted(seq, at);
         Ok(SoftDeleted::Deleted { message: message.clone(), seq })
     }
 

@@ -165,6 +165,25 @@ impl Message {
         self.deleted_seq.is_some()
     }
 
+    /// The soft-delete transition: the message keeps its place (id, seq, sender) but takes the
+    /// delete's `seq`, the time `at`, and loses its text, because the contract erases a deleted
+    /// message's text from storage. Every store applies this and writes the result.
+    pub fn mark_deleted(&mut self, seq: Seq, at: Timestamp) {
+        self.deleted_seq = Some(seq);
+        self.updated_at = at;
+        self.text = MessageText::from_stored(String::new());
+    }
+
+    /// The text as it may be served: `""` for a deleted message, whatever the store returned,
+    /// so rows deleted before stores erased the text never show it.
+    pub fn served_text(&self) -> &str {
+        if self.is_deleted() {
+            ""
+        } else {
+            self.text.as_str()
+        }
+    }
+
     /// Fails with `Forbidden` unless `user` sent this message.
     pub fn ensure_sender(&self, user: UserId) -> Result<(), Error> {
         if self.sender == user {
@@ -277,4 +296,47 @@ pub enum ChatInserted {
     Created(Chat),
     /// A 1:1 chat between the same two users exists already; it is returned unchanged.
     ExistingDirect(Chat),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Id;
+
+    fn message() -> Message {
+        let at = chrono::DateTime::from_timestamp_millis(1_795_633_980_123).unwrap();
+        MessageDraft {
+            id: MessageId(Id::generate(1)),
+            chat: ChatId(Id::generate(1)),
+            sender: UserId(Id::generate(1)),
+            text: MessageText::parse("a secret").unwrap(),
+            kind: MessageKind::Text,
+            client_id: None,
+            created_at: at,
+        }
+        .into_message(7)
+    }
+
+    #[test]
+    fn soft_delete_keeps_the_place_and_erases_the_text() {
+        let mut m = message();
+        let (id, sender) = (m.id, m.sender);
+        let later = m.created_at + chrono::Duration::seconds(5);
+        m.mark_deleted(9, later);
+        assert!(m.is_deleted());
+        assert_eq!((m.id, m.seq, m.sender, m.deleted_seq), (id, 7, sender, Some(9)));
+        assert_eq!(m.updated_at, later);
+        assert_eq!(m.text.as_str(), "");
+        assert_eq!(m.served_text(), "");
+    }
+
+    #[test]
+    fn served_text_is_blank_for_a_deleted_message_that_still_holds_text() {
+        let mut m = message();
+        assert_eq!(m.served_text(), "a secret");
+        // A row deleted before stores erased the text comes back like this.
+        m.deleted_seq = Some(8);
+        assert_eq!(m.text.as_str(), "a secret");
+        assert_eq!(m.served_text(), "");
+    }
 }

@@ -157,7 +157,11 @@ impl From<&chat_domain::Message> for Message {
             id: id_string(message.id.0),
             sender: id_string(message.sender.0),
             chat: id_string(message.chat.0),
-            text: message.text.as_str().to_owned(),
+            // Blanked here, through the domain's rule, because every message the server serves
+            // (HTTP replies, chat lists' lastMessage, gateway events and catch-up replays) is
+            // converted by this one function, so rows deleted before stores erased the text
+            // never show it either.
+            text: message.served_text().to_owned(),
             kind: message.kind.into(),
             status: message.status.into(),
             is_deleted: message.is_deleted(),

@@ -116,6 +116,19 @@ fn message_omits_client_id_when_absent_and_shows_deletion() {
 }
 
 #[test]
+fn deleted_message_is_served_with_blank_text_everywhere() {
+    // The text is still set, as in a row deleted before the stores erased it.
+    let mut m = message(None);
+    m.deleted_seq = Some(43);
+    assert_eq!(to_json(&Message::from(&m))["text"], json!(""));
+    let view = ChatView { chat: chat(None), last_message: Some(m.clone()) };
+    assert_eq!(to_json(&Chat::from(&view))["lastMessage"]["text"], json!(""));
+    let replay = ChatEvent::from(&chat_domain::ChatEvent::MessageCreated(m));
+    assert_eq!(to_json(&replay)["data"]["text"], json!(""));
+    assert_eq!(to_json(&Message::from(&message(None)))["text"], json!("hello"));
+}
+
+#[test]
 fn chat_has_null_name_and_null_last_message_when_absent() {
     let json = serde_json::to_string(&Chat::from(&chat(None))).unwrap();
     assert_eq!(

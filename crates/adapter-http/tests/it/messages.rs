@@ -264,6 +264,27 @@ async fn only_the_sender_deletes_and_deleted_messages_are_not_listed() {
     assert_eq!(reply.assert_error(400), "id must be a mongodb id");
 }
 
+#[actix_web::test]
+async fn a_deleted_last_message_is_served_with_blank_text() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.chat(&alice, &[&bob]).await;
+    let gone = app.send(&alice, &chat, "a secret").await;
+    let gone_id = gone["_id"].as_str().unwrap();
+    let reply = app.delete(&format!("/api/messages/{gone_id}"), Some(&alice.token)).await;
+    assert_eq!(reply.assert_status(200), &json!({"success": true}));
+
+    // The chat's lastMessage is still the deleted message, in place but without its text.
+    let one = app.get(&format!("/api/chats/{chat}"), Some(&bob.token)).await;
+    let last = &one.assert_status(200)["lastMessage"];
+    assert_eq!((&last["_id"], &last["isDeleted"], &last["text"]), (&gone["_id"], &json!(true), &json!("")), "{last}");
+    let list = app.get("/api/chats", Some(&bob.token)).await;
+    let last = &list.assert_status(200)[0]["lastMessage"];
+    assert_eq!((&last["_id"], &last["isDeleted"], &last["text"]), (&gone["_id"], &json!(true), &json!("")), "{last}");
+    assert!(!list.body.to_string().contains("a secret"));
+}
+
 // ---- store failures ------------------------------------------------------------------------
 
 #[actix_web::test]

@@ -52,6 +52,9 @@ async fn a_rejoin_since_a_seq_replays_what_was_missed_in_order_then_goes_live() 
     assert_eq!(replayed(&ack), expected, "{ack}");
     let events = ack["events"].as_array().unwrap();
     assert_eq!(events[0]["data"]["_id"], two["_id"]);
+    // The deleted message keeps its place in the replay but not its text.
+    assert_eq!(events[0]["data"]["isDeleted"], true, "{ack}");
+    assert_eq!(events[0]["data"]["text"], "", "a deleted message is replayed with its text blanked");
     assert_eq!(events[1]["data"]["text"], "three");
     assert_eq!(events[2]["data"], json!({ "messageId": two["_id"], "chatId": chat.to_string(), "seq": 4 }));
 

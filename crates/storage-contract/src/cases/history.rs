@@ -167,6 +167,37 @@ pub async fn chat_events_since_interleaves_creates_and_deletes(stores: Stores) {
     assert_eq!(events(&stores, chat.id, 5, 100).await, [created(&m4)]);
     assert_eq!(events(&stores, chat.id, 6, 100).await, []);
     assert_eq!(events(&stores, chat.id, 1000, 100).await, []);
+
+    // Deleting the chat's newest message erases its text everywhere the store serves it.
+    assert_eq!(delete(&stores, m4.id, 12_000).await, 7);
+    assert_text_erased(&stores, chat.id, &[m1.id, m3.id, m4.id]).await;
+}
+
+/// The text of each of `deleted` (all soft deleted in `chat`, the last one being the chat's
+/// newest message) is `""` wherever the store returns it, while the rest is as stored.
+async fn assert_text_erased(stores: &Stores, chat: ChatId, deleted: &[MessageId]) {
+    for id in deleted {
+        let message = stored_message(stores, *id).await;
+        assert!(message.is_deleted(), "{id} is deleted");
+        assert_eq!(message.text.as_str(), "", "message_by_id erases the text of {id}");
+    }
+    let newest = deleted.last().copied();
+    let view = stores.chats.chat_by_id(chat).await.expect("chat_by_id").expect("the chat exists");
+    let last = view.last_message.expect("the chat has a last message");
+    assert_eq!(Some(last.id), newest, "a delete does not move lastMessage");
+    assert_eq!(last.text.as_str(), "", "the chat's lastMessage has its text erased");
+    let replayed: Vec<Message> = events(stores, chat, 0, 100)
+        .await
+        .into_iter()
+        .filter_map(|e| match e {
+            ChatEvent::MessageCreated(m) if deleted.contains(&m.id) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replayed.len(), deleted.len(), "every deleted message is replayed at its creation");
+    for m in replayed {
+        assert_eq!(m.text.as_str(), "", "chat_events_since replays {} with its text erased", m.id);
+    }
 }
 
 pub async fn chat_events_since_honors_max_and_chat(stores: Stores) {

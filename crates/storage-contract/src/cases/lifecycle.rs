@@ -17,7 +17,13 @@ pub async fn soft_delete_takes_the_next_seq(stores: Stores) {
     let before = stored_chat(&stores, chat.id).await;
 
     let outcome = stores.messages.soft_delete_message(sent[0].id, at(60_000)).await.expect("soft_delete_message");
-    let expected = Message { deleted_seq: Some(3), updated_at: at(60_000), ..sent[0].clone() };
+    // The message keeps its place; the delete's seq and time are set and its text is erased.
+    let expected = Message {
+        deleted_seq: Some(3),
+        updated_at: at(60_000),
+        text: chat_domain::MessageText::from_stored(String::new()),
+        ..sent[0].clone()
+    };
     assert_eq!(outcome, SoftDeleted::Deleted { message: expected.clone(), seq: 3 });
     assert!(expected.is_deleted());
     assert_eq!(stored_message(&stores, sent[0].id).await, expected, "the delete is stored");

@@ -93,6 +93,7 @@ pub async fn append_with_repeated_client_id_returns_original(stores: Stores) {
         SoftDeleted::Deleted { message, .. } => message,
         other => panic!("expected a delete, got {other:?}"),
     };
+    assert_eq!(deleted.text.as_str(), "", "a soft delete erases the text");
     let again = with_client_id(draft_at(&one, &a, "third try", at(7000)), "retry-me");
     assert_eq!(stores.messages.append_message(again).await.expect("append_message"), Appended::Duplicate(deleted));
 }
@@ -115,7 +116,9 @@ pub async fn message_by_client_id_finds_only_the_senders_message(stores: Stores)
         other => panic!("expected a delete, got {other:?}"),
     };
     assert!(deleted.is_deleted());
+    assert_eq!(deleted.text.as_str(), "", "a soft delete returns the message with its text erased");
     let found = stores.messages.message_by_client_id(a.id, &client_id).await.expect("message_by_client_id");
+    assert_eq!(found.as_ref().map(|m| m.text.as_str()), Some(""), "the stored text is erased");
     assert_eq!(found, Some(deleted));
 }
 
