@@ -78,6 +78,9 @@ fn test(extra: &[String]) -> Result {
 /// limits off (what hashing costs in memory and in latency of unrelated requests), then with
 /// the default limits (what the 429s spare).
 fn bench(extra: &[String]) -> Result {
+    if extra.first().map(String::as_str) == Some("rig") {
+        return rig(&extra[1..]);
+    }
     run(cargo().args(["build", "--release", "--locked", "-p", "app", "-p", "bench"]))?;
     // The load generator registers all its users from one address; the attempt limits would
     // refuse most of them.
@@ -89,6 +92,47 @@ fn bench(extra: &[String]) -> Result {
         return bench_once(&[], extra);
     }
     bench_once(&limits_off, extra)
+}
+
+/// The shared rig's scenarios, each against the Node peer, the limit server, the socketioxide
+/// peer and this project's release `chat-server` in one `compare.sh` run, so the figures are
+/// ratios measured side by side. `cargo xtask bench rig [scenario...]` (default: all four:
+/// `fanout` (the fanout sweep), `pairs` (the pairs sweep), `idle`, `history`). The rig lives in
+/// `../shared/rig` and is built once into `$RIG_OUT` (default `/tmp/chat-rig`) when missing.
+fn rig(scenarios: &[String]) -> Result {
+    let rig = root().join("..").join("shared").join("rig");
+    if !rig.join("compare.sh").is_file() {
+        return Err(format!("the benchmark rig is not at {}", rig.display()));
+    }
+    let out = std::env::var("RIG_OUT").unwrap_or_else(|_| "/tmp/chat-rig".to_owned());
+    if !std::path::Path::new(&out).join("target/release/loadgen").is_file() {
+        run(Command::new(rig.join("build.sh")).env("RIG_OUT", &out))?;
+    }
+    run(cargo().args(["build", "--release", "--locked", "-p", "app"]))?;
+    let project = root().join("target").join("release").join("chat-server");
+    let all = ["fanout", "pairs", "idle", "history"].map(str::to_owned);
+    let chosen = if scenarios.is_empty() { &all[..] } else { scenarios };
+    for scenario in chosen {
+        let (name, extra): (&str, &[&str]) = match scenario.as_str() {
+            "fanout" => ("sweep", &[]),
+            "pairs" => ("sweep", &["--", "--shape", "pairs"]),
+            "idle" => ("idle", &[]),
+            "history" => ("history", &[]),
+            other => return Err(format!("unknown rig scenario {other}: fanout, pairs, idle or history")),
+        };
+        eprintln!("xtask: rig {scenario}");
+        run(Command::new(rig.join("compare.sh"))
+            .arg(name)
+            .args(["node peer-node/server.mjs", "target/release/limit", "target/release/peer-socketioxide"])
+            .arg(&project)
+            .args(extra)
+            .env("RIG_OUT", &out)
+            .env("NAMES", "node|limit|socketioxide|chat-server")
+            // The rig registers every user from 127.0.0.1; the contract's attempt limits
+            // (60 per address per minute) would make setup take a quarter of an hour.
+            .env("SERVER_ENV", "AUTH_LIMIT_PER_ADDRESS_PER_MINUTE=0 AUTH_LIMIT_PER_EMAIL_PER_MINUTE=0"))?;
+    }
+    Ok(())
 }
 
 /// Starts a release `chat-server` with a fresh store, no message rate limit and `env`, runs

@@ -153,7 +153,9 @@ pub(crate) fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_w
         }
         JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::payload_too_large(),
         JsonPayloadError::ContentType => ApiError::bad_request("content type must be application/json"),
-        JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::bad_request(without_position(&e.to_string())),
+        JsonPayloadError::Deserialize(e) if e.is_data() => {
+            ApiError::bad_request(in_contract_terms(&without_position(&e.to_string())))
+        }
         JsonPayloadError::Deserialize(_) => ApiError::bad_request("body must be valid JSON"),
         JsonPayloadError::Payload(_) => ApiError::bad_request("request body could not be read"),
         JsonPayloadError::Serialize(_) => ApiError::internal(),
@@ -166,7 +168,7 @@ pub(crate) fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_w
 /// Maps a query string that does not fit its DTO (an unknown or repeated parameter).
 pub(crate) fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &error {
-        QueryPayloadError::Deserialize(e) => ApiError::bad_request(e.to_string()),
+        QueryPayloadError::Deserialize(e) => ApiError::bad_request(in_contract_terms(&e.to_string())),
         _ => ApiError::bad_request("invalid query string"),
     };
     api.into()
@@ -175,10 +177,62 @@ pub(crate) fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix
 /// Maps path parameters that do not fit their DTO.
 pub(crate) fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
     let api = match &error {
-        PathError::Deserialize(e) => ApiError::bad_request(e.to_string()),
+        PathError::Deserialize(e) => ApiError::bad_request(in_contract_terms(&e.to_string())),
         _ => ApiError::bad_request("invalid path"),
     };
     api.into()
+}
+
+/// Rewrites a serde message in the terms of the wire: JSON types (`an object`, `a whole
+/// number`, `an array`, `null`), never the names of our Rust types (`struct RegisterBody`,
+/// `u64`, `usize`, `map`, `unit value`). Field names and allowed values are the contract's
+/// own and stay as they are.
+fn in_contract_terms(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut words = message.split(' ').peekable();
+    let mut first = true;
+    while let Some(word) = words.next() {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        // `struct Name` / `enum Name`: the name is ours; the shape is the client's concern.
+        if word == "struct" || word == "enum" {
+            let is_struct = word == "struct";
+            let name = words.next().unwrap_or_default();
+            out.push_str(if is_struct { "an object" } else { "one of the allowed values" });
+            // Keep whatever punctuation followed the type name (`,` or `;`).
+            out.extend(name.chars().filter(|c| !c.is_alphanumeric() && *c != '_'));
+            continue;
+        }
+        let (core, tail) = match word.find(|c: char| !c.is_alphanumeric() && c != '_') {
+            Some(at) => word.split_at(at),
+            None => (word, ""),
+        };
+        let replaced = match core {
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" | "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => {
+                Some("a whole number")
+            }
+            "f32" | "f64" => Some("a number"),
+            "map" => Some("object"),
+            "sequence" => Some("array"),
+            "boolean" => Some("true or false"),
+            _ => None,
+        };
+        match replaced {
+            // serde says `expected a map` / `expected a sequence`: drop its article.
+            Some(json) if json.starts_with('a') || json.starts_with("true") => {
+                if out.ends_with("a ") && matches!(core, "boolean") {
+                    out.truncate(out.len() - 2);
+                }
+                out.push_str(json);
+            }
+            Some(json) => out.push_str(json),
+            None => out.push_str(core),
+        }
+        out.push_str(tail);
+    }
+    out.replace("a object", "an object").replace("a array", "an array").replace("unit value", "null")
 }
 
 /// serde_json appends ` at line L column C`; the client knows where its body is.
@@ -230,6 +284,33 @@ mod tests {
         ];
         for (error, status) in cases {
             assert_eq!(ApiError::from(error).status().as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn serde_messages_are_told_in_the_wire_s_terms() {
+        let cases = [
+            ("invalid type: null, expected struct RegisterBody", "invalid type: null, expected an object"),
+            ("invalid type: string \"x\", expected u64", "invalid type: string \"x\", expected a whole number"),
+            ("invalid type: map, expected a string", "invalid type: object, expected a string"),
+            ("invalid type: sequence, expected a string", "invalid type: array, expected a string"),
+            ("invalid type: string \"a\", expected a sequence", "invalid type: string \"a\", expected an array"),
+            ("invalid type: integer `1`, expected a boolean", "invalid type: integer `1`, expected true or false"),
+            ("invalid type: unit value, expected usize", "invalid type: null, expected a whole number"),
+            ("invalid value: integer `-1`, expected u32", "invalid value: integer `-1`, expected a whole number"),
+            (
+                "invalid type: string \"x\", expected enum Kind",
+                "invalid type: string \"x\", expected one of the allowed values",
+            ),
+            ("missing field `email`", "missing field `email`"),
+            ("unknown field `x`, expected one of `a`, `b`", "unknown field `x`, expected one of `a`, `b`"),
+            (
+                "unknown variant `gif`, expected one of `text`, `image`",
+                "unknown variant `gif`, expected one of `text`, `image`",
+            ),
+        ];
+        for (serde, ours) in cases {
+            assert_eq!(in_contract_terms(serde), ours, "{serde}");
         }
     }
 

@@ -67,3 +67,49 @@ async fn wrong_methods_answer_405_with_allow() {
     reply.assert_error(405);
     assert_eq!(reply.headers.get("allow").unwrap(), "POST");
 }
+
+/// Words of ours (Rust types and serde's names for them) that must never reach a client.
+const INTERNAL_WORDS: [&str; 12] =
+    ["struct", "enum ", "Body", "Dto", "u64", "u32", "usize", "i64", "unit value", " map", "sequence", "line "];
+
+#[actix_web::test]
+async fn malformed_bodies_are_answered_in_the_wire_s_terms() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let chat = app.chat(&alice, &[&bob]).await;
+    let shapes = [
+        json!(null),
+        json!(42),
+        json!("text"),
+        json!([1, 2]),
+        json!({}),
+        json!({"email": null, "password": 5}),
+        json!({"email": [], "username": {}, "password": true}),
+        json!({"chat": chat, "text": 7}),
+        json!({"chat": chat, "text": "hi", "type": 3}),
+        json!({"chat": chat, "text": "hi", "clientId": []}),
+        json!({"participants": "bob"}),
+        json!({"participants": [1, 2]}),
+        json!({"participants": [bob.id], "name": 5}),
+    ];
+    let routes = ["/api/auth/register", "/api/auth/login", "/api/messages", "/api/chats"];
+    let mut checked = 0;
+    for route in routes {
+        for body in &shapes {
+            let reply = app.post(route, Some(&alice.token), body.clone()).await;
+            if reply.status == 400 {
+                let message = reply.assert_error(400);
+                for word in INTERNAL_WORDS {
+                    assert!(!message.contains(word), "{route} {body}: {message:?} names {word:?}");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 40, "only {checked} bodies were refused");
+    // Query strings too.
+    let reply = app.get(&format!("/api/chats/{chat}/messages?limit=lots"), Some(&alice.token)).await;
+    let message = reply.assert_error(400);
+    assert!(!INTERNAL_WORDS.iter().any(|w| message.contains(w)), "{message:?}");
+}
