@@ -15,6 +15,7 @@ use crate::{
     ack::AckSender,
     engineio::{
         engine::{Engine, SessionHandler},
+        inbound::InboundRx,
         reason::DisconnectReason,
         session::{EngineSession, Inbound},
     },
@@ -23,7 +24,9 @@ use crate::{
     socket::{OnServerDisconnect, Socket},
 };
 
-/// Runs the Socket.IO side of every new Engine.IO session: one dispatcher task per session.
+/// Runs the Socket.IO side of every new Engine.IO session: one dispatcher task per session,
+/// which on a direct WebSocket also reads the connection and runs the heartbeat, so that is
+/// the connection's only task.
 pub(crate) struct Dispatch {
     namespaces: Arc<Namespaces>,
 }
@@ -35,8 +38,10 @@ impl Dispatch {
 }
 
 impl SessionHandler for Dispatch {
-    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: mpsc::Receiver<Inbound>) {
-        tokio::spawn(run(Arc::clone(engine), Arc::clone(&self.namespaces), session, inbound));
+    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: InboundRx) {
+        // A local task: a direct WebSocket's reader is the request body, which lives on the
+        // worker thread that serves the connection.
+        actix_web::rt::spawn(run(Arc::clone(engine), Arc::clone(&self.namespaces), session, inbound));
     }
 }
 
@@ -68,12 +73,7 @@ struct Dispatcher {
 }
 
 /// Runs until the session closes, then disconnects its sockets and forgets the session.
-async fn run(
-    engine: Arc<Engine>,
-    namespaces: Arc<Namespaces>,
-    session: Arc<EngineSession>,
-    mut inbound: mpsc::Receiver<Inbound>,
-) {
+async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<EngineSession>, mut inbound: InboundRx) {
     let (control_tx, mut control) = mpsc::unbounded_channel();
     let mut dispatcher = Dispatcher {
         decoder: Decoder::new(engine.config.max_attachments),

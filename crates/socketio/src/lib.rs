@@ -118,8 +118,16 @@
 //!   calling handlers) → `namespace` → `handler` → `ack` → `socket` → `registry` (rooms) and
 //!   `packet` (the Socket.IO codec) → `payload`, `socket_id`;
 //! * the **Engine.IO layer** (`engineio`): transports (polling, WebSocket), sessions with
-//!   heartbeat and bounded outbound queues, the Engine.IO codec. It carries opaque messages and
-//!   hands each new session to the layer above.
+//!   heartbeat and bounded outbound queues, the Engine.IO codec and the WebSocket wire format.
+//!   It carries opaque messages and hands each new session to the layer above.
+//!
+//! A direct WebSocket connection costs one task: the dispatcher reads the connection's frames
+//! itself (refusing a frame whose header declares more than `max_payload` before buffering any
+//! of it) and runs the heartbeat timer in the same poll. Its outbound side is no task at all:
+//! the `101` response's streaming body hands actix-web's HTTP dispatcher everything queued for
+//! the session when polled, each [`Frame`] as WebSocket bytes built once per broadcast, and the
+//! dispatcher writes a whole batch with one system call. A push wakes the writer only when it
+//! waits on an empty queue, so a burst costs one wake-up.
 //!
 //! [`conformance`] is the test server the Socket.IO conformance suites expect, built on the
 //! public API only. Protocol notes and the cleanup rules are in `docs/realtime.md`.

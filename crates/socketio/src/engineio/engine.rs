@@ -10,19 +10,23 @@ use tokio::sync::mpsc;
 use super::{
     config::EngineConfig,
     handshake::Handshake,
+    inbound::{InboundRx, Source},
     packet,
     queue::Outbound,
     reason::DisconnectReason,
-    session::{EngineSession, Inbound, TransportKind, INBOUND_QUEUE},
+    session::{EngineSession, TransportKind, INBOUND_QUEUE},
+    wsframe::WsReader,
 };
 
 /// The protocol carried by Engine.IO sessions (Socket.IO). The engine calls it once per new
 /// session, so this layer needs to know nothing about what the messages mean.
 pub(crate) trait SessionHandler: Send + Sync + 'static {
     /// A session opened: its open packet is queued and it is in the session table. `inbound`
-    /// yields the client's messages in order until the session closes; whoever consumes it
-    /// must [`remove_session`](Engine::remove_session) once done with the session.
-    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: mpsc::Receiver<Inbound>);
+    /// yields the client's messages in order until the session closes (and runs the
+    /// heartbeat while it is polled); whoever consumes it must
+    /// [`remove_session`](Engine::remove_session) once done with the session. Called on the
+    /// worker thread that serves the connection, so the consumer may run there as a local task.
+    fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: InboundRx);
 }
 
 /// Configuration plus the live sessions by id. Transports look sessions up here and open new
@@ -61,10 +65,23 @@ impl Engine {
         }
     }
 
-    /// Creates a session whose first outbound packet is the open packet, hands it to the
-    /// protocol above, and starts its heartbeat task.
-    pub(crate) fn open_session(self: &Arc<Self>, kind: TransportKind, handshake: Handshake) -> Arc<EngineSession> {
-        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+    /// Creates a session whose first outbound packet is the open packet and hands it to the
+    /// protocol above. A direct WebSocket passes its `reader`, which the protocol above reads in
+    /// its own task; polling sessions get a channel that their POSTs (and a later upgraded
+    /// WebSocket) feed.
+    pub(crate) fn open_session(
+        self: &Arc<Self>,
+        kind: TransportKind,
+        handshake: Handshake,
+        reader: Option<WsReader>,
+    ) -> Arc<EngineSession> {
+        let (inbound_tx, source) = match reader {
+            Some(reader) => (None, Source::WebSocket(reader)),
+            None => {
+                let (tx, rx) = mpsc::channel(INBOUND_QUEUE);
+                (Some(tx), Source::Channel(rx))
+            }
+        };
         let outbound = Outbound::new(self.config.outbound_queue_frames, self.config.outbound_queue_bytes);
         let session = {
             let mut sessions = self.sessions.write();
@@ -80,8 +97,8 @@ impl Engine {
             session
         };
         tracing::debug!(sid = %session.sid, transport = kind.name(), "session opened");
-        self.handler.on_open(self, Arc::clone(&session), inbound_rx);
-        tokio::spawn(Arc::clone(&session).heartbeat(self.config.ping_interval, self.config.ping_timeout));
+        let inbound = InboundRx::new(Arc::clone(&session), source, self.config.ping_interval, self.config.ping_timeout);
+        self.handler.on_open(self, Arc::clone(&session), inbound);
         session
     }
 }

@@ -6,15 +6,18 @@
 //! socket or event); that layer receives every new session through
 //! [`engine::SessionHandler`]. The `xtask` tidy test `cycles` enforces the direction.
 //!
-//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `frame`
-//! → `queue` → `packet` → `session` → `engine` → `transport`.
+//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `wsframe`
+//! (the WebSocket wire format) → `frame` → `queue` → `packet` → `session` → `inbound` →
+//! `engine` → `transport`.
 
 pub(crate) mod config;
 pub(crate) mod engine;
 pub(crate) mod frame;
 pub(crate) mod handshake;
+pub(crate) mod inbound;
 pub(crate) mod packet;
 pub(crate) mod queue;
 pub(crate) mod reason;
 pub(crate) mod session;
 pub(crate) mod transport;
+pub(crate) mod wsframe;

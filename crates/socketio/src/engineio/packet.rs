@@ -83,8 +83,10 @@ pub(crate) fn encode_payload(items: &VecDeque<Item>, close: bool) -> Bytes {
     for item in items {
         match item {
             Item::Control(text) => push_record(&mut buf, text.as_bytes()),
+            // Only queued while a WebSocket carries the session, which polling never drains.
+            Item::WebSocket(_) => {}
             Item::Frame(frame) => {
-                push_record(&mut buf, frame.text.as_bytes());
+                push_record(&mut buf, frame.text().as_bytes());
                 for attachment in frame.attachments() {
                     let mut record = String::with_capacity(1 + attachment.len().div_ceil(3) * 4);
                     record.push('b');

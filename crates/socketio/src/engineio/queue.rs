@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 
+use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::frame::Frame;
@@ -13,6 +14,9 @@ pub(crate) enum Item {
     Control(ByteString),
     /// A Socket.IO packet.
     Frame(Frame),
+    /// A WebSocket control frame, complete (a pong to the client's ping): only ever queued
+    /// while a WebSocket carries the session, never counted, never dropped.
+    WebSocket(Bytes),
 }
 
 /// Why a frame was not queued.
@@ -35,19 +39,30 @@ pub(crate) struct Outbound {
     max_frames: usize,
     max_bytes: usize,
     closed: bool,
+    /// A writer found the queue empty and waits to be woken by the next push; pushes while it
+    /// is busy writing wake nobody, so a burst costs one wake-up, not one per frame.
+    writer_waiting: bool,
 }
 
 impl Outbound {
     pub(crate) fn new(max_frames: usize, max_bytes: usize) -> Self {
-        Self { items: VecDeque::new(), frames: 0, bytes: 0, max_frames, max_bytes, closed: false }
+        Self {
+            items: VecDeque::new(),
+            frames: 0,
+            bytes: 0,
+            max_frames,
+            max_bytes,
+            closed: false,
+            writer_waiting: false,
+        }
     }
 
-    /// Queues a control packet; `false` once the queue is closed.
-    pub(crate) fn push_control(&mut self, packet: ByteString) -> bool {
+    /// Queues a control packet or WebSocket control frame; `false` once the queue is closed.
+    pub(crate) fn push_control(&mut self, item: Item) -> bool {
         if self.closed {
             return false;
         }
-        self.items.push_back(Item::Control(packet));
+        self.items.push_back(item);
         true
     }
 
@@ -99,6 +114,27 @@ impl Outbound {
         std::mem::take(&mut self.items)
     }
 
+    /// Moves everything queued to the end of `batch` (whose allocation the writer reuses), or,
+    /// when nothing is queued, records that the writer now waits for a wake-up.
+    pub(crate) fn take_into(&mut self, batch: &mut VecDeque<Item>) {
+        if self.items.is_empty() {
+            self.writer_waiting = true;
+            return;
+        }
+        self.frames = 0;
+        self.bytes = 0;
+        if batch.is_empty() {
+            std::mem::swap(&mut self.items, batch);
+        } else {
+            batch.append(&mut self.items);
+        }
+    }
+
+    /// Whether a writer waits to be woken (cleared: the caller wakes it).
+    pub(crate) fn take_writer_waiting(&mut self) -> bool {
+        std::mem::take(&mut self.writer_waiting)
+    }
+
     /// Refuses any further packet; what is already queued can still be taken.
     pub(crate) fn close(&mut self) {
         self.closed = true;
@@ -109,7 +145,6 @@ impl Outbound {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
 
     fn frame(text: &'static str) -> Frame {
         Frame::new(ByteString::from_static(text), Vec::new())
@@ -121,7 +156,8 @@ mod tests {
             .into_iter()
             .map(|item| match item {
                 Item::Control(text) => text.to_string(),
-                Item::Frame(frame) => frame.text.to_string(),
+                Item::Frame(frame) => frame.text().to_string(),
+                Item::WebSocket(bytes) => format!("{bytes:?}"),
             })
             .collect()
     }
@@ -130,7 +166,7 @@ mod tests {
     fn keeps_order_and_counts_attachments() {
         let mut queue = Outbound::new(10, 10);
         queue.push_frame(frame("4a")).unwrap();
-        assert!(queue.push_control(ByteString::from_static("2")));
+        assert!(queue.push_control(Item::Control(ByteString::from_static("2"))));
         let with_binary = Frame::new(ByteString::from_static("4b"), vec![Bytes::from_static(&[0; 8])]);
         assert_eq!(queue.push_frame(with_binary), Err(PushError::Overflow));
         queue.push_frame(frame("4c")).unwrap();
@@ -159,7 +195,7 @@ mod tests {
         queue.push_frame(frame("4a")).unwrap();
         queue.close();
         assert_eq!(queue.push_frame(frame("4b")), Err(PushError::Closed));
-        assert!(!queue.push_control(ByteString::from_static("2")));
+        assert!(!queue.push_control(Item::Control(ByteString::from_static("2"))));
         assert_eq!(texts(&mut queue), ["4a"]);
     }
 }

@@ -1,9 +1,17 @@
 //! One Engine.IO session: transport state, outbound queue, inbound channel, heartbeat, closing.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{
+    collections::VecDeque,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    task::Waker,
+};
 
 use bytes::Bytes;
 use bytestring::ByteString;
+use futures_util::task::AtomicWaker;
 use parking_lot::Mutex;
 use socketioxide_core::Sid;
 use tokio::sync::{mpsc, Notify};
@@ -12,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     frame::Frame,
     handshake::Handshake,
-    packet::{self, ClientPacket},
+    packet::ClientPacket,
     queue::{Item, Outbound, PushError},
     reason::DisconnectReason,
 };
@@ -78,12 +86,23 @@ pub(crate) struct EngineSession {
     pub(crate) sid: Sid,
     pub(crate) handshake: Handshake,
     out: Mutex<Outbound>,
+    /// Wakes a waiting polling GET.
     out_notify: Notify,
+    /// Wakes the WebSocket response body that writes the queue.
+    writer: AtomicWaker,
     transport: Mutex<TransportState>,
-    inbound: mpsc::Sender<Inbound>,
+    /// Messages for the dispatcher from transports that do not hand them over directly
+    /// (polling POSTs and upgraded WebSockets); `None` on a direct WebSocket session.
+    inbound: Option<mpsc::Sender<Inbound>>,
     cancel: CancellationToken,
+    /// Mirrors `cancel` for the hot paths that only ask (every write of a WebSocket batch):
+    /// one atomic load instead of the token's lock.
+    closed: AtomicBool,
     close_reason: Mutex<Option<DisconnectReason>>,
-    pong: Notify,
+    /// Set when a pong arrives; the heartbeat clears it when it pings.
+    pong: AtomicBool,
+    /// Wakes the heartbeat (which runs in the dispatcher's task) when a pong arrives.
+    heartbeat: AtomicWaker,
 }
 
 impl EngineSession {
@@ -92,13 +111,14 @@ impl EngineSession {
         kind: TransportKind,
         handshake: Handshake,
         outbound: Outbound,
-        inbound: mpsc::Sender<Inbound>,
+        inbound: Option<mpsc::Sender<Inbound>>,
     ) -> Self {
         Self {
             sid,
             handshake,
             out: Mutex::new(outbound),
             out_notify: Notify::new(),
+            writer: AtomicWaker::new(),
             transport: Mutex::new(TransportState {
                 kind,
                 upgrade: Upgrade::None,
@@ -107,8 +127,10 @@ impl EngineSession {
             }),
             inbound,
             cancel: CancellationToken::new(),
+            closed: AtomicBool::new(false),
             close_reason: Mutex::new(None),
-            pong: Notify::new(),
+            pong: AtomicBool::new(false),
+            heartbeat: AtomicWaker::new(),
         }
     }
 
@@ -116,25 +138,48 @@ impl EngineSession {
 
     /// Queues a Socket.IO frame; on overflow the session is closed as a slow consumer.
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
-        let result = self.out.lock().push_frame(frame);
-        match result {
-            Ok(()) => self.out_notify.notify_waiters(),
-            Err(PushError::Overflow) => {
-                tracing::debug!(sid = %self.sid, "outbound queue overflow, closing");
-                self.close(DisconnectReason::SlowConsumer);
-            }
-            Err(PushError::Closed | PushError::Dropped) => {}
+        let (result, wake) = {
+            let mut out = self.out.lock();
+            let result = out.push_frame(frame);
+            let wake = result.is_ok() && out.take_writer_waiting();
+            (result, wake)
+        };
+        if wake {
+            self.wake_writers();
+        }
+        if result == Err(PushError::Overflow) {
+            tracing::debug!(sid = %self.sid, "outbound queue overflow, closing");
+            self.close(DisconnectReason::SlowConsumer);
         }
         result
     }
 
     /// Queues an Engine.IO control packet (open, ping).
     pub(crate) fn push_control(&self, packet: ByteString) -> bool {
-        let queued = self.out.lock().push_control(packet);
-        if queued {
-            self.out_notify.notify_waiters();
+        self.push_item(Item::Control(packet))
+    }
+
+    /// Queues a complete WebSocket control frame (a pong); only while a WebSocket carries the
+    /// session.
+    pub(crate) fn push_websocket(&self, frame: Bytes) -> bool {
+        self.push_item(Item::WebSocket(frame))
+    }
+
+    fn push_item(&self, item: Item) -> bool {
+        let (queued, wake) = {
+            let mut out = self.out.lock();
+            let queued = out.push_control(item);
+            (queued, queued && out.take_writer_waiting())
+        };
+        if wake {
+            self.wake_writers();
         }
         queued
+    }
+
+    fn wake_writers(&self) {
+        self.writer.wake();
+        self.out_notify.notify_waiters();
     }
 
     /// Takes everything queued for the client.
@@ -149,9 +194,17 @@ impl EngineSession {
         if state.kind != TransportKind::Polling {
             return None;
         }
-        let items = self.out.lock().take();
+        let mut items = VecDeque::new();
+        self.out.lock().take_into(&mut items);
         drop(state);
         Some(items)
+    }
+
+    /// For the WebSocket writer: registers `waker` for the next push or state change, then
+    /// moves everything queued into `batch`. Only the WebSocket carrying the session calls it.
+    pub(crate) fn take_for_websocket(&self, waker: &Waker, batch: &mut VecDeque<Item>) {
+        self.writer.register(waker);
+        self.out.lock().take_into(batch);
     }
 
     /// Resolves when something was queued or the session state changed. Writers create it,
@@ -173,7 +226,10 @@ impl EngineSession {
     /// for transports that forward it themselves.
     pub(crate) fn on_packet_now(&self, packet: ClientPacket) -> Option<Inbound> {
         match packet {
-            ClientPacket::Pong => self.pong.notify_waiters(),
+            ClientPacket::Pong => {
+                self.pong.store(true, Ordering::Release);
+                self.heartbeat.wake();
+            }
             ClientPacket::Message(text) => return Some(Inbound::Text(text)),
             ClientPacket::Binary(data) => return Some(Inbound::Binary(data)),
             ClientPacket::Noop => {}
@@ -186,17 +242,17 @@ impl EngineSession {
     }
 
     /// The dispatcher's inbound channel, for transports that wait for room in it themselves.
-    pub(crate) fn inbound(&self) -> &mpsc::Sender<Inbound> {
-        &self.inbound
+    pub(crate) fn inbound(&self) -> Option<&mpsc::Sender<Inbound>> {
+        self.inbound.as_ref()
     }
 
     async fn forward(&self, message: Inbound) {
-        if self.is_closed() {
+        let Some(inbound) = self.inbound.as_ref().filter(|_| !self.is_closed()) else {
             return;
-        }
+        };
         tokio::select! {
             // An error means the dispatcher is gone, which only happens once the session closed.
-            _ = self.inbound.send(message) => {}
+            _ = inbound.send(message) => {}
             _ = self.cancel.cancelled() => {}
         }
     }
@@ -213,12 +269,14 @@ impl EngineSession {
             }
         }
         self.out.lock().close();
+        self.closed.store(true, Ordering::Release);
         self.cancel.cancel();
-        self.out_notify.notify_waiters();
+        self.wake_writers();
+        self.heartbeat.wake();
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.closed.load(Ordering::Acquire)
     }
 
     pub(crate) fn closed(&self) -> tokio_util::sync::WaitForCancellationFuture<'_> {
@@ -270,7 +328,7 @@ impl EngineSession {
     /// `3probe` was sent: release the pending poll.
     pub(crate) fn upgrade_probed(&self) {
         self.transport.lock().upgrade = Upgrade::Probed;
-        self.out_notify.notify_waiters();
+        self.wake_writers();
     }
 
     pub(crate) fn is_probed(&self) -> bool {
@@ -284,7 +342,7 @@ impl EngineSession {
             state.kind = TransportKind::WebSocket;
             state.upgrade = Upgrade::None;
         }
-        self.out_notify.notify_waiters();
+        self.wake_writers();
     }
 
     /// The probe WebSocket failed or timed out: stay on polling.
@@ -297,31 +355,16 @@ impl EngineSession {
 
     // ----- heartbeat -----
 
-    /// Sends a ping every `interval` and closes the session when no pong arrives within
-    /// `timeout` of it. Ends when the session closes.
-    pub(crate) async fn heartbeat(self: Arc<Self>, interval: Duration, timeout: Duration) {
-        loop {
-            tokio::select! {
-                () = tokio::time::sleep(interval) => {}
-                () = self.cancel.cancelled() => return,
-            }
-            // Listen for the pong before sending the ping, so a fast pong is not missed.
-            let pong = self.pong.notified();
-            tokio::pin!(pong);
-            pong.as_mut().enable();
-            if !self.push_control(ByteString::from_static(packet::PING)) {
-                return;
-            }
-            tokio::select! {
-                () = &mut pong => {}
-                () = tokio::time::sleep(timeout) => {
-                    tracing::debug!(sid = %self.sid, "ping timeout");
-                    self.close(DisconnectReason::PingTimeout);
-                    return;
-                }
-                () = self.cancel.cancelled() => return,
-            }
-        }
+    /// For the heartbeat: registers `waker` for the next pong, then takes the "pong arrived"
+    /// flag.
+    pub(crate) fn take_pong(&self, waker: &Waker) -> bool {
+        self.heartbeat.register(waker);
+        self.pong.swap(false, Ordering::AcqRel)
+    }
+
+    /// Forgets a pong that arrived before the ping about to be sent.
+    pub(crate) fn clear_pong(&self) {
+        self.pong.store(false, Ordering::Release);
     }
 }
 

@@ -8,6 +8,7 @@ mod bounds;
 mod events;
 mod handshake;
 mod official_client;
+mod oversize;
 mod polling;
 mod rooms;
 mod support;

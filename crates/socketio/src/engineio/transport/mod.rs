@@ -4,6 +4,7 @@
 mod polling;
 mod request;
 mod websocket;
+mod ws_body;
 
 use std::sync::Arc;
 
