@@ -161,6 +161,10 @@ impl<'a> Launch<'a> {
             // (adapter-http's auth_limits). A test may set them back with `var`.
             .env("AUTH_LIMIT_PER_EMAIL_PER_MINUTE", "0")
             .env("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
+            // Suites create chats for their scenarios as fast as they can, and one user of a
+            // suite may start more than ten in a minute; the creation budget has tests of its
+            // own (chat-domain's chats tests, adapter-http's chats). A test may set it with `var`.
+            .env("CHAT_CREATE_LIMIT_PER_MINUTE", "0")
             .stdin(Stdio::null());
         for (name, value) in &self.env {
             command.env(name, value);

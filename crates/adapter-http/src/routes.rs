@@ -38,21 +38,45 @@ pub(crate) async fn me(caller: Caller, state: State) -> Reply {
     Ok(HttpResponse::Ok().json(wire::User::from(&user)))
 }
 
+/// Other users are shown as [`wire::PublicUser`], without their emails. Past the caller's
+/// search budget the answer is 429 `too many attempts` with `Retry-After` (the budget is kept
+/// by the attempt limiter, and "too many messages" would mislead).
 pub(crate) async fn search_users(caller: Caller, state: State, query: web::Query<SearchQuery>) -> Reply {
     let needle = query.search.as_deref().unwrap_or("");
-    let users = state.services.auth.search(caller.0, needle).await?;
-    Ok(HttpResponse::Ok().json(users.iter().map(wire::User::from).collect::<Vec<_>>()))
+    let users = state.services.auth.search(caller.0, needle).await.map_err(ApiError::from_attempt)?;
+    Ok(HttpResponse::Ok().json(users.iter().map(wire::PublicUser::from).collect::<Vec<_>>()))
 }
 
+/// Past the creator's budget of new chats, 429 `too many attempts` with `Retry-After`.
 pub(crate) async fn create_chat(caller: Caller, state: State, body: web::Json<CreateChatBody>) -> Reply {
     let participants = body.participants()?;
-    let (view, created) = state.services.chats.create(caller.0, &participants, body.name.as_deref()).await?;
+    let (view, created) = state
+        .services
+        .chats
+        .create(caller.0, &participants, body.name.as_deref())
+        .await
+        .map_err(ApiError::from_attempt)?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(wire::Chat::from(&view)))
 }
 
-pub(crate) async fn list_chats(caller: Caller, state: State) -> Reply {
-    let chats = state.services.chats.list(caller.0).await?;
+/// `GET /api/chats?limit=&before=`: both optional, kept as text so that a malformed value is
+/// answered with the same messages as message pages give.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ChatListQuery {
+    #[serde(default)]
+    limit: Option<String>,
+    #[serde(default)]
+    before: Option<String>,
+}
+
+pub(crate) async fn list_chats(caller: Caller, state: State, query: web::Query<ChatListQuery>) -> Reply {
+    let limit = match &query.limit {
+        None => None,
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| ApiError::bad_request("limit must be an integer"))?),
+    };
+    let before: Option<ChatId> = query.before.as_deref().map(|raw| parse_id("before", raw)).transpose()?;
+    let chats = state.services.chats.list(caller.0, limit, before).await?;
     Ok(HttpResponse::Ok().json(chats.iter().map(wire::Chat::from).collect::<Vec<_>>()))
 }
 

@@ -49,17 +49,55 @@ impl ChatRepository for MongoStore {
         found.map(Chat::try_from).transpose()
     }
 
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
+        let Some(doc) = self.chats.find_one(doc! { "directKey": key }).await.store()? else {
+            return Ok(None);
+        };
+        Ok(self.with_last_messages(vec![doc]).await?.pop())
+    }
+
+    /// Served by the index `{participants: 1, updatedAt: -1, _id: -1}`: equality on the user,
+    /// then a keyset range on (activity, id) in index order, so a page reads `limit` entries.
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError> {
+        let mut filter = doc! { "participants": user_oid(user) };
+        if let Some(before) = before {
+            // The projection leaves out fields a ChatDoc needs, so the key is read as a plain
+            // document; the participant condition makes another user's chat not found.
+            let raw = self
+                .chats
+                .clone_with_type::<mongodb::bson::Document>()
+                .find_one(doc! { "_id": chat_oid(before), "participants": user_oid(user) })
+                .projection(doc! { "updatedAt": 1 })
+                .await
+                .store()?;
+            let Some(raw) = raw else {
+                return Ok(None);
+            };
+            let updated_at = raw.get_datetime("updatedAt").map_err(StoreError::other)?;
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "updatedAt": { "$lt": updated_at } },
+                    doc! { "updatedAt": updated_at, "_id": { "$lt": chat_oid(before) } },
+                ],
+            );
+        }
         let docs: Vec<ChatDoc> = self
             .chats
-            .find(doc! { "participants": user_oid(user) })
+            .find(filter)
             .sort(doc! { "updatedAt": -1, "_id": -1 })
+            .limit(i64::from(limit))
             .await
             .store()?
             .try_collect()
             .await
             .store()?;
-        self.with_last_messages(docs).await
+        self.with_last_messages(docs).await.map(Some)
     }
 }
 

@@ -43,12 +43,18 @@ impl UserRepository for MongoStore {
         docs.into_iter().map(User::try_from).collect()
     }
 
-    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users<'a>(
+        &self,
+        needle: &str,
+        exact_email: Option<&'a Email>,
+        exclude: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
         // A limit of 0 means "no limit" to MongoDB; to the port it means nothing.
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let filter = search_filter(needle, exclude);
+        let filter = search_filter(needle, exact_email, exclude);
         let docs: Vec<UserDoc> = self
             .users
             .find(filter)
@@ -63,12 +69,18 @@ impl UserRepository for MongoStore {
     }
 }
 
-fn search_filter(needle: &str, exclude: UserId) -> Document {
+/// Users other than `exclude` whose username contains `needle` or whose (normalized, so
+/// compared by equality) email is `exact_email`. The email is never matched by a regex: a search
+/// must not reveal addresses by their parts.
+fn search_filter(needle: &str, exact_email: Option<&Email>, exclude: UserId) -> Document {
     let mut filter = doc! { "_id": { "$ne": user_oid(exclude) } };
+    // An empty needle matches every username, so the email condition adds nothing then.
     if !needle.is_empty() {
-        let pattern = literal_pattern(needle);
-        filter
-            .insert("$or", vec![doc! { "username": { "$regex": &pattern } }, doc! { "email": { "$regex": &pattern } }]);
+        let mut either = vec![doc! { "username": { "$regex": literal_pattern(needle) } }];
+        if let Some(email) = exact_email {
+            either.push(doc! { "email": email.as_str() });
+        }
+        filter.insert("$or", either);
     }
     filter
 }

@@ -1,5 +1,6 @@
 //! The in-process attempt limiter: registration and login attempts budgeted per email and per
-//! client address (the domain decides which keys an attempt names), for a single node.
+//! client address, user searches per user and chat creations per creator (the domain decides
+//! which keys an attempt names), for a single node.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -7,29 +8,34 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chat_domain::ports::{AttemptKey, AttemptLimiter, NoAttemptLimit, RateLimited};
-use chat_domain::Email;
+use chat_domain::{Email, UserId};
 
 use crate::keyed::KeyedBudget;
 
 /// Attempts allowed per key and minute, by kind of key; `0` turns that kind off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AttemptBudgets {
     pub per_email_per_minute: u32,
     pub per_address_per_minute: u32,
+    pub searches_per_user_per_minute: u32,
 }
 
 impl AttemptBudgets {
-    /// True when both kinds are off.
+    /// True when every kind is off.
     pub fn is_off(&self) -> bool {
-        self.per_email_per_minute == 0 && self.per_address_per_minute == 0
+        self.per_email_per_minute == 0 && self.per_address_per_minute == 0 && self.searches_per_user_per_minute == 0
     }
 }
 
-/// One GCRA budget per email and one per address, each bounded in memory like the message
-/// limiter: keys whose budget is full again are forgotten every few thousand attempts.
+/// One GCRA budget per email, one per address and one per searching user, each bounded in
+/// memory like the message limiter: keys whose budget is full again are forgotten every few
+/// thousand attempts.
 pub struct InProcessAttemptLimiter {
     emails: Option<KeyedBudget<Email>>,
     addresses: Option<KeyedBudget<IpAddr>>,
+    searches: Option<KeyedBudget<UserId>>,
+    /// Chat creations per creating user; set by [`Self::with_chat_creations`].
+    creations: Option<KeyedBudget<UserId>>,
 }
 
 impl std::fmt::Debug for InProcessAttemptLimiter {
@@ -39,7 +45,7 @@ impl std::fmt::Debug for InProcessAttemptLimiter {
 }
 
 impl InProcessAttemptLimiter {
-    /// The limiter `budgets` ask for, or one that never limits when both are off.
+    /// The limiter `budgets` ask for, or one that never limits when every kind is off.
     pub fn shared(budgets: AttemptBudgets) -> Arc<dyn AttemptLimiter> {
         if budgets.is_off() {
             Arc::new(NoAttemptLimit)
@@ -52,12 +58,24 @@ impl InProcessAttemptLimiter {
         Self {
             emails: NonZeroU32::new(budgets.per_email_per_minute).map(KeyedBudget::per_minute),
             addresses: NonZeroU32::new(budgets.per_address_per_minute).map(KeyedBudget::per_minute),
+            searches: NonZeroU32::new(budgets.searches_per_user_per_minute).map(KeyedBudget::per_minute),
+            creations: None,
         }
     }
 
-    /// Emails and addresses remembered right now.
+    /// Also budgets chat creations ([`AttemptKey::ChatCreate`]): `per_minute` new chats per
+    /// user and minute; `0` leaves them unbudgeted.
+    pub fn with_chat_creations(mut self, per_minute: u32) -> Self {
+        self.creations = NonZeroU32::new(per_minute).map(KeyedBudget::per_minute);
+        self
+    }
+
+    /// Emails, addresses and searching users remembered right now.
     pub fn keys(&self) -> usize {
-        self.emails.as_ref().map_or(0, KeyedBudget::len) + self.addresses.as_ref().map_or(0, KeyedBudget::len)
+        self.emails.as_ref().map_or(0, KeyedBudget::len)
+            + self.addresses.as_ref().map_or(0, KeyedBudget::len)
+            + self.searches.as_ref().map_or(0, KeyedBudget::len)
+            + self.creations.as_ref().map_or(0, KeyedBudget::len)
     }
 }
 
@@ -67,6 +85,8 @@ impl AttemptLimiter for InProcessAttemptLimiter {
         match key {
             AttemptKey::Email(email) => self.emails.as_ref().map_or(Ok(()), |budget| budget.acquire(email)),
             AttemptKey::Address(ip) => self.addresses.as_ref().map_or(Ok(()), |budget| budget.acquire(ip)),
+            AttemptKey::Search(user) => self.searches.as_ref().map_or(Ok(()), |budget| budget.acquire(user)),
+            AttemptKey::ChatCreate(user) => self.creations.as_ref().map_or(Ok(()), |budget| budget.acquire(user)),
         }
     }
 }
@@ -87,10 +107,21 @@ mod tests {
         AttemptKey::Address(IpAddr::V4(Ipv4Addr::new(203, 0, 113, last)))
     }
 
+    fn search(user: UserId) -> AttemptKey {
+        AttemptKey::Search(user)
+    }
+
+    fn budgets(per_email: u32, per_address: u32, searches: u32) -> AttemptBudgets {
+        AttemptBudgets {
+            per_email_per_minute: per_email,
+            per_address_per_minute: per_address,
+            searches_per_user_per_minute: searches,
+        }
+    }
+
     #[tokio::test]
     async fn each_kind_has_its_own_budget_per_key() {
-        let limiter =
-            InProcessAttemptLimiter::new(AttemptBudgets { per_email_per_minute: 2, per_address_per_minute: 3 });
+        let limiter = InProcessAttemptLimiter::new(budgets(2, 3, 4));
         for _ in 0..2 {
             limiter.acquire(&email("alice")).await.unwrap();
         }
@@ -103,21 +134,32 @@ mod tests {
         }
         assert!(limiter.acquire(&address(7)).await.is_err());
         limiter.acquire(&address(8)).await.expect("budgets are per address");
+        let (alice, bob) = (UserId::generate(1), UserId::generate(1));
+        for _ in 0..4 {
+            limiter.acquire(&search(alice)).await.unwrap();
+        }
+        let refused = limiter.acquire(&search(alice)).await.unwrap_err();
+        // Four per minute refill one every 15 s.
+        assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(15));
+        limiter.acquire(&search(bob)).await.expect("search budgets are per user");
+        limiter.acquire(&email("carol")).await.expect("searches do not spend the other kinds");
     }
 
     #[tokio::test]
     async fn zero_turns_a_kind_off() {
-        let limiter =
-            InProcessAttemptLimiter::new(AttemptBudgets { per_email_per_minute: 0, per_address_per_minute: 1 });
+        let limiter = InProcessAttemptLimiter::new(budgets(0, 1, 0));
+        let user = UserId::generate(1);
         for _ in 0..100 {
             limiter.acquire(&email("alice")).await.unwrap();
+            limiter.acquire(&search(user)).await.unwrap();
         }
         limiter.acquire(&address(1)).await.unwrap();
         assert!(limiter.acquire(&address(1)).await.is_err());
-        let off =
-            InProcessAttemptLimiter::shared(AttemptBudgets { per_email_per_minute: 0, per_address_per_minute: 0 });
+        assert!(!budgets(0, 0, 1).is_off(), "a search budget alone still limits");
+        let off = InProcessAttemptLimiter::shared(budgets(0, 0, 0));
         for _ in 0..100 {
             off.acquire(&address(1)).await.unwrap();
+            off.acquire(&search(user)).await.unwrap();
         }
     }
 
@@ -126,6 +168,8 @@ mod tests {
         let limiter = InProcessAttemptLimiter {
             emails: Some(KeyedBudget::with_quota(governor::Quota::per_second(NonZeroU32::new(1000).unwrap()))),
             addresses: None,
+            searches: None,
+            creations: None,
         };
         for n in 0..PRUNE_EVERY - 1 {
             limiter.acquire(&email(&format!("u{n}"))).await.unwrap();
@@ -135,5 +179,22 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(5)).await;
         limiter.acquire(&email("last")).await.unwrap();
         assert!(limiter.keys() <= 1, "pruned to the recently limited: {}", limiter.keys());
+    }
+
+    #[tokio::test]
+    async fn chat_creations_have_their_own_budget_per_user() {
+        let creator = UserId::generate(0);
+        let limiter = InProcessAttemptLimiter::new(AttemptBudgets::default()).with_chat_creations(2);
+        for _ in 0..2 {
+            limiter.acquire(&AttemptKey::ChatCreate(creator)).await.unwrap();
+        }
+        let refused = limiter.acquire(&AttemptKey::ChatCreate(creator)).await.unwrap_err();
+        assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(30));
+        limiter.acquire(&AttemptKey::ChatCreate(UserId::generate(0))).await.expect("budgets are per user");
+        limiter.acquire(&AttemptKey::Search(creator)).await.expect("other kinds are not touched");
+        let off = InProcessAttemptLimiter::new(AttemptBudgets::default()).with_chat_creations(0);
+        for _ in 0..100 {
+            off.acquire(&AttemptKey::ChatCreate(creator)).await.unwrap();
+        }
     }
 }

@@ -187,14 +187,21 @@ impl RedisNode {
     }
 
     /// A cluster-wide limiter of registration and login attempts per email and per client
-    /// address (each 0: off), with `fallback` deciding while Redis does not answer; see
-    /// [`RedisAttemptLimiter`].
+    /// address, and of user searches per user (each 0: off), with `fallback` deciding while
+    /// Redis does not answer; see [`RedisAttemptLimiter`].
     pub fn attempt_limiter(
         &self,
         per_email_per_minute: u32,
         per_address_per_minute: u32,
+        searches_per_user_per_minute: u32,
         fallback: Arc<dyn chat_domain::ports::AttemptLimiter>,
     ) -> Arc<dyn chat_domain::ports::AttemptLimiter> {
-        RedisAttemptLimiter::per_minute(self.clone(), per_email_per_minute, per_address_per_minute, fallback)
+        RedisAttemptLimiter::per_minute(
+            self.clone(),
+            per_email_per_minute,
+            per_address_per_minute,
+            searches_per_user_per_minute,
+            fallback,
+        )
     }
 }

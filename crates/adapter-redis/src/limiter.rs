@@ -1,7 +1,7 @@
 //! The cluster rate limiters: the same GCRA budgets as the in-process limiters (a burst of N,
 //! then one more every 60/N seconds), kept in Redis so that every node draws from one budget
 //! per key: messages per user ([`RedisRateLimiter`]), and registration and login attempts per
-//! email and per client address ([`RedisAttemptLimiter`]). When Redis does not answer in time,
+//! email and per client address and user searches per user ([`RedisAttemptLimiter`]). When Redis does not answer in time,
 //! the in-process limiter the app injects decides instead.
 
 use std::num::NonZeroU32;
@@ -138,14 +138,19 @@ impl RateLimiter for RedisRateLimiter {
     }
 }
 
-/// Budgets registration and login attempts across the cluster, one GCRA budget per email
-/// (keys `<attempt_key_prefix>email:<email>`) and per client address
-/// (`<attempt_key_prefix>addr:<address>`), with the same fallback as [`RedisRateLimiter`]:
-/// while Redis does not answer, `fallback` (this node's own budgets) decides.
+/// Budgets registration and login attempts and user searches across the cluster, one GCRA
+/// budget per email (keys `<attempt_key_prefix>email:<email>`), per client address
+/// (`<attempt_key_prefix>addr:<address>`) and per searching user
+/// (`<attempt_key_prefix>search:<userId>`), with the same fallback as [`RedisRateLimiter`]:
+/// while Redis does not answer, `fallback` (this node's own budgets) decides. Chat creations
+/// per creating user (`<attempt_key_prefix>chat:<userId>`) are budgeted by a limiter of their
+/// own, [`RedisAttemptLimiter::chat_creations_per_minute`].
 pub struct RedisAttemptLimiter {
     gcra: Gcra,
     per_email: Option<Budget>,
     per_address: Option<Budget>,
+    per_searcher: Option<Budget>,
+    per_creator: Option<Budget>,
     fallback: Arc<dyn AttemptLimiter>,
 }
 
@@ -154,26 +159,52 @@ impl std::fmt::Debug for RedisAttemptLimiter {
         f.debug_struct("RedisAttemptLimiter")
             .field("per_email", &self.per_email.map(|b| b.burst))
             .field("per_address", &self.per_address.map(|b| b.burst))
+            .field("per_searcher", &self.per_searcher.map(|b| b.burst))
+            .field("per_creator", &self.per_creator.map(|b| b.burst))
             .finish_non_exhaustive()
     }
 }
 
 impl RedisAttemptLimiter {
-    /// A limiter of `per_email_per_minute` attempts per email and `per_address_per_minute` per
-    /// client address over the whole cluster (`0` turns that kind off; both off never limits).
-    /// `fallback` decides while Redis does not answer; it should hold the same budgets.
+    /// A limiter of `per_email_per_minute` attempts per email, `per_address_per_minute` per
+    /// client address and `searches_per_user_per_minute` user searches per user over the whole
+    /// cluster (`0` turns that kind off; all off never limits). `fallback` decides while Redis
+    /// does not answer; it should hold the same budgets.
     pub fn per_minute(
         node: RedisNode,
         per_email_per_minute: u32,
         per_address_per_minute: u32,
+        searches_per_user_per_minute: u32,
         fallback: Arc<dyn AttemptLimiter>,
     ) -> Arc<dyn AttemptLimiter> {
         let per_email = Budget::per_minute(per_email_per_minute);
         let per_address = Budget::per_minute(per_address_per_minute);
-        if per_email.is_none() && per_address.is_none() {
+        let per_searcher = Budget::per_minute(searches_per_user_per_minute);
+        if per_email.is_none() && per_address.is_none() && per_searcher.is_none() {
             return Arc::new(NoAttemptLimit);
         }
-        Arc::new(Self { gcra: Gcra::new(node), per_email, per_address, fallback })
+        Arc::new(Self { gcra: Gcra::new(node), per_email, per_address, per_searcher, per_creator: None, fallback })
+    }
+
+    /// A limiter of `per_minute` new chats per creating user over the whole cluster
+    /// ([`AttemptKey::ChatCreate`]; every other kind passes), or none at all for 0. `fallback`
+    /// decides while Redis does not answer; it should hold the same budget.
+    pub fn chat_creations_per_minute(
+        node: RedisNode,
+        per_minute: u32,
+        fallback: Arc<dyn AttemptLimiter>,
+    ) -> Arc<dyn AttemptLimiter> {
+        match Budget::per_minute(per_minute) {
+            Some(budget) => Arc::new(Self {
+                gcra: Gcra::new(node),
+                per_email: None,
+                per_address: None,
+                per_searcher: None,
+                per_creator: Some(budget),
+                fallback,
+            }),
+            None => Arc::new(NoAttemptLimit),
+        }
     }
 }
 
@@ -184,6 +215,8 @@ impl AttemptLimiter for RedisAttemptLimiter {
         let (budget, redis_key) = match key {
             AttemptKey::Email(email) => (self.per_email, format!("{prefix}email:{email}")),
             AttemptKey::Address(ip) => (self.per_address, format!("{prefix}addr:{ip}")),
+            AttemptKey::Search(user) => (self.per_searcher, format!("{prefix}search:{user}")),
+            AttemptKey::ChatCreate(user) => (self.per_creator, format!("{prefix}chat:{user}")),
         };
         let Some(budget) = budget else { return Ok(()) };
         match self.gcra.decide(redis_key, budget).await {

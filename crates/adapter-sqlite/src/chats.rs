@@ -37,6 +37,10 @@ const CHAT_WITH_PARTICIPANTS: &str = concat!(
      WHERE c.id = ?1 ORDER BY p.position"
 );
 
+/// A page of a user's chats by (activity, id), newest first, strictly after the cursor key
+/// `(?2, ?3)` (the first page passes a key above every chat). The primary key of
+/// `chat_participants` finds the user's chats; SQLite keeps only the best `?4` of them while it
+/// sorts, so a page costs one index range over the user's chats and no more rows than it holds.
 const CHATS_OF_USER: &str = concat!(
     "SELECT ",
     chat_columns!(),
@@ -45,9 +49,14 @@ const CHATS_OF_USER: &str = concat!(
     " FROM chat_participants p
      JOIN chats c ON c.id = p.chat_id
      LEFT JOIN messages m ON m.id = c.last_message_id
-     WHERE p.user_id = ?1
-     ORDER BY c.updated_at DESC, c.id DESC"
+     WHERE p.user_id = ?1 AND (c.updated_at, c.id) < (?2, ?3)
+     ORDER BY c.updated_at DESC, c.id DESC
+     LIMIT ?4"
 );
+
+/// The cursor key of a chat, found only when `?1` participates in chat `?2`.
+const CHAT_CURSOR: &str = "SELECT c.updated_at, c.id FROM chat_participants p JOIN chats c ON c.id = p.chat_id
+     WHERE p.user_id = ?1 AND p.chat_id = ?2";
 
 /// Fills in a chat's participants, in the order they were given.
 fn with_participants(conn: &Connection, mut chat: Chat) -> DbResult<Chat> {
@@ -140,20 +149,59 @@ impl ChatRepository for SqliteStore {
         .await
     }
 
-    /// No transaction, for the reason given at [`chat_view`]; a chat whose newest message
-    /// changes between the list and its participants is shown as the list read it.
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
+        let key = key.to_owned();
         self.read(move |conn| {
+            let found = conn
+                .prepare_cached(CHAT_VIEW_BY_DIRECT_KEY)?
+                .query_row([&key], rows::chat_with_last_message)
+                .optional()?;
+            let Some((chat, last_message)) = found else {
+                return Ok(None);
+            };
+            Ok(Some(ChatView { chat: with_participants(conn, chat)?, last_message }))
+        })
+        .await
+    }
+
+    /// No transaction, for the reason given at [`chat_view`]; a chat whose newest message
+    /// changes between the list and its participants is shown as the list read it, and one
+    /// whose activity moves between the cursor's lookup and the page is placed by its new key.
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError> {
+        self.read(move |conn| {
+            // Ids are 24 lowercase hex digits, so "g" sorts above every id, and no stored time
+            // reaches i64::MAX: the first page's key is above every chat.
+            let (updated_at, id) = match before {
+                None => (i64::MAX, "g".to_owned()),
+                Some(before) => {
+                    let found = conn
+                        .prepare_cached(CHAT_CURSOR)?
+                        .query_row(params![user.key(), before.key()], |row| {
+                            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                        })
+                        .optional()?;
+                    match found {
+                        Some(key) => key,
+                        None => return Ok(None),
+                    }
+                }
+            };
             let found = {
                 let mut stmt = conn.prepare_cached(CHATS_OF_USER)?;
-                let rows = stmt.query_map([user.key()], rows::chat_with_last_message)?;
+                let rows = stmt
+                    .query_map(params![user.key(), updated_at, id, i64::from(limit)], rows::chat_with_last_message)?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
             };
             let mut views = Vec::with_capacity(found.len());
             for (chat, last_message) in found {
                 views.push(ChatView { chat: with_participants(conn, chat)?, last_message });
             }
-            Ok(views)
+            Ok(Some(views))
         })
         .await
     }

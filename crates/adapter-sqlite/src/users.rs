@@ -79,21 +79,30 @@ impl UserRepository for SqliteStore {
         .await
     }
 
-    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users<'a>(
+        &self,
+        needle: &str,
+        exact_email: Option<&'a Email>,
+        exclude: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
         // SQLite's lower() folds ASCII only, which is what the port asks for; instr() takes the
         // needle literally (LIKE would give `%` and `_` a meaning), and instr(x, '') is 1.
+        // Emails are stored normalized, so the exact match is plain equality, and a NULL
+        // (no email asked for) equals nothing.
         let needle = needle.to_ascii_lowercase();
+        let email = exact_email.map(|e| e.as_str().to_owned());
         self.read(move |conn| {
             const SEARCH: &str = concat!(
                 "SELECT ",
                 user_columns!(),
                 " FROM users u
-                 WHERE u.id <> ?1 AND (instr(lower(u.username), ?2) > 0 OR instr(lower(u.email), ?2) > 0)
+                 WHERE u.id <> ?1 AND (instr(lower(u.username), ?2) > 0 OR u.email = ?3)
                  ORDER BY u.username, u.id
-                 LIMIT ?3"
+                 LIMIT ?4"
             );
             let mut stmt = conn.prepare_cached(SEARCH)?;
-            let found = stmt.query_map(params![exclude.key(), needle, sql_limit(limit)], rows::user)?;
+            let found = stmt.query_map(params![exclude.key(), needle, email, sql_limit(limit)], rows::user)?;
             Ok(found.collect::<rusqlite::Result<Vec<User>>>()?)
         })
         .await

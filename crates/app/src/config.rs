@@ -16,11 +16,14 @@
 //! | `HASH_THREADS` | cores | password hashes running at once (each holds 19 MiB), 1 to 256 |
 //! | `HASH_QUEUE_WAIT_MS` | `2000` | longest a register or login waits for a hashing thread before 503 |
 //! | `TRUST_PROXY` | `false` | count attempts against the last `X-Forwarded-For` entry instead of the peer |
+//! | `MAX_GROUP_SIZE` | `100` | participants of a chat, the creator included, 2 to 256; `0` turns the limit off |
+//! | `CHAT_CREATE_LIMIT_PER_MINUTE` | `10` | new chats a user creates per minute (a 1:1 chat returned again does not count); `0` turns it off |
 //! | `CORS_ORIGIN` | `*` | origins allowed to call from a browser: `*` or a comma-separated list |
 //! | `LOG_FORMAT` | `text` | `text` or `json` |
 //! | `RUST_LOG` | `info` | tracing filter directives |
 
 mod auth;
+mod chats;
 mod sockets;
 
 use std::fmt;
@@ -28,6 +31,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use auth::{AuthConfig, MAX_HASH_QUEUE_WAIT_MS, MAX_HASH_THREADS};
+pub use chats::ChatConfig;
 pub use sockets::SocketConfig;
 
 /// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
@@ -68,6 +72,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Sockets per user and per address, and each socket's event budget.
     pub sockets: SocketConfig,
+    /// The group size limit and the chat creation budget.
+    pub chats: ChatConfig,
     pub cors: CorsOrigins,
     pub log_format: LogFormat,
 }
@@ -147,7 +153,7 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        for variable in VARIABLES.into_iter().chain(auth::VARIABLES).chain(sockets::VARIABLES) {
+        for variable in VARIABLES.into_iter().chain(auth::VARIABLES).chain(sockets::VARIABLES).chain(chats::VARIABLES) {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(variable) {
                 return Err(invalid(variable, "must be valid UTF-8"));
             }
@@ -222,6 +228,7 @@ impl Config {
         };
         let auth = AuthConfig::from_lookup(&lookup)?;
         let sockets = SocketConfig::from_lookup(&lookup)?;
+        let chats = ChatConfig::from_lookup(&lookup)?;
         let cors = match lookup("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(raw) => parse_cors(&raw)?,
@@ -243,6 +250,7 @@ impl Config {
             rate_limit_per_minute,
             auth,
             sockets,
+            chats,
             cors,
             log_format,
         })

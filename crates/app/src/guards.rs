@@ -1,5 +1,6 @@
 //! Wiring of the guards of registration and login: the hashing pool, the attempt limiter (in
-//! process, or shared through Redis in a cluster) and where client addresses come from.
+//! process, or shared through Redis in a cluster) and where client addresses come from; and of
+//! chat creation's budget, limited the same way.
 
 use std::io;
 use std::sync::Arc;
@@ -7,10 +8,10 @@ use std::sync::Arc;
 use adapter_auth::{Argon2Hasher, PoolConfig};
 use adapter_http::ClientAddress;
 use adapter_ratelimit::{AttemptBudgets, InProcessAttemptLimiter};
-use adapter_redis::RedisNode;
-use chat_domain::ports::AttemptLimiter;
+use adapter_redis::{RedisAttemptLimiter, RedisNode};
+use chat_domain::ports::{AttemptLimiter, NoAttemptLimit};
 
-use crate::config::AuthConfig;
+use crate::config::{AuthConfig, ChatConfig};
 
 /// Callers waiting for a hashing thread, per thread, before more are refused at once. Waiting
 /// costs a task and a password in memory, not a hash; the wait itself is `HASH_QUEUE_WAIT_MS`.
@@ -29,17 +30,39 @@ pub(crate) fn hasher(auth: &AuthConfig) -> io::Result<Argon2Hasher> {
     Ok(hasher)
 }
 
-/// The attempt limiter: this node's budgets alone, or, in a cluster, the budgets in Redis with
-/// this node's as the fallback while Redis does not answer.
+/// The attempt limiter (registration, login and user search budgets): this node's budgets
+/// alone, or, in a cluster, the budgets in Redis with this node's as the fallback while Redis
+/// does not answer.
 pub(crate) fn attempt_limiter(auth: &AuthConfig, redis: Option<&RedisNode>) -> Arc<dyn AttemptLimiter> {
     let budgets = AttemptBudgets {
         per_email_per_minute: auth.per_email_per_minute,
         per_address_per_minute: auth.per_address_per_minute,
+        searches_per_user_per_minute: auth.searches_per_user_per_minute,
     };
     let local = InProcessAttemptLimiter::shared(budgets);
     match redis {
         None => local,
-        Some(node) => node.attempt_limiter(budgets.per_email_per_minute, budgets.per_address_per_minute, local),
+        Some(node) => node.attempt_limiter(
+            budgets.per_email_per_minute,
+            budgets.per_address_per_minute,
+            budgets.searches_per_user_per_minute,
+            local,
+        ),
+    }
+}
+
+/// The budget of chat creations per user (`CHAT_CREATE_LIMIT_PER_MINUTE`): a limiter of its own
+/// (its keys never meet the attempt limiter's), this node's alone or, in a cluster, in Redis
+/// with this node's as the fallback while Redis does not answer.
+pub(crate) fn chat_limiter(chats: &ChatConfig, redis: Option<&RedisNode>) -> Arc<dyn AttemptLimiter> {
+    if chats.create_per_minute == 0 {
+        return Arc::new(NoAttemptLimit);
+    }
+    let local: Arc<dyn AttemptLimiter> =
+        Arc::new(InProcessAttemptLimiter::new(AttemptBudgets::default()).with_chat_creations(chats.create_per_minute));
+    match redis {
+        None => local,
+        Some(node) => RedisAttemptLimiter::chat_creations_per_minute(node.clone(), chats.create_per_minute, local),
     }
 }
 

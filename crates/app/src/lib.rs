@@ -106,6 +106,7 @@ pub async fn serve(
     };
     let hasher = guards::hasher(&config.auth)?;
     let attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
+    let chat_creations = guards::chat_limiter(&config.chats, redis.as_ref());
     let ports = ServicePorts {
         users: store.users(),
         chats: store.chats(),
@@ -116,7 +117,9 @@ pub async fn serve(
         tokens: Arc::new(JwtTokens::new(config.jwt_secret.as_bytes(), config.jwt_ttl)),
         clock: Arc::new(SystemClock),
     };
-    let services = Services::new(ports, ServicesConfig::default()).with_attempt_limiter(attempts);
+    let services_config = ServicesConfig { max_group_size: config.chats.max_group_size, ..ServicesConfig::default() };
+    let services =
+        Services::new(ports, services_config).with_attempt_limiter(attempts).with_chat_limiter(chat_creations);
     // The dummy hash unknown emails' logins verify against, made once before serving.
     services.auth.prepare().await.map_err(|e| io::Error::other(format!("cannot prepare password hashing: {e}")))?;
     let gateway = GatewayConfig {

@@ -67,16 +67,20 @@ impl UserRepository for InMemoryStore {
         Ok(self.lock().users.iter().filter(|u| ids.contains(&u.id)).cloned().collect())
     }
 
-    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users<'a>(
+        &self,
+        needle: &str,
+        exact_email: Option<&'a Email>,
+        exclude: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
         let needle = needle.to_ascii_lowercase();
         let mut found: Vec<User> = self
             .lock()
             .users
             .iter()
             .filter(|u| u.id != exclude)
-            .filter(|u| {
-                u.username.as_str().to_ascii_lowercase().contains(&needle) || u.email.as_str().contains(&needle)
-            })
+            .filter(|u| u.username.as_str().to_ascii_lowercase().contains(&needle) || Some(&u.email) == exact_email)
             .cloned()
             .collect();
         found.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()).then(a.id.cmp(&b.id)));
@@ -107,11 +111,34 @@ impl ChatRepository for InMemoryStore {
         Ok(self.lock().chats.iter().find(|c| c.id == id).cloned())
     }
 
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
         let s = self.lock();
-        let mut chats: Vec<&Chat> = s.chats.iter().filter(|c| c.is_participant(user)).collect();
+        Ok(s.chats.iter().find(|c| c.direct_key().as_deref() == Some(key)).map(|c| s.view(c)))
+    }
+
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError> {
+        let s = self.lock();
+        let cursor = match before {
+            None => None,
+            Some(id) => match s.chats.iter().find(|c| c.id == id && c.is_participant(user)) {
+                Some(chat) => Some((chat.updated_at, chat.id)),
+                None => return Ok(None),
+            },
+        };
+        let mut chats: Vec<&Chat> = s
+            .chats
+            .iter()
+            .filter(|c| c.is_participant(user))
+            .filter(|c| cursor.is_none_or(|key| (c.updated_at, c.id) < key))
+            .collect();
         chats.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(b.id.cmp(&a.id)));
-        Ok(chats.into_iter().map(|c| s.view(c)).collect())
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(Some(chats.into_iter().take(limit).map(|c| s.view(c)).collect()))
     }
 }
 

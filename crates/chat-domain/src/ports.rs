@@ -42,9 +42,19 @@ pub trait UserRepository: Send + Sync {
     /// The users among `ids` that exist, in any order.
     async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError>;
 
-    /// Up to `limit` users other than `exclude` whose username or email contains `needle`,
-    /// ignoring ASCII case, ordered by username. An empty needle matches everyone.
-    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError>;
+    /// Up to `limit` users other than `exclude` whose username contains `needle` (ignoring ASCII
+    /// case, every character literal: no `%`, `_` or regex metacharacter has a meaning), or
+    /// whose email equals `exact_email` (emails are stored normalized, so equality is exact),
+    /// ordered by username, ties by id. An empty needle matches every username. The email is
+    /// never searched by substring: a search must not tell which addresses contain a text.
+    /// (The lifetime is named because mockall cannot mock one elided inside an `Option`.)
+    async fn search_users<'a>(
+        &self,
+        needle: &str,
+        exact_email: Option<&'a Email>,
+        exclude: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -62,9 +72,21 @@ pub trait ChatRepository: Send + Sync {
     /// send, for less than [`chat_by_id`](Self::chat_by_id) costs.
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError>;
 
-    /// Every chat `user` participates in, most recently active (`updated_at`) first, ties broken
-    /// by the higher id first, each with its newest message.
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError>;
+    /// The 1:1 chat whose [`Chat::direct_key`] is `key`, with its newest message, if it exists.
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError>;
+
+    /// One page of the chats `user` participates in, each with its newest message: ordered by
+    /// the key (`updated_at`, `id`), most recently active first and, among chats equally
+    /// recent, the higher id first; at most `limit` of them; with `before`, only the chats
+    /// strictly after that chat in this order. A `before` naming a chat that does not exist or
+    /// that `user` does not participate in gives `Ok(None)`. Paging with the last chat of each
+    /// page as the next `before` lists every chat exactly once while none of them changes.
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -154,9 +176,9 @@ impl RateLimiter for Unlimited {
     }
 }
 
-/// What one attempt to register or sign in is counted against. The services decide which keys
-/// an attempt names ([`crate::services::AuthService`]); the limiter holds one budget per key,
-/// sized per kind by its configuration.
+/// What one attempt to register or sign in, or one user search, is counted against. The
+/// services decide which keys an attempt names ([`crate::services::AuthService`]); the limiter
+/// holds one budget per key, sized per kind by its configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum AttemptKey {
     /// The (normalized) email the attempt names, whoever sends it.
@@ -164,9 +186,16 @@ pub enum AttemptKey {
     /// The client address the attempt comes from: an IPv4 address, or the /64 network of an
     /// IPv6 one (a single IPv6 client usually holds a whole /64).
     Address(IpAddr),
+    /// The signed-in user running a user search: searches are budgeted per user so that no
+    /// account can walk the whole user list by brute force.
+    Search(UserId),
+    /// The user creating a new chat ([`crate::services::ChatService::create`]): creations are
+    /// budgeted per user so that nobody can put people into chats without end. A 1:1 chat that
+    /// exists already is returned without naming this key.
+    ChatCreate(UserId),
 }
 
-/// Budgets registration and login attempts per [`AttemptKey`], and, in a cluster
+/// Budgets registration and login attempts and user searches per [`AttemptKey`], and, in a cluster
 /// implementation, across every node.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

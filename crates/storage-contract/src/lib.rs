@@ -66,7 +66,7 @@ macro_rules! __storage_contract_cases {
             user_duplicate_email_is_taken,
             user_concurrent_inserts_of_one_email_admit_one,
             users_by_ids_returns_only_existing,
-            search_users_ignores_ascii_case_and_matches_username_or_email,
+            search_users_matches_usernames_in_any_case_and_emails_only_whole,
             search_users_treats_the_needle_literally,
             search_users_orders_by_username_excludes_and_limits,
             // Chats.
@@ -75,6 +75,9 @@ macro_rules! __storage_contract_cases {
             concurrent_direct_chat_inserts_create_one,
             group_chats_and_other_pairs_are_not_deduplicated,
             chats_of_user_orders_by_activity_then_id,
+            chats_of_user_pages_cover_every_chat_once_in_order,
+            chats_of_user_before_must_be_a_chat_of_the_user,
+            direct_chat_is_found_by_its_key,
             chat_views_carry_the_newest_message,
             // Appending messages.
             append_assigns_seq_per_chat,

@@ -89,6 +89,23 @@ impl From<&chat_domain::User> for User {
     }
 }
 
+/// Another user as a search shows them: no email, so that searching cannot harvest addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicUser {
+    #[serde(rename = "_id")]
+    pub id: String,
+    pub username: String,
+    #[serde(with = "timestamp")]
+    pub created_at: Timestamp,
+}
+
+impl From<&chat_domain::User> for PublicUser {
+    fn from(user: &chat_domain::User) -> Self {
+        Self { id: id_string(user.id.0), username: user.username.as_str().to_owned(), created_at: user.created_at }
+    }
+}
+
 /// The `type` of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -88,6 +88,15 @@ fn user_never_carries_the_password_hash() {
 }
 
 #[test]
+fn public_user_has_exactly_id_username_and_created_at() {
+    let json = serde_json::to_string(&PublicUser::from(&user())).unwrap();
+    assert_eq!(json, format!(r#"{{"_id":"{}","username":"alice","createdAt":"2026-11-25T19:13:00.123Z"}}"#, hex(1)));
+    assert!(!json.contains("example.com") && !json.contains("argon2"), "no email, no hash");
+    let back: PublicUser = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, PublicUser::from(&user()));
+}
+
+#[test]
 fn message_has_every_field_in_contract_order() {
     let json = serde_json::to_string(&Message::from(&message(Some("c-1")))).unwrap();
     assert_eq!(

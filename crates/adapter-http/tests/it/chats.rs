@@ -1,10 +1,16 @@
-//! Users and chats: who the caller is, searching for others, creating direct and group chats,
-//! listing them and reading one.
+//! Users and chats: who the caller is, creating direct and group chats, listing them and
+//! reading one. Searching for others is in `search.rs`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chat_domain::ports::{AttemptKey, AttemptLimiter, RateLimited};
 use chat_domain::DomainEvent;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, NO_SUCH_ID};
+use crate::helpers::{spawn_app, spawn_app_with, Options, NO_SUCH_ID};
 
 // ---- users ---------------------------------------------------------------------------------
 
@@ -20,39 +26,6 @@ async fn me_returns_the_caller_and_401_when_the_account_is_gone() {
     // A well-formed token for an account the store does not have.
     let reply = app.get("/api/users/me", Some(&format!("token-{NO_SUCH_ID}"))).await;
     assert_eq!(reply.assert_error(401), "unauthorized");
-}
-
-#[actix_web::test]
-async fn search_finds_others_by_username_or_email_ignoring_case() {
-    let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    app.register("albert").await;
-    app.register("bob").await;
-
-    let names = |body: &Value| -> Vec<String> {
-        body.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_owned()).collect()
-    };
-    let reply = app.get("/api/users?search=AL", Some(&alice.token)).await;
-    assert_eq!(names(reply.assert_status(200)), ["albert"]);
-    let reply = app.get("/api/users?search=example.com", Some(&alice.token)).await;
-    assert_eq!(names(reply.assert_status(200)), ["albert", "bob"]);
-    let reply = app.get("/api/users", Some(&alice.token)).await;
-    assert_eq!(names(reply.assert_status(200)), ["albert", "bob"]);
-    let reply = app.get("/api/users?search=zzz", Some(&alice.token)).await;
-    assert_eq!(reply.assert_status(200), &json!([]));
-    let reply = app.get("/api/users?search=bob", Some(&alice.token)).await;
-    assert_eq!(reply.keys("/0"), ["_id", "email", "username", "createdAt", "updatedAt"]);
-}
-
-#[actix_web::test]
-async fn search_refuses_unknown_parameters_and_long_needles() {
-    let app = spawn_app().await;
-    let alice = app.register("alice").await;
-    let reply = app.get("/api/users?q=al", Some(&alice.token)).await;
-    assert!(reply.assert_error(400).starts_with("unknown field `q`"));
-    let long = "a".repeat(101);
-    let reply = app.get(&format!("/api/users?search={long}"), Some(&alice.token)).await;
-    assert_eq!(reply.assert_error(400), "search must be at most 100 characters");
 }
 
 // ---- chats ---------------------------------------------------------------------------------
@@ -184,4 +157,108 @@ async fn one_chat_is_for_its_participants_only() {
     assert_eq!(reply.assert_error(404), "chat not found");
     let reply = app.get("/api/chats/not-an-id", Some(&eve.token)).await;
     assert_eq!(reply.assert_error(400), "chatId must be a mongodb id");
+}
+
+// ---- bounds of chat creation and list pages ------------------------------------------------
+
+/// Ten chat creations per user, then a refusal asking for 6 s; counts every key it is asked.
+#[derive(Default)]
+struct TenPerUser(Mutex<HashMap<AttemptKey, u32>>);
+
+#[async_trait]
+impl AttemptLimiter for TenPerUser {
+    async fn acquire(&self, key: &AttemptKey) -> Result<(), RateLimited> {
+        let mut used = self.0.lock().unwrap();
+        let count = used.entry(key.clone()).or_default();
+        if *count >= 10 {
+            return Err(RateLimited { retry_after: Duration::from_millis(5_500) });
+        }
+        *count += 1;
+        Ok(())
+    }
+}
+
+#[actix_web::test]
+async fn a_chat_past_the_group_size_is_400_naming_the_limit() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    // The size is checked before anyone is looked up: 100 others and the creator make 101.
+    let others: Vec<String> = (0..100).map(|n| format!("{n:024x}")).collect();
+    let reply = app.post("/api/chats", Some(&alice.token), json!({ "participants": others })).await;
+    assert_eq!(reply.assert_error(400), "a chat has at most 100 participants");
+    // 99 others and the creator are 100: past the size check, on to the unknown users.
+    let reply = app.post("/api/chats", Some(&alice.token), json!({ "participants": others[..99] })).await;
+    assert_eq!(reply.assert_error(404), "participant not found");
+}
+
+#[actix_web::test]
+async fn the_eleventh_new_chat_in_a_minute_is_429_with_retry_after_and_a_direct_chat_again_is_not() {
+    let limiter = Arc::new(TenPerUser::default());
+    let app = spawn_app_with(Options { chat_limiter: Some(limiter.clone()), ..Options::default() }).await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id]})).await.assert_status(201);
+    for _ in 0..9 {
+        let reply = app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id, carol.id]})).await;
+        reply.assert_status(201);
+    }
+    // Returning the 1:1 chat again is not a creation: it is still answered.
+    let again = app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id]})).await;
+    again.assert_status(200);
+    let reply = app.post("/api/chats", Some(&alice.token), json!({"participants": [bob.id, carol.id]})).await;
+    assert_eq!(reply.assert_error(429), "too many attempts, try again later");
+    assert_eq!(reply.headers.get("retry-after").unwrap(), "6");
+    let reply = app.post("/api/chats", Some(&alice.token), json!({"participants": [carol.id]})).await;
+    reply.assert_error(429);
+    // Budgets are per creator.
+    app.post("/api/chats", Some(&bob.token), json!({"participants": [carol.id]})).await.assert_status(201);
+    let asked: Vec<AttemptKey> = limiter.0.lock().unwrap().keys().cloned().collect();
+    assert!(asked.iter().all(|k| matches!(k, AttemptKey::ChatCreate(_))), "{asked:?}");
+}
+
+#[actix_web::test]
+async fn the_chat_list_pages_with_limit_and_before() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let mut created = Vec::new();
+    for others in [vec![&bob], vec![&carol], vec![&bob, &carol]] {
+        created.push(app.chat(&alice, &others).await);
+    }
+    let bob_carol = app.chat(&bob, &[&carol]).await;
+    let ids = |reply: &crate::helpers::Reply| -> Vec<String> {
+        reply.assert_status(200).as_array().unwrap().iter().map(|c| c["_id"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = ids(&app.get("/api/chats", Some(&alice.token)).await);
+    assert_eq!(all.len(), 3);
+    let mut paged = Vec::new();
+    let mut path = "/api/chats?limit=2".to_owned();
+    loop {
+        let page = ids(&app.get(&path, Some(&alice.token)).await);
+        assert!(page.len() <= 2);
+        let Some(last) = page.last().cloned() else { break };
+        paged.extend(page);
+        path = format!("/api/chats?limit=2&before={last}");
+    }
+    assert_eq!(paged, all, "pages cover the list once, in its order");
+    let mut sorted = all.clone();
+    sorted.sort();
+    created.sort();
+    assert_eq!(sorted, created);
+
+    for (query, message) in [
+        ("limit=0", "limit must be between 1 and 100"),
+        ("limit=101", "limit must be between 1 and 100"),
+        ("limit=ten", "limit must be an integer"),
+        ("before=nope", "before must be a mongodb id"),
+    ] {
+        let reply = app.get(&format!("/api/chats?{query}"), Some(&alice.token)).await;
+        assert_eq!(reply.assert_error(400), message, "{query}");
+    }
+    for before in [bob_carol.as_str(), NO_SUCH_ID] {
+        let reply = app.get(&format!("/api/chats?before={before}"), Some(&alice.token)).await;
+        assert_eq!(reply.assert_error(400), "before must be one of your chats");
+    }
 }

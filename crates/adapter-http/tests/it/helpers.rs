@@ -132,6 +132,8 @@ pub struct Options {
     /// Replaces [`FakeHasher`].
     pub hasher: Option<Arc<dyn PasswordHasher>>,
     pub client_address: Option<ClientAddress>,
+    /// Counts chat creations; none counted without one.
+    pub chat_limiter: Option<Arc<dyn AttemptLimiter>>,
 }
 
 impl Default for Options {
@@ -144,6 +146,7 @@ impl Default for Options {
             attempts: None,
             hasher: None,
             client_address: None,
+            chat_limiter: None,
         }
     }
 }
@@ -234,6 +237,9 @@ pub async fn spawn_app_with(
     let mut services = Services::new(ports, ServicesConfig::default());
     if let Some(attempts) = options.attempts {
         services = services.with_attempt_limiter(attempts);
+    }
+    if let Some(chat_limiter) = options.chat_limiter {
+        services = services.with_chat_limiter(chat_limiter);
     }
     let mut state = HttpState::new(services);
     if let Some(from) = options.client_address {

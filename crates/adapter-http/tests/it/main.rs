@@ -11,3 +11,4 @@ mod chats;
 mod helpers;
 mod messages;
 mod routing;
+mod search;

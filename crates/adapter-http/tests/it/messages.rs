@@ -291,7 +291,7 @@ async fn a_deleted_last_message_is_served_with_blank_text() {
 async fn store_failures_answer_503_and_500_without_detail() {
     let mut users = MockUserRepository::new();
     users.expect_user_by_id().returning(|_| Err(StoreError::unavailable("connection refused: db.internal:27017")));
-    users.expect_search_users().returning(|_, _, _| Err(StoreError::other("SQL error near SELECT * FROM users")));
+    users.expect_search_users().returning(|_, _, _, _| Err(StoreError::other("SQL error near SELECT * FROM users")));
     let app = spawn_app_with(Options { users: Some(Arc::new(users)), ..Options::default() }).await;
     let token = format!("token-{NO_SUCH_ID}");
 

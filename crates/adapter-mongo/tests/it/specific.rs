@@ -249,7 +249,7 @@ async fn search_with_regex_metacharacters_is_literal() {
         let store = store.clone();
         async move {
             store
-                .search_users(needle, me.id, 50)
+                .search_users(needle, None, me.id, 50)
                 .await
                 .unwrap()
                 .into_iter()

@@ -77,8 +77,8 @@ fn email(address: &str) -> AttemptKey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attempt_budgets_per_email_and_per_address_are_shared_by_the_cluster() {
     let redis = Redis::start();
-    let a = node(&redis).attempt_limiter(4, 6, Arc::new(RefuseAll));
-    let b = node(&redis).attempt_limiter(4, 6, Arc::new(RefuseAll));
+    let a = node(&redis).attempt_limiter(4, 6, 3, Arc::new(RefuseAll));
+    let b = node(&redis).attempt_limiter(4, 6, 3, Arc::new(RefuseAll));
     let alice = email("alice@example.com");
     for n in 0..4_u32 {
         let limiter = if n.is_multiple_of(2) { &a } else { &b };
@@ -97,9 +97,20 @@ async fn attempt_budgets_per_email_and_per_address_are_shared_by_the_cluster() {
     let other = AttemptKey::Address(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 10)));
     b.acquire(&other).await.expect("budgets are per address");
 
-    let emails_off = node(&redis).attempt_limiter(0, 6, Arc::new(RefuseAll));
+    let searcher = AttemptKey::Search(UserId::generate(1));
+    for n in 0..3_u32 {
+        let limiter = if n.is_multiple_of(2) { &a } else { &b };
+        limiter.acquire(&searcher).await.unwrap_or_else(|e| panic!("search {n} refused: {e:?}"));
+    }
+    let refused = a.acquire(&searcher).await.unwrap_err();
+    // Three per minute refill one every 20 s.
+    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(20), "{refused:?}");
+    b.acquire(&AttemptKey::Search(UserId::generate(1))).await.expect("search budgets are per user");
+
+    let emails_off = node(&redis).attempt_limiter(0, 6, 0, Arc::new(RefuseAll));
     for _ in 0..10 {
         emails_off.acquire(&alice).await.expect("0 turns the email budget off");
+        emails_off.acquire(&searcher).await.expect("0 turns the search budget off");
     }
 }
 
@@ -110,8 +121,29 @@ async fn attempts_fall_back_to_the_local_limiter_when_redis_does_not_answer() {
     drop(redis);
     let node =
         RedisNode::new(&url, RedisSettings { command_timeout: Duration::from_millis(200), ..settings() }).unwrap();
-    let limiter = node.attempt_limiter(10, 60, Arc::new(RefuseAll));
+    let limiter = node.attempt_limiter(10, 60, 60, Arc::new(RefuseAll));
     let refused = limiter.acquire(&email("alice@example.com")).await.unwrap_err();
     assert_eq!(refused.retry_after, Duration::from_secs(77), "the fallback decided");
     assert!(node.stats().limiter_fallbacks >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_creations_have_a_budget_per_user_shared_by_the_cluster() {
+    let redis = Redis::start();
+    let a = adapter_redis::RedisAttemptLimiter::chat_creations_per_minute(node(&redis), 3, Arc::new(RefuseAll));
+    let b = adapter_redis::RedisAttemptLimiter::chat_creations_per_minute(node(&redis), 3, Arc::new(RefuseAll));
+    let creator = AttemptKey::ChatCreate(UserId::generate(1));
+    for n in 0..3_u32 {
+        let limiter = if n.is_multiple_of(2) { &a } else { &b };
+        limiter.acquire(&creator).await.unwrap_or_else(|e| panic!("creation {n} refused: {e:?}"));
+    }
+    let refused = b.acquire(&creator).await.unwrap_err();
+    // Three per minute refill one every 20 s; the fallback's 77 s would mean Redis was not asked.
+    assert!(refused.retry_after > Duration::ZERO && refused.retry_after <= Duration::from_secs(20), "{refused:?}");
+    a.acquire(&AttemptKey::ChatCreate(UserId::generate(1))).await.expect("budgets are per user");
+    a.acquire(&email("alice@example.com")).await.expect("other kinds are not this limiter's");
+    let off = adapter_redis::RedisAttemptLimiter::chat_creations_per_minute(node(&redis), 0, Arc::new(RefuseAll));
+    for _ in 0..10 {
+        off.acquire(&creator).await.expect("0 turns the budget off");
+    }
 }

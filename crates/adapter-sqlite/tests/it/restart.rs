@@ -96,10 +96,10 @@ async fn snapshot(store: &SqliteStore, users: &[&User], chats: &[&Chat], message
     for u in users {
         s.users.push(store.user_by_id(u.id).await.unwrap());
         s.by_email.push(store.user_by_email(&u.email).await.unwrap());
-        s.chats_of.push(store.chats_of_user(u.id).await.unwrap());
+        s.chats_of.push(store.chats_of_user(u.id, 100, None).await.unwrap().unwrap());
     }
     let nobody = UserId(Id::from_bytes([0xff; 12]));
-    s.search = store.search_users("", nobody, 100).await.unwrap();
+    s.search = store.search_users("", None, nobody, 100).await.unwrap();
     for c in chats {
         s.chats.push(store.chat_by_id(c.id).await.unwrap());
         s.pages.push(store.page_messages(c.id, PageCursor::Skip(0), 100).await.unwrap());

@@ -163,8 +163,17 @@ impl ChatRepository for GatedChats {
         self.store.chat_alone(id).await
     }
 
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
-        self.store.chats_of_user(user).await
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError> {
+        self.store.chats_of_user(user, limit, before).await
+    }
+
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
+        self.store.direct_chat(key).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! The settings that guard registration and login: attempt budgets, the hashing pool, and
-//! whether a reverse proxy's `X-Forwarded-For` names the client.
+//! The settings that guard registration and login (attempt budgets, the hashing pool, and
+//! whether a reverse proxy's `X-Forwarded-For` names the client) and the user search budget,
+//! which the same attempt limiter keeps.
 
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ pub struct AuthConfig {
     pub per_email_per_minute: u32,
     /// `AUTH_LIMIT_PER_ADDRESS_PER_MINUTE`: attempts from one client address; 0 turns it off.
     pub per_address_per_minute: u32,
+    /// `SEARCH_LIMIT_PER_MINUTE`: user searches by one user; 0 turns it off.
+    pub searches_per_user_per_minute: u32,
     /// `HASH_THREADS`: argon2 hashes running at once, one per thread.
     pub hash_threads: usize,
     /// `HASH_QUEUE_WAIT_MS`: longest a registration or login waits for a hashing thread
@@ -22,9 +25,10 @@ pub struct AuthConfig {
 }
 
 /// The variables read here, for the UTF-8 check of `Config::from_env`.
-pub(super) const VARIABLES: [&str; 5] = [
+pub(super) const VARIABLES: [&str; 6] = [
     "AUTH_LIMIT_PER_EMAIL_PER_MINUTE",
     "AUTH_LIMIT_PER_ADDRESS_PER_MINUTE",
+    "SEARCH_LIMIT_PER_MINUTE",
     "HASH_THREADS",
     "HASH_QUEUE_WAIT_MS",
     "TRUST_PROXY",
@@ -52,6 +56,7 @@ impl AuthConfig {
         };
         let per_email_per_minute = budget("AUTH_LIMIT_PER_EMAIL_PER_MINUTE", 10)?;
         let per_address_per_minute = budget("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", 60)?;
+        let searches_per_user_per_minute = budget("SEARCH_LIMIT_PER_MINUTE", 60)?;
         let hash_threads = match lookup("HASH_THREADS") {
             None => default_hash_threads(),
             Some(raw) => match raw.trim().parse::<usize>() {
@@ -81,7 +86,14 @@ impl AuthConfig {
             Some("true" | "1" | "yes" | "on") => true,
             Some(_) => return Err(invalid("TRUST_PROXY", "must be true or false (also 1/0, yes/no, on/off)")),
         };
-        Ok(Self { per_email_per_minute, per_address_per_minute, hash_threads, hash_queue_wait, trust_proxy })
+        Ok(Self {
+            per_email_per_minute,
+            per_address_per_minute,
+            searches_per_user_per_minute,
+            hash_threads,
+            hash_queue_wait,
+            trust_proxy,
+        })
     }
 }
 
@@ -100,6 +112,7 @@ mod tests {
     fn defaults_follow_the_contract_and_the_machine() {
         let c = auth(&[]).unwrap();
         assert_eq!((c.per_email_per_minute, c.per_address_per_minute), (10, 60));
+        assert_eq!(c.searches_per_user_per_minute, 60);
         assert_eq!(c.hash_threads, default_hash_threads());
         assert!(c.hash_threads >= 1);
         assert_eq!(c.hash_queue_wait, Duration::from_secs(2));
@@ -111,6 +124,7 @@ mod tests {
         let c = auth(&[
             ("AUTH_LIMIT_PER_EMAIL_PER_MINUTE", "0"),
             ("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", " 600 "),
+            ("SEARCH_LIMIT_PER_MINUTE", "0"),
             ("HASH_THREADS", "3"),
             ("HASH_QUEUE_WAIT_MS", "0"),
             ("TRUST_PROXY", "TRUE"),
@@ -119,6 +133,7 @@ mod tests {
         let expected = AuthConfig {
             per_email_per_minute: 0,
             per_address_per_minute: 600,
+            searches_per_user_per_minute: 0,
             hash_threads: 3,
             hash_queue_wait: Duration::ZERO,
             trust_proxy: true,
@@ -132,6 +147,7 @@ mod tests {
         for (name, value, accepted) in [
             ("AUTH_LIMIT_PER_EMAIL_PER_MINUTE", "-1", "whole number"),
             ("AUTH_LIMIT_PER_ADDRESS_PER_MINUTE", "lots", "0 turns the limit off"),
+            ("SEARCH_LIMIT_PER_MINUTE", "-5", "whole number"),
             ("HASH_THREADS", "0", "from 1 to 256"),
             ("HASH_THREADS", "1000", "from 1 to 256"),
             ("HASH_QUEUE_WAIT_MS", "2s", "from 0 to 60000"),

@@ -21,6 +21,10 @@ use crate::ports::{AttemptKey, AttemptLimiter, HashingBusy, InsertUserError, NoA
 use crate::text::{Email, Password, Username, MAX_SEARCH_CHARS};
 use crate::time::id_seconds;
 
+/// Most users one search returns, whatever the configuration asks for: enough to pick a chat
+/// partner from, too few to page through the user list.
+pub const MAX_SEARCH_RESULTS: usize = 20;
+
 /// What registration answers for an email that has an account already.
 pub const EMAIL_TAKEN: &str = "email already registered";
 
@@ -187,13 +191,23 @@ impl AuthService {
         self.ports.users.user_by_id(caller).await?.ok_or(Error::Unauthorized)
     }
 
-    /// Users other than the caller whose username or email contains `needle`.
+    /// At most [`MAX_SEARCH_RESULTS`] users other than the caller whose username contains
+    /// `needle` (ignoring case), or whose email equals it (ignoring case). Emails are matched
+    /// whole only, so a search finds someone whose address the caller already knows but never
+    /// reveals addresses by their parts. `Invalid` for a needle too long, `RateLimited` past
+    /// the caller's search budget ([`AttemptKey::Search`]), checked before the store is asked.
     pub async fn search(&self, caller: UserId, needle: &str) -> Result<Vec<User>> {
         let needle = needle.trim();
         if needle.chars().count() > MAX_SEARCH_CHARS {
             return Err(Error::invalid(format!("search must be at most {MAX_SEARCH_CHARS} characters")));
         }
-        Ok(self.ports.users.search_users(needle, caller, self.config.user_search_limit).await?)
+        if let Err(refused) = self.attempts.acquire(&AttemptKey::Search(caller)).await {
+            return Err(Error::RateLimited { retry_after: refused.retry_after });
+        }
+        // A needle that is no email simply matches no email.
+        let exact_email = Email::parse(needle).ok();
+        let limit = self.config.user_search_limit.min(MAX_SEARCH_RESULTS);
+        Ok(self.ports.users.search_users(needle, exact_email.as_ref(), caller, limit).await?)
     }
 }
 

@@ -207,3 +207,75 @@ async fn try_verify_defaults_to_verify() {
     assert!(Legacy.try_verify(&Password::presented("yes-yes-yes").unwrap(), &hash).await.unwrap());
     assert!(!Legacy.try_verify(&Password::presented("no").unwrap(), &hash).await.unwrap());
 }
+
+/// Stores a user named `name` with the email `<name>@example.com`.
+async fn add_user(store: &InMemoryStore, name: &str) -> User {
+    let now = SystemClock.now();
+    let user = User {
+        id: UserId::generate(id_seconds(now)),
+        email: Email::parse(&format!("{name}@example.com")).unwrap(),
+        username: Username::parse(name).unwrap(),
+        password_hash: PasswordHash("plain:unused".into()),
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_user(&user).await.unwrap();
+    user
+}
+
+fn usernames(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.username.as_str()).collect()
+}
+
+#[tokio::test]
+async fn search_matches_usernames_in_any_case_and_emails_only_whole() {
+    let store = Arc::new(InMemoryStore::new());
+    let me = add_user(&store, "malia").await;
+    add_user(&store, "Alan").await;
+    add_user(&store, "bob").await;
+    let services = services(store, MockPasswordHasher::new(), None);
+    let found = services.auth.search(me.id, " AL ").await.unwrap();
+    assert_eq!(usernames(&found), ["Alan"], "the caller matches too but is left out");
+    assert!(services.auth.search(me.id, "example.com").await.unwrap().is_empty(), "no email substrings");
+    assert!(services.auth.search(me.id, "bob@").await.unwrap().is_empty(), "no email prefixes");
+    let found = services.auth.search(me.id, "BOB@Example.COM").await.unwrap();
+    assert_eq!(usernames(&found), ["bob"], "a whole email matches in any case");
+    assert!(services.auth.search(me.id, "malia@example.com").await.unwrap().is_empty(), "never the caller");
+}
+
+#[tokio::test]
+async fn search_returns_at_most_twenty_users() {
+    let store = Arc::new(InMemoryStore::new());
+    let me = add_user(&store, "me").await;
+    for n in 0..MAX_SEARCH_RESULTS + 5 {
+        add_user(&store, &format!("user{n:02}")).await;
+    }
+    let services = services(store, MockPasswordHasher::new(), None);
+    assert_eq!(MAX_SEARCH_RESULTS, 20);
+    assert_eq!(services.auth.search(me.id, "user").await.unwrap().len(), MAX_SEARCH_RESULTS);
+}
+
+#[tokio::test]
+async fn searches_are_budgeted_per_caller_before_the_store_is_asked() {
+    let store = Arc::new(InMemoryStore::new());
+    let me = add_user(&store, "me").await;
+    let wait = Duration::from_secs(3);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let mut limiter = MockAttemptLimiter::new();
+    limiter.expect_acquire().times(2).returning(move |key| {
+        let mut seen = record.lock().unwrap();
+        seen.push(key.clone());
+        if seen.len() == 1 {
+            Ok(())
+        } else {
+            Err(RateLimited { retry_after: wait })
+        }
+    });
+    let services = services(store, MockPasswordHasher::new(), Some(limiter));
+    services.auth.search(me.id, "a").await.unwrap();
+    assert_eq!(services.auth.search(me.id, "a").await.unwrap_err(), Error::RateLimited { retry_after: wait });
+    assert_eq!(*seen.lock().unwrap(), vec![AttemptKey::Search(me.id); 2]);
+    let too_long = "x".repeat(MAX_SEARCH_CHARS + 1);
+    assert!(matches!(services.auth.search(me.id, &too_long).await, Err(Error::Invalid(_))), "not counted");
+}

@@ -1,25 +1,50 @@
-//! Chats: creation (1:1 chats exist once), listing by activity, access by participants only.
+//! Chats: creation (1:1 chats exist once, bounded in size, new ones budgeted per creator),
+//! listing by activity in pages, access by participants only.
 
 use std::sync::Arc;
 
-use super::{Ports, ServicesConfig};
+use super::{Ports, Services, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::DomainEvent;
 use crate::id::{ChatId, UserId};
-use crate::model::{Chat, ChatInserted, ChatView, MAX_PARTICIPANTS};
+use crate::model::{direct_key, Chat, ChatInserted, ChatView, MAX_PARTICIPANTS};
+use crate::ports::{AttemptKey, AttemptLimiter, NoAttemptLimit};
 use crate::text::ChatName;
 use crate::time::id_seconds;
+
+/// Default and bounds of a chat list page.
+pub const DEFAULT_CHAT_PAGE: u32 = 100;
+pub const MAX_CHAT_PAGE: u32 = 100;
 
 #[derive(Clone)]
 pub struct ChatService {
     ports: Ports,
-    #[allow(dead_code)]
     config: Arc<ServicesConfig>,
+    attempts: Arc<dyn AttemptLimiter>,
+}
+
+impl Services {
+    /// Counts chat creations with `limiter` under [`AttemptKey::ChatCreate`] (without one,
+    /// nothing is counted). Separate from `with_attempt_limiter`, which feeds the accounts
+    /// service; the app passes the same limiter to both.
+    pub fn with_chat_limiter(mut self, limiter: Arc<dyn AttemptLimiter>) -> Self {
+        self.chats.attempts = limiter;
+        self
+    }
 }
 
 impl ChatService {
     pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>) -> Self {
-        Self { ports, config }
+        Self { ports, config, attempts: Arc::new(NoAttemptLimit) }
+    }
+
+    /// Most participants a chat may have: the configured group size, never above the model's
+    /// hard bound.
+    fn max_members(&self) -> usize {
+        match self.config.max_group_size {
+            0 => MAX_PARTICIPANTS,
+            n => n.min(MAX_PARTICIPANTS),
+        }
     }
 
     /// Creates a chat of the caller and `participants` (the caller is always one). Returns the
@@ -45,13 +70,26 @@ impl ChatService {
         if members.len() < 2 {
             return Err(Error::invalid("participants must name at least one other user"));
         }
-        if members.len() > MAX_PARTICIPANTS {
-            return Err(Error::invalid(format!("a chat may have at most {MAX_PARTICIPANTS} participants")));
+        let max = self.max_members();
+        if members.len() > max {
+            return Err(Error::invalid(format!("a chat has at most {max} participants")));
         }
         let found = self.ports.users.users_by_ids(&members).await?;
         if found.len() != members.len() || !members.iter().all(|m| found.iter().any(|u| u.id == *m)) {
             return Err(Error::not_found("participant not found"));
         }
+        // A 1:1 chat returned again is not a creation, so it must not spend the budget: look it
+        // up before counting. Two racing first creations of one pair may both spend a unit;
+        // the loser then gets the winner's chat from the insert below.
+        if let Some(key) = direct_key(&members) {
+            if let Some(existing) = self.ports.chats.direct_chat(&key).await? {
+                return Ok((existing, false));
+            }
+        }
+        self.attempts
+            .acquire(&AttemptKey::ChatCreate(caller))
+            .await
+            .map_err(|limited| Error::RateLimited { retry_after: limited.retry_after })?;
         let now = self.ports.clock.now();
         let chat = Chat {
             id: ChatId::generate(id_seconds(now)),
@@ -81,9 +119,23 @@ impl ChatService {
         }
     }
 
-    /// The caller's chats, most recently active first, each with its newest message.
-    pub async fn list(&self, caller: UserId) -> Result<Vec<ChatView>> {
-        Ok(self.ports.chats.chats_of_user(caller).await?)
+    /// A page of the caller's chats, most recently active first, each with its newest message:
+    /// `limit` in 1..=[`MAX_CHAT_PAGE`] (default [`DEFAULT_CHAT_PAGE`]), and with `before`, the
+    /// chats after that one. `Invalid` for a limit out of bounds and for a `before` that is not
+    /// one of the caller's chats (a cursor the caller could not have been given).
+    pub async fn list(&self, caller: UserId, limit: Option<i64>, before: Option<ChatId>) -> Result<Vec<ChatView>> {
+        let limit = match limit {
+            None => DEFAULT_CHAT_PAGE,
+            Some(n) if (1..=i64::from(MAX_CHAT_PAGE)).contains(&n) => {
+                u32::try_from(n).map_err(|_| Error::invalid("limit out of range"))?
+            }
+            Some(_) => return Err(Error::invalid(format!("limit must be between 1 and {MAX_CHAT_PAGE}"))),
+        };
+        self.ports
+            .chats
+            .chats_of_user(caller, limit, before)
+            .await?
+            .ok_or_else(|| Error::invalid("before must be one of your chats"))
     }
 
     /// One chat, for its participants only.
@@ -101,3 +153,7 @@ impl ChatService {
         Ok(chat)
     }
 }
+
+#[cfg(test)]
+#[path = "chats_tests.rs"]
+mod tests;

@@ -25,11 +25,14 @@ pub struct ServicesConfig {
     pub max_catch_up_events: u64,
     /// Most users one search returns.
     pub user_search_limit: usize,
+    /// Most participants a chat may have, the creator included; 0 leaves only the model's
+    /// hard bound, [`crate::model::MAX_PARTICIPANTS`].
+    pub max_group_size: usize,
 }
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        Self { max_catch_up_events: 1_000, user_search_limit: 20 }
+        Self { max_catch_up_events: 1_000, user_search_limit: 20, max_group_size: 100 }
     }
 }
 

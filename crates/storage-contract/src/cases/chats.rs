@@ -1,5 +1,6 @@
 //! Contract cases of `ChatRepository`: exact round trips, 1:1 chats that exist once even under
-//! races, and the listing of a user's chats by activity with the newest message filled in.
+//! races and are found by their key, and the listing of a user's chats by activity, in pages,
+//! with the newest message filled in.
 
 use chat_domain::model::{ChatInserted, ChatView};
 use chat_domain::{Chat, ChatId, UserId};
@@ -63,7 +64,7 @@ pub async fn direct_chat_is_deduplicated_in_either_order(stores: Stores) {
     assert_eq!(existing.updated_at, message.created_at);
     assert_eq!(existing, stored_chat(&stores, original.id).await);
 
-    let listed = stores.chats.chats_of_user(a.id).await.expect("chats_of_user");
+    let listed = all_chats(&stores, a.id).await;
     assert_eq!(listed.len(), 1, "one 1:1 chat per pair");
 }
 
@@ -92,7 +93,7 @@ pub async fn concurrent_direct_chat_inserts_create_one(stores: Stores) {
     assert!(existing.iter().all(|c| c.id == winner.id), "every loser gets the winner's chat");
     assert_eq!(&stored_chat(&stores, winner.id).await, winner);
     for user in [a.id, b.id] {
-        let listed = stores.chats.chats_of_user(user).await.expect("chats_of_user");
+        let listed = all_chats(&stores, user).await;
         let ids: Vec<ChatId> = listed.iter().map(|v| v.chat.id).collect();
         assert_eq!(ids, [winner.id]);
     }
@@ -110,12 +111,12 @@ pub async fn group_chats_and_other_pairs_are_not_deduplicated(stores: Stores) {
     let ac = new_chat(&stores, &[&a, &c]).await;
     let bc = new_chat(&stores, &[&c, &b]).await;
 
-    let mut listed: Vec<ChatId> = ids(&stores.chats.chats_of_user(a.id).await.expect("chats_of_user"));
+    let mut listed: Vec<ChatId> = ids(&all_chats(&stores, a.id).await);
     listed.sort();
     let mut expected = vec![group1.id, group2.id, group3.id, ab.id, ac.id];
     expected.sort();
     assert_eq!(listed, expected);
-    assert_eq!(stores.chats.chats_of_user(b.id).await.expect("chats_of_user").len(), 5);
+    assert_eq!(all_chats(&stores, b.id).await.len(), 5);
     assert_eq!(stored_chat(&stores, bc.id).await, bc);
 }
 
@@ -124,7 +125,16 @@ fn ids(views: &[ChatView]) -> Vec<ChatId> {
 }
 
 async fn listed(stores: &Stores, user: UserId) -> Vec<ChatId> {
-    ids(&stores.chats.chats_of_user(user).await.expect("chats_of_user"))
+    ids(&all_chats(stores, user).await)
+}
+
+/// Every chat of `user`, in one page as large as any case here needs.
+async fn all_chats(stores: &Stores, user: UserId) -> Vec<ChatView> {
+    page(stores, user, 100, None).await.expect("a first page always exists")
+}
+
+async fn page(stores: &Stores, user: UserId, limit: u32, before: Option<ChatId>) -> Option<Vec<ChatView>> {
+    stores.chats.chats_of_user(user, limit, before).await.expect("chats_of_user")
 }
 
 pub async fn chats_of_user_orders_by_activity_then_id(stores: Stores) {
@@ -154,7 +164,7 @@ pub async fn chats_of_user_orders_by_activity_then_id(stores: Stores) {
     assert_eq!(listed(&stores, a.id).await, [ab.id, tie_high.id, tie_low.id]);
     assert_eq!(listed(&stores, b.id).await, [bc.id, ab.id, tie_low.id]);
 
-    let views = stores.chats.chats_of_user(a.id).await.expect("chats_of_user");
+    let views = all_chats(&stores, a.id).await;
     let first = &views[0];
     assert_eq!(first.chat.updated_at, at(2000));
     assert_eq!(first.chat.last_seq, 1);
@@ -182,7 +192,7 @@ pub async fn chat_views_carry_the_newest_message(stores: Stores) {
     assert_eq!(by_id.as_ref(), Some(&expected));
     let alone = stores.chats.chat_alone(chat.id).await.expect("chat_alone");
     assert_eq!(alone.as_ref(), Some(&expected.chat), "chat_alone moves with the newest message too");
-    let listed = stores.chats.chats_of_user(a.id).await.expect("chats_of_user");
+    let listed = all_chats(&stores, a.id).await;
     assert_eq!(listed, std::slice::from_ref(&expected));
     assert_ne!(first.id, second.id);
 
@@ -193,4 +203,72 @@ pub async fn chat_views_carry_the_newest_message(stores: Stores) {
     };
     let by_id = stores.chats.chat_by_id(chat.id).await.expect("chat_by_id").expect("chat exists");
     assert_eq!(by_id.last_message, Some(deleted));
+}
+
+pub async fn direct_chat_is_found_by_its_key(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let direct = new_chat(&stores, &[&b, &a]).await;
+    let group = new_chat(&stores, &[&a, &b, &c]).await;
+    let message = append_new(&stores, draft_at(&direct, &a, "hi", at(4000))).await;
+
+    let key = chat_domain::model::direct_key(&[a.id, b.id]).expect("a pair has a key");
+    let found = stores.chats.direct_chat(&key).await.expect("direct_chat").expect("the pair's chat");
+    assert_eq!(found.chat, stored_chat(&stores, direct.id).await, "as stored now");
+    assert_eq!(found.last_message, Some(message));
+    let other = chat_domain::model::direct_key(&[a.id, c.id]).expect("a pair has a key");
+    assert_eq!(stores.chats.direct_chat(&other).await.expect("direct_chat"), None, "no chat of that pair");
+    assert_ne!(found.chat.id, group.id);
+}
+
+pub async fn chats_of_user_pages_cover_every_chat_once_in_order(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    // Seven chats of `a`, four of them active at one instant so that only ids order them, and
+    // one chat `a` is not in, which no page may show.
+    let mut chats = Vec::new();
+    for (n, t) in [0, 1000, 1000, 1000, 1000, 3000, 500].into_iter().enumerate() {
+        let name = format!("g{n}");
+        let chat = chat_at(&[&a, &b, &c], Some(&name), at(t));
+        insert_new_chat(&stores, &chat).await;
+        chats.push(chat);
+    }
+    insert_new_chat(&stores, &chat_at(&[&b, &c], None, at(9000))).await;
+    chats.sort_by(|x, y| y.updated_at.cmp(&x.updated_at).then(y.id.cmp(&x.id)));
+    let expected: Vec<ChatId> = chats.iter().map(|c| c.id).collect();
+    assert_eq!(listed(&stores, a.id).await, expected, "by activity, ties by the higher id");
+
+    for limit in [1_u32, 2, 3, 7, 8] {
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let got = ids(&page(&stores, a.id, limit, before).await.expect("the cursor is a chat of the user"));
+            assert!(got.len() <= limit as usize, "limit {limit} honoured: {got:?}");
+            let Some(last) = got.last().copied() else { break };
+            seen.extend(got);
+            before = Some(last);
+            assert!(seen.len() <= expected.len(), "limit {limit}: a chat listed twice: {seen:?}");
+        }
+        assert_eq!(seen, expected, "pages of {limit} cover every chat once, in order");
+    }
+    let last = expected[expected.len() - 1];
+    assert_eq!(page(&stores, a.id, 5, Some(last)).await, Some(Vec::new()), "nothing after the last chat");
+    let first_two = page(&stores, a.id, 2, None).await.expect("first page");
+    assert_eq!(ids(&first_two), expected[..2]);
+}
+
+pub async fn chats_of_user_before_must_be_a_chat_of_the_user(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let ab = new_chat(&stores, &[&a, &b]).await;
+    let bc = new_chat(&stores, &[&b, &c]).await;
+    let unknown = ChatId::generate(id_seconds(at(0)));
+
+    assert_eq!(page(&stores, a.id, 10, Some(unknown)).await, None, "a chat that does not exist");
+    assert_eq!(page(&stores, a.id, 10, Some(bc.id)).await, None, "a chat of others");
+    assert_eq!(page(&stores, a.id, 10, Some(ab.id)).await, Some(Vec::new()));
+    assert_eq!(page(&stores, b.id, 10, Some(bc.id)).await.map(|v| ids(&v)).unwrap_or_default().len(), 1);
 }

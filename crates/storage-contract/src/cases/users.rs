@@ -105,8 +105,10 @@ async fn insert_all(stores: &Stores, people: &[(&str, &str)]) -> Vec<User> {
     out
 }
 
+/// Searches as the domain does: the needle, and the email it names when it is one.
 async fn search(stores: &Stores, needle: &str, exclude: UserId, limit: usize) -> Vec<User> {
-    stores.users.search_users(needle, exclude, limit).await.expect("search_users")
+    let exact_email = Email::parse(needle).ok();
+    stores.users.search_users(needle, exact_email.as_ref(), exclude, limit).await.expect("search_users")
 }
 
 fn names(users: &[User]) -> Vec<&str> {
@@ -119,7 +121,7 @@ fn sorted_names(users: &[User]) -> Vec<&str> {
     names
 }
 
-pub async fn search_users_ignores_ascii_case_and_matches_username_or_email(stores: Stores) {
+pub async fn search_users_matches_usernames_in_any_case_and_emails_only_whole(stores: Stores) {
     let people = insert_all(
         &stores,
         &[
@@ -133,26 +135,36 @@ pub async fn search_users_ignores_ascii_case_and_matches_username_or_email(store
     .await;
     let me = people[0].id;
 
-    // "ALI" is in two usernames (in either case) and in one email.
+    // "ALI" is in two usernames, in either case; bob's email contains it too, which must not
+    // count: emails are never matched by their parts.
     let found = search(&stores, "ALI", me, 10).await;
-    assert_eq!(sorted_names(&found), ["ALIce", "alice", "bob"]);
+    assert_eq!(sorted_names(&found), ["ALIce", "alice"]);
     let found = search(&stores, "ali", me, 10).await;
-    assert_eq!(sorted_names(&found), ["ALIce", "alice", "bob"]);
+    assert_eq!(sorted_names(&found), ["ALIce", "alice"]);
+    assert!(search(&stores, "OTHER.Test", me, 10).await.is_empty(), "an email's domain finds no one");
+    assert!(search(&stores, "carol@", me, 10).await.is_empty(), "an email's prefix finds no one");
+    assert!(search(&stores, "mail.test", me, 10).await.is_empty());
 
-    // Emails are stored lowercase; the needle may not be.
-    let found = search(&stores, "OTHER.Test", me, 10).await;
-    assert_eq!(names(&found), ["carol"]);
+    // A whole email finds its user, in any case (the needle is normalized as an email).
+    let found = search(&stores, "Bob.Alias@MAIL.test", me, 10).await;
+    assert_eq!(names(&found), ["bob"]);
+    // Results carry every field.
+    let found = search(&stores, "carol@other.test", me, 10).await;
+    assert_eq!(found, vec![people[4].clone()]);
+    // A username match and an email match together, each user once.
+    let exact = Email::parse("a1@mail.test").ok();
+    let found = stores.users.search_users("alice", exact.as_ref(), me, 10).await.expect("search_users");
+    assert_eq!(sorted_names(&found), ["ALIce", "alice"]);
+    let found = stores.users.search_users("zzz", exact.as_ref(), me, 10).await.expect("search_users");
+    assert_eq!(names(&found), ["alice"], "the email alone matches");
 
-    // The searching user is left out even when it matches.
+    // The searching user is left out even when it matches, by username or by email.
     let found = search(&stores, "e", me, 10).await;
-    assert_eq!(sorted_names(&found), ["ALIce", "alice", "bob", "carol"]);
+    assert_eq!(sorted_names(&found), ["ALIce", "alice"]);
+    assert!(search(&stores, "me@example.com", me, 10).await.is_empty());
     assert!(search(&stores, "example", me, 10).await.is_empty());
 
     assert!(search(&stores, "zzz", me, 10).await.is_empty());
-
-    // Results carry every field.
-    let found = search(&stores, "carol@", me, 10).await;
-    assert_eq!(found, vec![people[4].clone()]);
 }
 
 pub async fn search_users_treats_the_needle_literally(stores: Stores) {
@@ -180,6 +192,8 @@ pub async fn search_users_treats_the_needle_literally(stores: Stores) {
     assert!(search(&stores, "pl_in", me, 10).await.is_empty(), "an underscore is not a wildcard");
     assert!(search(&stores, "^plain", me, 10).await.is_empty(), "a caret is not an anchor");
     assert!(search(&stores, "(", me, 10).await.is_empty(), "a parenthesis is an ordinary character");
+    assert!(search(&stores, ".*", me, 10).await.is_empty(), "a dot and a star match nothing by themselves");
+    assert!(search(&stores, "[a-z]", me, 10).await.is_empty(), "brackets are no class");
 }
 
 pub async fn search_users_orders_by_username_excludes_and_limits(stores: Stores) {
@@ -206,6 +220,8 @@ pub async fn search_users_orders_by_username_excludes_and_limits(stores: Stores)
     // The limit applies after leaving out the searcher, and anyone but the searcher is found.
     let someone = people[4].id;
     assert_eq!(names(&search(&stores, "", someone, 2).await), ["bea", "carl"]);
-    assert_eq!(names(&search(&stores, "e", someone, 10).await), ["bea", "carl", "dora", "eve", "me"]);
-    assert_eq!(names(&search(&stores, "e", someone, 4).await), ["bea", "carl", "dora", "eve"]);
+    assert_eq!(names(&search(&stores, "e", someone, 10).await), ["bea", "eve", "me"]);
+    assert_eq!(names(&search(&stores, "e", someone, 2).await), ["bea", "eve"]);
+    // An email match counts against the limit like any other.
+    assert_eq!(names(&search(&stores, "me@example.com", someone, 1).await), ["me"]);
 }

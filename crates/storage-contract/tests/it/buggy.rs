@@ -70,9 +70,15 @@ impl UserRepository for Buggy {
     async fn users_by_ids(&self, ids: &[UserId]) -> Result<Vec<User>, StoreError> {
         self.inner.users_by_ids(ids).await
     }
-    async fn search_users(&self, needle: &str, exclude: UserId, limit: usize) -> Result<Vec<User>, StoreError> {
+    async fn search_users<'a>(
+        &self,
+        needle: &str,
+        exact_email: Option<&'a Email>,
+        exclude: UserId,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
         let limit = if self.has(Bug::SearchIgnoresLimit) { usize::MAX } else { limit };
-        self.inner.search_users(needle, exclude, limit).await
+        self.inner.search_users(needle, exact_email, exclude, limit).await
     }
 }
 
@@ -87,10 +93,20 @@ impl ChatRepository for Buggy {
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
         self.inner.chat_alone(id).await
     }
-    async fn chats_of_user(&self, user: UserId) -> Result<Vec<ChatView>, StoreError> {
-        let mut chats = self.inner.chats_of_user(user).await?;
+    async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
+        self.inner.direct_chat(key).await
+    }
+    async fn chats_of_user(
+        &self,
+        user: UserId,
+        limit: u32,
+        before: Option<ChatId>,
+    ) -> Result<Option<Vec<ChatView>>, StoreError> {
+        let mut chats = self.inner.chats_of_user(user, limit, before).await?;
         if self.has(Bug::ChatsOldestFirst) {
-            chats.reverse();
+            if let Some(chats) = chats.as_mut() {
+                chats.reverse();
+            }
         }
         Ok(chats)
     }
