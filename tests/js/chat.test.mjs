@@ -466,13 +466,14 @@ for (const [mode, options] of MODES) {
       assert.equal(reply.success, true);
       assert.equal(reply.recovered, true);
       // A replayed message is the message as it is now (chat_domain::ChatEvent): the one deleted
-      // meanwhile comes with isDeleted: true (and its later updatedAt), then its delete.
+      // meanwhile comes with isDeleted: true, its text erased (contract) and its later
+      // updatedAt, then its delete.
       const m3Now = reply.events[1]?.data ?? {};
       assert.equal(m3Now.isDeleted, true, JSON.stringify(m3Now));
       assert.match(m3Now.updatedAt, ISO_TIME);
       assert.deepEqual(reply.events, [
         { event: "message:new", data: m2.message },
-        { event: "message:new", data: { ...m3.body, isDeleted: true, updatedAt: m3Now.updatedAt } },
+        { event: "message:new", data: { ...m3.body, text: "", isDeleted: true, updatedAt: m3Now.updatedAt } },
         { event: "message:new", data: m4.message },
         { event: "message:deleted", data: { messageId: m3.body._id, chatId: chat, seq: lastSeen + 4 } },
       ]);

@@ -34,7 +34,7 @@ use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
-use socketio::{EngineConfig, SocketIo};
+use socketio::SocketIo;
 use tracing_subscriber::EnvFilter;
 use wire::delivery::Delivery;
 
@@ -86,7 +86,13 @@ pub async fn serve(
 
     let store = Store::open(&config).await?;
     // The Socket.IO server exists before the services so the notifier can deliver to its rooms.
-    let io = SocketIo::new(EngineConfig { cors_any_origin: false, ..EngineConfig::default() });
+    // A cross-site page's WebSocket handshake gets no CORS check from the browser: with a list
+    // of origins, the engine refuses the others itself, on both transports.
+    let allowed_origins = match &config.cors {
+        CorsOrigins::Any => None,
+        CorsOrigins::List(origins) => Some(origins.clone()),
+    };
+    let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
     let local = SocketNotifier::new(io.clone());
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
         None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),

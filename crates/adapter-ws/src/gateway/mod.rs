@@ -13,6 +13,23 @@ pub use handler::ChatGateway;
 pub use notifier::SocketNotifier;
 pub use wire::rooms::{chat_room, user_room};
 
+/// The engine's bounds fitted to chat, which the app and the gateway's tests both use:
+/// - no binary attachments (no event of the contract carries one; a packet announcing any
+///   closes its session, so nobody can make the server buffer binary data);
+/// - 128 KiB per message, like the HTTP body limit: the longest message text (10,000
+///   characters, however JSON escapes them) fits, nothing much larger does;
+/// - 10 s for a new session to connect to a namespace (the client sends CONNECT right after
+///   the handshake; an idle unauthenticated session costs memory and nothing else).
+pub fn engine_config() -> socketio::EngineConfig {
+    socketio::EngineConfig {
+        max_payload: 128 * 1024,
+        max_attachments: 0,
+        connect_timeout: Duration::from_secs(10),
+        cors_any_origin: false,
+        ..socketio::EngineConfig::default()
+    }
+}
+
 /// Tunables of the gateway, with production defaults.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {

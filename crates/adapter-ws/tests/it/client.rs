@@ -202,6 +202,23 @@ impl Client {
         let _ = self.ws.close(None).await;
     }
 
+    /// Sends raw WebSocket frames, text and binary, as they are; a send that fails because
+    /// the server already closed the connection is fine.
+    pub async fn send_raw(&mut self, frames: Vec<Message>) {
+        for frame in frames {
+            if self.ws.send(frame).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until the server ends the session (skipping anything queued before that).
+    pub async fn expect_closed(&mut self) {
+        while let Some(text) = self.recv_text().await {
+            let _ = text;
+        }
+    }
+
     async fn send_text(&mut self, text: String) {
         self.ws.send(Message::text(text)).await.unwrap();
     }

@@ -19,7 +19,7 @@ use chat_domain::{
     Chat, ChatId, ChatInserted, ChatView, Clock, Password, PasswordHash, ServicePorts, Services, ServicesConfig,
     SystemClock, Timestamp, UserId,
 };
-use socketio::{EngineConfig, SocketIo};
+use socketio::SocketIo;
 use tokio::sync::oneshot;
 
 use crate::client::Client;
@@ -223,7 +223,7 @@ impl Harness {
         let clock = Arc::new(TestClock::default());
         let tokens = Arc::new(FakeTokens::new(clock.clone(), chrono::TimeDelta::hours(1)));
         // As in `app`: the Socket.IO server exists first, so the notifier can reach its rooms.
-        let io = SocketIo::new(EngineConfig::default());
+        let io = SocketIo::new(adapter_ws::gateway::engine_config());
         let users: Arc<dyn UserRepository> = store.clone();
         let gated = Arc::new(GatedChats { store: store.clone(), gate: Mutex::new(None) });
         let chats: Arc<dyn ChatRepository> = gated.clone();

@@ -92,3 +92,34 @@ async fn a_socket_flooding_events_is_refused_then_cut_off_and_its_neighbour_goes
     assert_eq!(sent["success"], true, "{sent}");
     assert_eq!(bob_1.expect_event("message:new").await["text"], "unaffected");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_message_or_any_binary_attachment_closes_only_its_session() {
+    use tokio_tungstenite::tungstenite::Message;
+    let harness = Harness::start();
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+
+    // One message of 128 KiB and a byte: the chat engine's payload limit.
+    let mut offender = harness.connect(&alice).await;
+    let text = "x".repeat(128 * 1024);
+    offender
+        .send_raw(vec![Message::text(format!(r#"42["message:send",{{"chatId":"{chat}","text":"{text}"}}]"#))])
+        .await;
+    offender.expect_closed().await;
+
+    // A binary attachment, which no event of the contract carries.
+    let mut offender = harness.connect(&alice).await;
+    let announce = format!(r#"451-["message:send",{{"chatId":"{chat}","text":{{"_placeholder":true,"num":0}}}}]"#);
+    offender.send_raw(vec![Message::text(announce), Message::binary(vec![1_u8, 2, 3])]).await;
+    offender.expect_closed().await;
+
+    // The longest text a message may hold, in three-byte characters, still fits.
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let longest = "€".repeat(10_000);
+    assert_eq!(alice_1.send(chat, &longest).await["success"], true);
+    assert_eq!(bob_1.expect_event("message:new").await["text"], longest);
+    let sent = bob_1.send(chat, "bob is fine").await;
+    assert_eq!(sent["success"], true, "{sent}");
+}

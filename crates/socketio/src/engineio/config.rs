@@ -36,6 +36,11 @@ pub struct EngineConfig {
     /// Reflect any `Origin` in `Access-Control-Allow-Origin` and allow credentials (and answer
     /// CORS preflight requests). Default `false`: no CORS headers, same-origin clients only.
     pub cors_any_origin: bool,
+    /// When set, a request carrying an `Origin` header that is not in this list (a page of
+    /// another site) is refused with 403 `{"code":4,"message":"Forbidden"}`, on polling and
+    /// WebSocket alike: browsers send cross-site WebSocket handshakes without CORS checks.
+    /// Requests without `Origin` (native and server-side clients) are not affected.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +55,7 @@ impl Default for EngineConfig {
             outbound_queue_frames: 1024,
             outbound_queue_bytes: 2 * 1024 * 1024,
             cors_any_origin: false,
+            allowed_origins: None,
         }
     }
 }

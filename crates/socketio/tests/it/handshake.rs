@@ -2,7 +2,8 @@
 //! server's error bodies, and CORS.
 
 use serde_json::json;
-use socketio::conformance;
+use socketio::{conformance, EngineConfig};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::{echo_server, error_of, relaxed, Poller, WsClient};
 
@@ -94,4 +95,37 @@ async fn cors_reflects_the_origin() {
     assert_eq!(response.status(), 204);
     assert_eq!(response.headers()["access-control-allow-origin"], "https://app.example");
     assert_eq!(response.headers()["access-control-allow-headers"], "authorization");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_outside_the_allowed_list_are_forbidden_on_every_transport() {
+    let config = EngineConfig { allowed_origins: Some(vec!["https://chat.example".to_owned()]), ..relaxed() };
+    let server = echo_server(config);
+    let http = reqwest::Client::new();
+    let poll = |origin: Option<&'static str>| {
+        let mut request = http.get(server.eio_url("EIO=4&transport=polling"));
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.send()
+    };
+    let refused = poll(Some("https://evil.example")).await.unwrap();
+    assert_eq!(error_of(refused).await, (403, json!({"code": 4, "message": "Forbidden"})));
+    assert_eq!(server.io.session_count(), 0, "a refused handshake opens no session");
+    assert_eq!(poll(Some("https://chat.example")).await.unwrap().status(), 200);
+    assert_eq!(poll(None).await.unwrap().status(), 200, "clients that send no Origin are not browsers");
+    let own = server.url().trim_end_matches('/').to_owned();
+    let same_site = http.get(server.eio_url("EIO=4&transport=polling")).header("origin", own).send().await.unwrap();
+    assert_eq!(same_site.status(), 200, "a page this server serves is never cross-site");
+
+    // A cross-site page's WebSocket handshake: browsers do not apply CORS to it.
+    let mut request = server.ws_url("EIO=4&transport=websocket").into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 403),
+        other => panic!("the handshake was not refused: {other:?}"),
+    }
+    let mut request = server.ws_url("EIO=4&transport=websocket").into_client_request().unwrap();
+    request.headers_mut().insert("origin", "https://chat.example".parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
 }

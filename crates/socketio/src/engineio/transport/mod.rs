@@ -49,6 +49,12 @@ async fn route(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> H
     if req.method() == Method::OPTIONS && engine.config.cors_any_origin {
         return preflight(req);
     }
+    if let Some(allowed) = &engine.config.allowed_origins {
+        let origin = req.headers().get(header::ORIGIN).map(|o| o.to_str().unwrap_or(""));
+        if origin.is_some_and(|o| !allowed.iter().any(|a| a == o) && !same_origin(o, req)) {
+            return EioError::Forbidden.response();
+        }
+    }
     let query = EioQuery::parse(req.query_string());
     let transport = match query.transport.as_deref() {
         Some("polling") => TransportKind::Polling,
@@ -82,6 +88,14 @@ async fn route(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> H
         }
         TransportKind::Polling => EioError::BadRequest.response(),
     }
+}
+
+/// Whether `origin` is the site the request was sent to (a page this server serves): its
+/// host and port are the request's `Host`.
+fn same_origin(origin: &str, req: &HttpRequest) -> bool {
+    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+    authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
 }
 
 fn is_websocket_upgrade(req: &HttpRequest) -> bool {

@@ -4,8 +4,8 @@
 use actix_web::{web, HttpResponse};
 
 /// Engine.IO request errors, answered with 400 and `{"code": N, "message": "..."}` like the
-/// reference server. (Code 4, "Forbidden", comes from the reference's `allowRequest` hook,
-/// which this server does not have.)
+/// reference server; `Forbidden` (code 4) with 403, as the reference's `allowRequest` hook does,
+/// for an `Origin` outside `EngineConfig::allowed_origins`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EioError {
     TransportUnknown,
@@ -13,6 +13,8 @@ pub(crate) enum EioError {
     BadHandshakeMethod,
     BadRequest,
     UnsupportedProtocolVersion,
+    /// The request's `Origin` is not allowed.
+    Forbidden,
 }
 
 impl EioError {
@@ -22,6 +24,7 @@ impl EioError {
             Self::UnknownSid => 1,
             Self::BadHandshakeMethod => 2,
             Self::BadRequest => 3,
+            Self::Forbidden => 4,
             Self::UnsupportedProtocolVersion => 5,
         }
     }
@@ -33,11 +36,13 @@ impl EioError {
             Self::BadHandshakeMethod => "Bad handshake method",
             Self::BadRequest => "Bad request",
             Self::UnsupportedProtocolVersion => "Unsupported protocol version",
+            Self::Forbidden => "Forbidden",
         }
     }
 
     pub(crate) fn response(self) -> HttpResponse {
-        HttpResponse::BadRequest()
+        let mut response = if self == Self::Forbidden { HttpResponse::Forbidden() } else { HttpResponse::BadRequest() };
+        response
             .content_type("application/json")
             .body(serde_json::json!({ "code": self.code(), "message": self.message() }).to_string())
     }
