@@ -139,7 +139,8 @@ fn chromium() -> Result<PathBuf> {
         return Ok(path);
     }
     run(Command::new("apt-get").args(["update", "-qq"]))?;
-    run(Command::new("apt-get").args(["install", "-y", "-qq", "chromium"]))?;
+    // CI has no terminal: debconf must not wait for answers.
+    run(Command::new("apt-get").env("DEBIAN_FRONTEND", "noninteractive").args(["install", "-y", "-qq", "chromium"]))?;
     if path.is_file() {
         Ok(path)
     } else {
