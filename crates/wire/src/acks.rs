@@ -80,10 +80,7 @@ impl From<&Error> for Failure {
     fn from(err: &Error) -> Self {
         let mut failure = Self::new(err.into());
         match err {
-            Error::RateLimited { retry_after } => {
-                let ms = u64::try_from(retry_after.as_millis()).unwrap_or(u64::MAX).max(1);
-                failure.retry_after_ms = Some(ms);
-            }
+            Error::RateLimited { retry_after } => return Self::rate_limited(*retry_after),
             Error::Invalid(m) | Error::Forbidden(m) | Error::NotFound(m) | Error::Conflict(m) => {
                 failure.message = Some(m.clone());
             }
