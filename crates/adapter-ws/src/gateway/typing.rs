@@ -22,11 +22,12 @@ struct Typist {
     announced: bool,
 }
 
-/// Who is typing where, per socket.
+/// Who is typing where: per chat, then per socket, so that a send (which ends its sender's
+/// typing in one chat) looks at that chat's typists only, never at the whole node's.
 pub(super) struct Typists {
     throttle: Duration,
     expiry: Duration,
-    active: Mutex<HashMap<(SocketId, ChatId), Typist>>,
+    active: Mutex<HashMap<ChatId, HashMap<SocketId, Typist>>>,
 }
 
 impl Typists {
@@ -41,9 +42,10 @@ impl Typists {
     pub(super) fn should_forward(&self, socket: SocketId, user: UserId, chat: ChatId, is_typing: bool) -> bool {
         let now = Instant::now();
         let mut active = self.active.lock();
-        let Some(t) = active.get_mut(&(socket, chat)) else {
+        let Some(t) = active.get_mut(&chat).and_then(|sockets| sockets.get_mut(&socket)) else {
             if is_typing {
-                active.insert((socket, chat), Typist { user, forwarded_at: now, heard_at: now, announced: true });
+                let typist = Typist { user, forwarded_at: now, heard_at: now, announced: true };
+                active.entry(chat).or_default().insert(socket, typist);
             }
             return is_typing;
         };
@@ -63,30 +65,40 @@ impl Typists {
     /// Stops tracking one socket in one chat; true when it was typing there (so the caller
     /// announces the stop).
     pub(super) fn forget(&self, socket: SocketId, chat: ChatId) -> bool {
-        self.active.lock().remove(&(socket, chat)).is_some_and(|t| t.announced)
+        let mut active = self.active.lock();
+        let Some(sockets) = active.get_mut(&chat) else { return false };
+        let announced = sockets.remove(&socket).is_some_and(|t| t.announced);
+        if sockets.is_empty() {
+            active.remove(&chat);
+        }
+        announced
     }
 
     /// Stops tracking every socket of `user` typing in `chat` (the user sent a message there);
     /// true when any was.
     pub(super) fn forget_user(&self, user: UserId, chat: ChatId) -> bool {
+        let mut active = self.active.lock();
+        let Some(sockets) = active.get_mut(&chat) else { return false };
         let mut any = false;
-        self.active.lock().retain(|(_, c), t| {
-            let keep = !(*c == chat && t.user == user);
+        sockets.retain(|_, t| {
+            let keep = t.user != user;
             any |= !keep && t.announced;
             keep
         });
+        if sockets.is_empty() {
+            active.remove(&chat);
+        }
         any
     }
 
     /// Stops tracking a socket; returns the chats it was typing in (to announce the stop).
     pub(super) fn forget_socket(&self, socket: SocketId) -> Vec<ChatId> {
         let mut chats = Vec::new();
-        self.active.lock().retain(|(s, chat), t| {
-            let keep = *s != socket;
-            if !keep && t.announced {
+        self.active.lock().retain(|chat, sockets| {
+            if sockets.remove(&socket).is_some_and(|t| t.announced) {
                 chats.push(*chat);
             }
-            keep
+            !sockets.is_empty()
         });
         chats
     }
@@ -96,22 +108,25 @@ impl Typists {
     pub(super) fn expired(&self) -> Vec<(ChatId, UserId)> {
         let now = Instant::now();
         let mut gone = Vec::new();
-        self.active.lock().retain(|(_, chat), t| {
-            if !t.announced {
-                return now.duration_since(t.forwarded_at) < self.throttle;
-            }
-            let keep = now.duration_since(t.heard_at) < self.expiry;
-            if !keep {
-                gone.push((*chat, t.user));
-            }
-            keep
+        self.active.lock().retain(|chat, sockets| {
+            sockets.retain(|_, t| {
+                if !t.announced {
+                    return now.duration_since(t.forwarded_at) < self.throttle;
+                }
+                let keep = now.duration_since(t.heard_at) < self.expiry;
+                if !keep {
+                    gone.push((*chat, t.user));
+                }
+                keep
+            });
+            !sockets.is_empty()
         });
         gone
     }
 
     #[cfg(test)]
     pub(super) fn len(&self) -> usize {
-        self.active.lock().len()
+        self.active.lock().values().map(HashMap::len).sum()
     }
 }
 
