@@ -1,7 +1,8 @@
 //! Events: what the notifier port receives, and the persisted per-chat events clients catch up on.
 
+use crate::group::ChatChange;
 use crate::id::{ChatId, MessageId, UserId};
-use crate::model::{Chat, Message, Seq};
+use crate::model::{Chat, ChatView, Message, Seq};
 
 /// Something that happened and that connected clients should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,14 @@ pub enum DomainEvent {
     ChatCreated(Chat),
     /// Delivered to the chat's room, except to the typist's own connections.
     Typing { chat: ChatId, user: UserId, is_typing: bool },
+    /// A message's text was edited: delivered to the chat's room; `seq` is the edit's own.
+    MessageUpdated { message: Message, seq: Seq },
+    /// A group was renamed or changed members: delivered to the chat's room and to the
+    /// personal rooms of the users added or removed; users the change takes out of the chat
+    /// leave its room on every node before the event (and anything later) is delivered.
+    ChatUpdated { chat: ChatView, change: ChatChange, seq: Seq },
+    /// Users were added to a group: delivered to their personal rooms as a `chat:created`.
+    AddedToChat { chat: ChatView, users: Vec<UserId> },
 }
 
 /// A persisted event in a chat's sequence, replayed to a client catching up.
@@ -26,13 +35,19 @@ pub enum ChatEvent {
         message: MessageId,
         seq: Seq,
     },
+    /// An edit, at its own `seq`, with the message as it is now (later edits show, a later
+    /// delete blanks it).
+    MessageUpdated { message: Message, seq: Seq },
+    /// A change of a group at its `seq`. Stores fill `chat` with the chat as it is now only
+    /// when they have it at hand; the services replace it with the chat as it is now.
+    ChatUpdated { chat: Option<ChatView>, change: ChatChange, seq: Seq },
 }
 
 impl ChatEvent {
     pub fn seq(&self) -> Seq {
         match self {
             Self::MessageCreated(m) => m.seq,
-            Self::MessageDeleted { seq, .. } => *seq,
+            Self::MessageDeleted { seq, .. } | Self::MessageUpdated { seq, .. } | Self::ChatUpdated { seq, .. } => *seq,
         }
     }
 }

@@ -7,10 +7,11 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::event::ChatEvent;
+use crate::group::{ChatChange, ChatChanged, ChatUpdate};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::*;
 use crate::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
-use crate::text::{ClientId, Email};
+use crate::text::{ClientId, Email, MessageText};
 use crate::time::Timestamp;
 
 #[derive(Default)]
@@ -18,6 +19,13 @@ struct State {
     users: Vec<User>,
     chats: Vec<Chat>,
     messages: Vec<Message>,
+    /// The chats' event log: edits and changes, with their chat and `seq`.
+    log: Vec<(ChatId, Seq, Logged)>,
+}
+
+enum Logged {
+    Edit(MessageId),
+    Change(ChatChange),
 }
 
 /// Every repository in one `Mutex`: each call is atomic.
@@ -140,6 +148,23 @@ impl ChatRepository for InMemoryStore {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         Ok(Some(chats.into_iter().take(limit).map(|c| s.view(c)).collect()))
     }
+
+    async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
+        let mut s = self.lock();
+        let Some(chat) = s.chats.iter_mut().find(|c| c.id == update.chat) else {
+            return Ok(ChatChanged::NotFound);
+        };
+        if chat.participants != update.expected {
+            return Ok(ChatChanged::Conflict);
+        }
+        chat.last_seq += 1;
+        chat.name = update.name;
+        chat.participants = update.participants;
+        chat.updated_at = update.change.at;
+        let (chat, seq) = (chat.clone(), chat.last_seq);
+        s.log.push((chat.id, seq, Logged::Change(update.change)));
+        Ok(ChatChanged::Changed { chat, seq })
+    }
 }
 
 #[async_trait]
@@ -211,9 +236,40 @@ impl MessageRepository for InMemoryStore {
         Ok(SoftDeleted::Deleted { message: message.clone(), seq })
     }
 
+    async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
+        let mut s = self.lock();
+        let Some(index) = s.messages.iter().position(|m| m.id == id) else {
+            return Ok(Edited::NotFound);
+        };
+        if s.messages[index].is_deleted() {
+            return Ok(Edited::Deleted(s.messages[index].clone()));
+        }
+        let chat_id = s.messages[index].chat;
+        let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
+        chat.last_seq += 1;
+        let seq = chat.last_seq;
+        let message = &mut s.messages[index];
+        message.mark_edited(text, at);
+        let message = message.clone();
+        s.log.push((chat_id, seq, Logged::Edit(id)));
+        Ok(Edited::Edited { message, seq })
+    }
+
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
         let s = self.lock();
         let mut events = Vec::new();
+        for (_, seq, logged) in s.log.iter().filter(|(c, seq, _)| *c == chat && *seq > since) {
+            match logged {
+                Logged::Edit(id) => {
+                    if let Some(m) = s.messages.iter().find(|m| m.id == *id) {
+                        events.push(ChatEvent::MessageUpdated { message: m.clone(), seq: *seq });
+                    }
+                }
+                Logged::Change(change) => {
+                    events.push(ChatEvent::ChatUpdated { chat: None, change: change.clone(), seq: *seq });
+                }
+            }
+        }
         for m in s.messages.iter().filter(|m| m.chat == chat) {
             if m.seq > since {
                 events.push(ChatEvent::MessageCreated(m.clone()));

@@ -8,6 +8,7 @@ pub mod error;
 pub mod event;
 #[cfg(any(test, feature = "fakes"))]
 pub mod fakes;
+pub mod group;
 pub mod id;
 pub mod model;
 pub mod ports;
@@ -17,6 +18,7 @@ pub mod time;
 
 pub use error::{Error, Result};
 pub use event::{ChatEvent, DomainEvent};
+pub use group::{visible_to, ChangeKind, ChatChange, ChatChanged, ChatUpdate};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{

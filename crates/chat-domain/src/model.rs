@@ -158,6 +158,8 @@ pub struct Message {
     pub client_id: Option<ClientId>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The time of the last edit, `None` if never edited.
+    pub edited_at: Option<Timestamp>,
 }
 
 impl Message {
@@ -192,6 +194,25 @@ impl Message {
             Err(Error::forbidden("only the sender may delete a message"))
         }
     }
+
+    /// The edit rule: only the sender edits, and never a deleted message.
+    pub fn ensure_editable_by(&self, user: UserId) -> Result<(), Error> {
+        if self.sender != user {
+            return Err(Error::forbidden("only the sender may edit a message"));
+        }
+        if self.is_deleted() {
+            return Err(Error::invalid("a deleted message cannot be edited"));
+        }
+        Ok(())
+    }
+
+    /// The edit transition: the new text, `edited_at` and `updated_at` at `at`; the message
+    /// keeps its place (`seq`). Every store applies this and writes the result.
+    pub fn mark_edited(&mut self, text: MessageText, at: Timestamp) {
+        self.text = text;
+        self.edited_at = Some(at);
+        self.updated_at = at;
+    }
 }
 
 /// A message on its way into the store, which assigns its `seq`.
@@ -221,6 +242,7 @@ impl MessageDraft {
             client_id: self.client_id,
             created_at: self.created_at,
             updated_at: self.created_at,
+            edited_at: None,
         }
     }
 }
@@ -287,6 +309,16 @@ pub enum SoftDeleted {
     },
     /// It was deleted before; nothing was written.
     AlreadyDeleted(Message),
+    NotFound,
+}
+
+/// The outcome of an edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edited {
+    /// Edited now, taking the chat's next `seq`.
+    Edited { message: Message, seq: Seq },
+    /// The message is deleted; nothing was written.
+    Deleted(Message),
     NotFound,
 }
 

@@ -11,12 +11,13 @@ use async_trait::async_trait;
 
 use crate::error::StoreError;
 use crate::event::{ChatEvent, DomainEvent};
+use crate::group::{ChatChanged, ChatUpdate};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
-    Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, PageCursor, PasswordHash, Seq,
+    Appended, Chat, ChatInserted, ChatView, Edited, Message, MessageDraft, MessagePage, PageCursor, PasswordHash, Seq,
     SoftDeleted, User,
 };
-use crate::text::{ClientId, Email, Password};
+use crate::text::{ClientId, Email, MessageText, Password};
 use crate::time::Timestamp;
 
 /// Why a user could not be inserted.
@@ -87,6 +88,15 @@ pub trait ChatRepository: Send + Sync {
         limit: u32,
         before: Option<ChatId>,
     ) -> Result<Option<Vec<ChatView>>, StoreError>;
+
+    /// Applies `update` atomically, or nothing of it: only if the chat's participants are still
+    /// exactly `update.expected` (else `Conflict`, nothing written), the chat takes its next
+    /// `seq` (`last_seq + 1`, shared with messages, edits and deletes), its name and
+    /// participants (in the given order) become the update's, `updated_at` becomes
+    /// `update.change.at` (`last_message_id` stays), and the change is recorded in the chat's
+    /// event log at that `seq`, for [`MessageRepository::chat_events_since`]. `NotFound` when
+    /// the chat does not exist. `Ok` means durable.
+    async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -125,8 +135,18 @@ pub trait MessageRepository: Send + Sync {
     /// with nothing written.
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
 
+    /// Replaces the text of a message that is not deleted, atomically taking its chat's next
+    /// `seq` (the chat's `last_seq` moves with it; `last_message_id` and the chat's
+    /// `updated_at` do not), setting `edited_at` and `updated_at` to `at` on the message, as
+    /// [`Message::mark_edited`] leaves it, and recording the edit in the chat's event log at
+    /// that `seq`. A deleted message is returned as `Deleted`, with nothing written; `NotFound`
+    /// when there is no such message.
+    async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError>;
+
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
-    /// message's creation (at its `seq`) and each soft delete (at its `deleted_seq`).
+    /// message's creation (at its `seq`, the message as it is now), each soft delete (at its
+    /// `deleted_seq`), each edit (`MessageUpdated` at the edit's `seq`, the message as it is
+    /// now) and each change of the chat (`ChatUpdated` at its `seq`; `chat` may be `None`).
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError>;
 }
 

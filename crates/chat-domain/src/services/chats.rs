@@ -18,7 +18,7 @@ pub const MAX_CHAT_PAGE: u32 = 100;
 
 #[derive(Clone)]
 pub struct ChatService {
-    ports: Ports,
+    pub(super) ports: Ports,
     config: Arc<ServicesConfig>,
     attempts: Arc<dyn AttemptLimiter>,
 }
@@ -40,7 +40,7 @@ impl ChatService {
 
     /// Most participants a chat may have: the configured group size, never above the model's
     /// hard bound.
-    fn max_members(&self) -> usize {
+    pub(super) fn max_members(&self) -> usize {
         match self.config.max_group_size {
             0 => MAX_PARTICIPANTS,
             n => n.min(MAX_PARTICIPANTS),

@@ -7,8 +7,9 @@ use super::{ChatService, Ports, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::{ChatEvent, DomainEvent};
 use crate::id::{ChatId, MessageId, UserId};
+use crate::group::visible_to;
 use crate::model::{
-    Appended, Message, MessageDraft, MessageKind, MessagePage, PageCursor, PageLimit, Seq, SoftDeleted,
+    Appended, Edited, Message, MessageDraft, MessageKind, MessagePage, PageCursor, PageLimit, Seq, SoftDeleted,
 };
 use crate::text::{ClientId, MessageText};
 use crate::time::id_seconds;
@@ -131,6 +132,26 @@ impl MessageService {
         }
     }
 
+    /// Edits a message's text: only its sender, never a deleted message, with the same text
+    /// rules as a send. The edit takes the chat's next `seq` and is announced with it.
+    pub async fn edit(&self, caller: UserId, id: MessageId, text: &str) -> Result<Message> {
+        let text = MessageText::parse(text)?;
+        let message =
+            self.ports.messages.message_by_id(id).await?.ok_or_else(|| Error::not_found("message not found"))?;
+        message.ensure_editable_by(caller)?;
+        // A sender who has left the chat no longer acts in it.
+        self.chats.participant_chat(caller, message.chat).await?;
+        let now = self.ports.clock.now();
+        match self.ports.messages.edit_message(id, text, now).await? {
+            Edited::Edited { message, seq } => {
+                self.ports.notifier.publish(DomainEvent::MessageUpdated { message: message.clone(), seq }).await;
+                Ok(message)
+            }
+            Edited::Deleted(_) => Err(Error::invalid("a deleted message cannot be edited")),
+            Edited::NotFound => Err(Error::not_found("message not found")),
+        }
+    }
+
     /// Announces that the caller started or stopped typing in a chat it participates in.
     pub async fn typing(&self, caller: UserId, chat: ChatId, is_typing: bool) -> Result<()> {
         self.chats.participant_chat(caller, chat).await?;
@@ -154,6 +175,17 @@ impl MessageService {
         }
         let max = usize::try_from(last_seq - since).unwrap_or(usize::MAX);
         let events = self.ports.messages.chat_events_since(chat.id, since, max).await?;
+        // Events of the times the caller was not a participant are not theirs to see.
+        let mut events = visible_to(caller, events);
+        if events.iter().any(|e| matches!(e, ChatEvent::ChatUpdated { .. })) {
+            // A replayed change shows the chat as it is now, like a replayed message does.
+            let now = self.ports.chats.chat_by_id(chat.id).await?;
+            for event in &mut events {
+                if let ChatEvent::ChatUpdated { chat, .. } = event {
+                    chat.clone_from(&now);
+                }
+            }
+        }
         Ok(JoinOutcome::Recovered { events, last_seq })
     }
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod chats;
+mod groups;
 mod messages;
 #[cfg(test)]
 mod tests;

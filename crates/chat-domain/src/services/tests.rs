@@ -386,3 +386,6 @@ async fn a_hasher_failure_is_internal_and_stores_no_user() {
     let email = crate::text::Email::parse("a@example.com").unwrap();
     assert!(store.user_by_email(&email).await.unwrap().is_none());
 }
+
+#[path = "groups_tests.rs"]
+mod groups;
