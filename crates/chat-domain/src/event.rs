@@ -37,10 +37,17 @@ pub enum ChatEvent {
     },
     /// An edit, at its own `seq`, with the message as it is now (later edits show, a later
     /// delete blanks it).
-    MessageUpdated { message: Message, seq: Seq },
+    MessageUpdated {
+        message: Message,
+        seq: Seq,
+    },
     /// A change of a group at its `seq`. Stores fill `chat` with the chat as it is now only
     /// when they have it at hand; the services replace it with the chat as it is now.
-    ChatUpdated { chat: Option<ChatView>, change: ChatChange, seq: Seq },
+    ChatUpdated {
+        chat: Option<ChatView>,
+        change: ChatChange,
+        seq: Seq,
+    },
 }
 
 impl ChatEvent {

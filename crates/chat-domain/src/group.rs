@@ -90,7 +90,10 @@ pub struct ChatUpdate {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChatChanged {
     /// Applied: the chat as it is now (its `last_seq` is the change's `seq`).
-    Changed { chat: Chat, seq: Seq },
+    Changed {
+        chat: Chat,
+        seq: Seq,
+    },
     /// The participants were no longer `expected`; nothing was written.
     Conflict,
     NotFound,
@@ -117,7 +120,13 @@ impl Chat {
 
     /// Any participant adds users to a group, up to `max` participants in all. Users who are
     /// participants already are left out; `None` when nobody is left to add (nothing to do).
-    pub fn plan_add(&self, by: UserId, users: &[UserId], max: usize, at: Timestamp) -> Result<Option<ChatUpdate>, Error> {
+    pub fn plan_add(
+        &self,
+        by: UserId,
+        users: &[UserId],
+        max: usize,
+        at: Timestamp,
+    ) -> Result<Option<ChatUpdate>, Error> {
         self.ensure_participant(by)?;
         self.ensure_group()?;
         if users.is_empty() {

@@ -316,7 +316,10 @@ pub enum SoftDeleted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edited {
     /// Edited now, taking the chat's next `seq`.
-    Edited { message: Message, seq: Seq },
+    Edited {
+        message: Message,
+        seq: Seq,
+    },
     /// The message is deleted; nothing was written.
     Deleted(Message),
     NotFound,

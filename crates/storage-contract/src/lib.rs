@@ -100,6 +100,13 @@ macro_rules! __storage_contract_cases {
             // Catch-up events.
             chat_events_since_interleaves_creates_and_deletes,
             chat_events_since_honors_max_and_chat,
+            // Groups that change and edits.
+            change_chat_renames_adds_and_removes_taking_seqs,
+            change_chat_on_stale_participants_conflicts_and_writes_nothing,
+            edit_message_takes_the_next_seq_and_shows_in_last_message,
+            edit_of_a_deleted_or_unknown_message_writes_nothing,
+            chat_events_since_interleaves_edits_and_changes,
+            concurrent_messages_edits_deletes_and_changes_share_gapless_seqs,
         }
     };
 }
@@ -147,6 +154,7 @@ mod tests {
     const CASE_SOURCES: &[(&str, &str)] = &[
         ("users", include_str!("cases/users.rs")),
         ("chats", include_str!("cases/chats.rs")),
+        ("groups", include_str!("cases/groups.rs")),
         ("messages", include_str!("cases/messages.rs")),
         ("history", include_str!("cases/history.rs")),
         ("lifecycle", include_str!("cases/lifecycle.rs")),

@@ -73,7 +73,10 @@ impl ChatService {
                     let joined = change.joined().to_vec();
                     self.ports.notifier.publish(DomainEvent::ChatUpdated { chat: view.clone(), change, seq }).await;
                     if !joined.is_empty() {
-                        self.ports.notifier.publish(DomainEvent::AddedToChat { chat: view.clone(), users: joined }).await;
+                        self.ports
+                            .notifier
+                            .publish(DomainEvent::AddedToChat { chat: view.clone(), users: joined })
+                            .await;
                     }
                     return Ok(view);
                 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::{ChatService, Ports, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::{ChatEvent, DomainEvent};
-use crate::id::{ChatId, MessageId, UserId};
 use crate::group::visible_to;
+use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
     Appended, Edited, Message, MessageDraft, MessageKind, MessagePage, PageCursor, PageLimit, Seq, SoftDeleted,
 };

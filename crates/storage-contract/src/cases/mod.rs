@@ -1,12 +1,14 @@
 //! The contract cases, one `pub async fn(Stores)` each, grouped by what they exercise.
 
 mod chats;
+mod groups;
 mod history;
 mod lifecycle;
 mod messages;
 mod users;
 
 pub use chats::*;
+pub use groups::*;
 pub use history::*;
 pub use lifecycle::*;
 pub use messages::*;

@@ -7,9 +7,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
+use chat_domain::model::Edited;
 use chat_domain::model::{Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, SoftDeleted};
 use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
-use chat_domain::{Chat, ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
+use chat_domain::{
+    Chat, ChatChanged, ChatEvent, ChatId, ChatUpdate, Email, Message, MessageId, MessageText, Seq, Timestamp, User,
+    UserId,
+};
 use chrono::SubsecRound;
 use storage_contract::{cases, Stores};
 
@@ -30,6 +34,10 @@ enum Bug {
     EventsIgnoreMax,
     /// `soft_delete_message` reports every message as unknown.
     DeleteFindsNothing,
+    /// `change_chat` applies a change whatever the participants are now.
+    ChangeIgnoresExpected,
+    /// `chat_events_since` leaves out edits and changes (no event log).
+    EventsWithoutLog,
 }
 
 /// The in-memory fake with one bug.
@@ -110,6 +118,14 @@ impl ChatRepository for Buggy {
         }
         Ok(chats)
     }
+    async fn change_chat(&self, mut update: ChatUpdate) -> Result<ChatChanged, StoreError> {
+        if self.has(Bug::ChangeIgnoresExpected) {
+            if let Some(current) = self.inner.chat_alone(update.chat).await? {
+                update.expected = current.participants;
+            }
+        }
+        self.inner.change_chat(update).await
+    }
 }
 
 #[async_trait]
@@ -157,7 +173,14 @@ impl MessageRepository for Buggy {
     }
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
         let max = if self.has(Bug::EventsIgnoreMax) { usize::MAX } else { max };
-        self.inner.chat_events_since(chat, since, max).await
+        let mut events = self.inner.chat_events_since(chat, since, max).await?;
+        if self.has(Bug::EventsWithoutLog) {
+            events.retain(|e| matches!(e, ChatEvent::MessageCreated(_) | ChatEvent::MessageDeleted { .. }));
+        }
+        Ok(events)
+    }
+    async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
+        self.inner.edit_message(id, text, at).await
     }
 }
 
@@ -217,4 +240,16 @@ async fn catches_an_ignored_event_max() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_a_delete_that_finds_nothing() {
     assert_caught(Bug::DeleteFindsNothing, cases::soft_delete_takes_the_next_seq).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_change_that_ignores_the_participants_it_was_judged_on() {
+    assert_caught(Bug::ChangeIgnoresExpected, cases::change_chat_on_stale_participants_conflicts_and_writes_nothing)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_catch_up_without_edits_and_changes() {
+    assert_caught(Bug::EventsWithoutLog, cases::chat_events_since_interleaves_edits_and_changes).await;
+    assert_caught(Bug::EventsWithoutLog, cases::concurrent_messages_edits_deletes_and_changes_share_gapless_seqs).await;
 }
