@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::{ChatInserted, ChatView};
 use chat_domain::ports::ChatRepository;
-use chat_domain::{Chat, ChatId, UserId};
+use chat_domain::{Chat, ChatChanged, ChatId, ChatUpdate, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
@@ -68,15 +68,40 @@ fn with_participants(conn: &Connection, mut chat: Chat) -> DbResult<Chat> {
     Ok(chat)
 }
 
-/// The chat with its newest message, read on `conn`. Two statements but no transaction is
-/// needed: participants are written with their chat in one write and never change, so
-/// reading them after the chat row gives what one snapshot would.
+/// The chat with its newest message, read on `conn`: two statements, so callers run it in a
+/// read transaction ([`snapshot`]), since participants change with groups.
 pub(crate) fn chat_view(conn: &Connection, id: ChatId) -> DbResult<Option<ChatView>> {
     let found = conn.prepare_cached(CHAT_VIEW_BY_ID)?.query_row([id.key()], rows::chat_with_last_message).optional()?;
     let Some((chat, last_message)) = found else {
         return Ok(None);
     };
     Ok(Some(ChatView { chat: with_participants(conn, chat)?, last_message }))
+}
+
+/// The chat and its participants, in one statement (one snapshot without a transaction).
+pub(crate) fn chat_alone(conn: &Connection, id: ChatId) -> DbResult<Option<Chat>> {
+    let mut stmt = conn.prepare_cached(CHAT_WITH_PARTICIPANTS)?;
+    let mut rows = stmt.query([id.key()])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let mut chat = rows::chat(row)?;
+    let mut row = Some(row);
+    while let Some(current) = row {
+        if let Some(user) = rows::optional_id(current, CHAT_COLUMN_COUNT)? {
+            chat.participants.push(UserId(user));
+        }
+        row = rows.next()?;
+    }
+    Ok(Some(chat))
+}
+
+/// Runs `op` in a read transaction on `conn`, so that its statements see one snapshot.
+fn snapshot<T>(conn: &mut Connection, op: impl FnOnce(&Connection) -> DbResult<T>) -> DbResult<T> {
+    let tx = conn.transaction()?;
+    let out = op(&tx)?;
+    tx.finish()?;
+    Ok(out)
 }
 
 /// On the writer thread, inside a batch transaction and its own savepoint.
@@ -125,48 +150,37 @@ impl ChatRepository for SqliteStore {
     }
 
     async fn chat_by_id(&self, id: ChatId) -> Result<Option<ChatView>, StoreError> {
-        self.read(move |conn| chat_view(conn, id)).await
+        self.read(move |conn| snapshot(conn, |tx| chat_view(tx, id))).await
     }
 
     /// Runs on every send and every history page (the membership check): one statement.
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(CHAT_WITH_PARTICIPANTS)?;
-            let mut rows = stmt.query([id.key()])?;
-            let Some(row) = rows.next()? else {
-                return Ok(None);
-            };
-            let mut chat = rows::chat(row)?;
-            let mut row = Some(row);
-            while let Some(current) = row {
-                if let Some(user) = rows::optional_id(current, CHAT_COLUMN_COUNT)? {
-                    chat.participants.push(UserId(user));
-                }
-                row = rows.next()?;
-            }
-            Ok(Some(chat))
-        })
-        .await
+        self.read(move |conn| chat_alone(conn, id)).await
+    }
+
+    async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
+        self.write(move |conn| crate::events::change_chat(conn, update)).await
     }
 
     async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
         let key = key.to_owned();
         self.read(move |conn| {
-            let found = conn
-                .prepare_cached(CHAT_VIEW_BY_DIRECT_KEY)?
-                .query_row([&key], rows::chat_with_last_message)
-                .optional()?;
-            let Some((chat, last_message)) = found else {
-                return Ok(None);
-            };
-            Ok(Some(ChatView { chat: with_participants(conn, chat)?, last_message }))
+            snapshot(conn, |conn| {
+                let found = conn
+                    .prepare_cached(CHAT_VIEW_BY_DIRECT_KEY)?
+                    .query_row([&key], rows::chat_with_last_message)
+                    .optional()?;
+                let Some((chat, last_message)) = found else {
+                    return Ok(None);
+                };
+                Ok(Some(ChatView { chat: with_participants(conn, chat)?, last_message }))
+            })
         })
         .await
     }
 
-    /// No transaction, for the reason given at [`chat_view`]; a chat whose newest message
-    /// changes between the list and its participants is shown as the list read it, and one
-    /// whose activity moves between the cursor's lookup and the page is placed by its new key.
+    /// One read transaction: the cursor, the page and each chat's participants come from one
+    /// snapshot.
     async fn chats_of_user(
         &self,
         user: UserId,
@@ -174,34 +188,38 @@ impl ChatRepository for SqliteStore {
         before: Option<ChatId>,
     ) -> Result<Option<Vec<ChatView>>, StoreError> {
         self.read(move |conn| {
-            // Ids are 24 lowercase hex digits, so "g" sorts above every id, and no stored time
-            // reaches i64::MAX: the first page's key is above every chat.
-            let (updated_at, id) = match before {
-                None => (i64::MAX, "g".to_owned()),
-                Some(before) => {
-                    let found = conn
-                        .prepare_cached(CHAT_CURSOR)?
-                        .query_row(params![user.key(), before.key()], |row| {
-                            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-                        })
-                        .optional()?;
-                    match found {
-                        Some(key) => key,
-                        None => return Ok(None),
+            snapshot(conn, |conn| {
+                // Ids are 24 lowercase hex digits, so "g" sorts above every id, and no stored time
+                // reaches i64::MAX: the first page's key is above every chat.
+                let (updated_at, id) = match before {
+                    None => (i64::MAX, "g".to_owned()),
+                    Some(before) => {
+                        let found = conn
+                            .prepare_cached(CHAT_CURSOR)?
+                            .query_row(params![user.key(), before.key()], |row| {
+                                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+                            })
+                            .optional()?;
+                        match found {
+                            Some(key) => key,
+                            None => return Ok(None),
+                        }
                     }
+                };
+                let found = {
+                    let mut stmt = conn.prepare_cached(CHATS_OF_USER)?;
+                    let rows = stmt.query_map(
+                        params![user.key(), updated_at, id, i64::from(limit)],
+                        rows::chat_with_last_message,
+                    )?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>()?
+                };
+                let mut views = Vec::with_capacity(found.len());
+                for (chat, last_message) in found {
+                    views.push(ChatView { chat: with_participants(conn, chat)?, last_message });
                 }
-            };
-            let found = {
-                let mut stmt = conn.prepare_cached(CHATS_OF_USER)?;
-                let rows = stmt
-                    .query_map(params![user.key(), updated_at, id, i64::from(limit)], rows::chat_with_last_message)?;
-                rows.collect::<rusqlite::Result<Vec<_>>>()?
-            };
-            let mut views = Vec::with_capacity(found.len());
-            for (chat, last_message) in found {
-                views.push(ChatView { chat: with_participants(conn, chat)?, last_message });
-            }
-            Ok(Some(views))
+                Ok(Some(views))
+            })
         })
         .await
     }

@@ -8,6 +8,7 @@
 
 mod chats;
 mod error;
+mod events;
 mod messages;
 mod rows;
 mod schema;

@@ -4,14 +4,13 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
-use chat_domain::model::{Appended, MessageDraft, MessagePage, PageCursor, SoftDeleted};
+use chat_domain::model::{Appended, Edited, MessageDraft, MessagePage, PageCursor, SoftDeleted};
 use chat_domain::ports::MessageRepository;
-use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, Seq, Timestamp, UserId};
+use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, MessageText, Seq, Timestamp, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{DbError, DbResult};
-use crate::rows::{self, message_columns, millis, status_rank, Key, MESSAGE_COLUMN_COUNT};
-use crate::users::sql_limit;
+use crate::rows::{self, message_columns, millis, status_rank, Key};
 use crate::SqliteStore;
 
 const MESSAGE_BY_ID: &str = concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.id = ?1");
@@ -19,7 +18,7 @@ const MESSAGE_BY_ID: &str = concat!("SELECT ", message_columns!(), " FROM messag
 const MESSAGE_BY_CLIENT_ID: &str =
     concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.sender_id = ?1 AND m.client_id = ?2");
 
-fn message_by_id(conn: &Connection, id: MessageId) -> DbResult<Option<Message>> {
+pub(crate) fn message_by_id(conn: &Connection, id: MessageId) -> DbResult<Option<Message>> {
     Ok(conn.prepare_cached(MESSAGE_BY_ID)?.query_row([id.key()], rows::message).optional()?)
 }
 
@@ -29,7 +28,7 @@ fn message_by_client_id(conn: &Connection, sender: UserId, client_id: &str) -> D
 }
 
 /// The chat's `last_seq`, or `None` if there is no such chat.
-fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
+pub(crate) fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
     let mut stmt = tx.prepare_cached("SELECT last_seq FROM chats WHERE id = ?1")?;
     Ok(stmt.query_row([chat.key()], |row| row.get(0)).optional()?)
 }
@@ -134,35 +133,6 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
     Ok(SoftDeleted::Deleted { message, seq })
 }
 
-fn chat_events_since(conn: &Connection, chat: ChatId, since: Seq, max: usize) -> DbResult<Vec<ChatEvent>> {
-    // Creations by seq and deletes by deleted_seq, each from its own index, merged in order.
-    const EVENTS: &str = concat!(
-        "SELECT ",
-        message_columns!(),
-        ", 0 AS is_delete, m.seq AS event_seq
-           FROM messages m WHERE m.chat_id = ?1 AND m.seq > ?2
-         UNION ALL
-         SELECT ",
-        message_columns!(),
-        ", 1 AS is_delete, m.deleted_seq AS event_seq
-           FROM messages m WHERE m.chat_id = ?1 AND m.deleted_seq > ?2
-         ORDER BY event_seq
-         LIMIT ?3"
-    );
-    let mut stmt = conn.prepare_cached(EVENTS)?;
-    let rows = stmt.query_map(params![chat.key(), since, sql_limit(max)], |row| {
-        let message = rows::message(row)?;
-        let is_delete: bool = row.get(MESSAGE_COLUMN_COUNT)?;
-        let seq: Seq = row.get(MESSAGE_COLUMN_COUNT + 1)?;
-        Ok(if is_delete {
-            ChatEvent::MessageDeleted { chat: message.chat, message: message.id, seq }
-        } else {
-            ChatEvent::MessageCreated(message)
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<ChatEvent>>>()?)
-}
-
 #[async_trait]
 impl MessageRepository for SqliteStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
@@ -191,7 +161,11 @@ impl MessageRepository for SqliteStore {
         self.write(move |conn| soft_delete_message(conn, id, at)).await
     }
 
+    async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
+        self.write(move |conn| crate::events::edit_message(conn, id, text, at)).await
+    }
+
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
-        self.read(move |conn| chat_events_since(conn, chat, since, max)).await
+        self.read(move |conn| crate::events::chat_events_since(conn, chat, since, max)).await
     }
 }

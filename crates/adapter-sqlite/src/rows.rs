@@ -31,10 +31,10 @@ pub(crate) const CHAT_COLUMN_COUNT: usize = 8;
 /// The columns [`message`] reads, in order.
 macro_rules! message_columns {
     () => {
-        "m.id, m.chat_id, m.sender_id, m.text, m.kind, m.status, m.seq, m.deleted_seq, m.client_id, m.created_at, m.updated_at"
+        "m.id, m.chat_id, m.sender_id, m.text, m.kind, m.status, m.seq, m.deleted_seq, m.client_id, m.created_at, m.updated_at, m.edited_at"
     };
 }
-pub(crate) const MESSAGE_COLUMN_COUNT: usize = 11;
+pub(crate) const MESSAGE_COLUMN_COUNT: usize = 12;
 
 pub(crate) use {chat_columns, message_columns, user_columns};
 
@@ -102,7 +102,16 @@ pub(crate) fn id(row: &Row<'_>, index: usize) -> rusqlite::Result<Id> {
     optional_id(row, index)?.ok_or(rusqlite::Error::InvalidColumnType(index, String::new(), Type::Null))
 }
 
-fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
+fn optional_time(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Timestamp>> {
+    match row.get::<_, Option<i64>>(index)? {
+        None => Ok(None),
+        Some(ms) => DateTime::from_timestamp_millis(ms)
+            .map(Some)
+            .ok_or_else(|| bad_value(index, Type::Integer, format!("time {ms} out of range"))),
+    }
+}
+
+pub(crate) fn time(row: &Row<'_>, index: usize) -> rusqlite::Result<Timestamp> {
     let ms: i64 = row.get(index)?;
     DateTime::from_timestamp_millis(ms)
         .ok_or_else(|| bad_value(index, Type::Integer, format!("time {ms} out of range")))
@@ -163,6 +172,7 @@ pub(crate) fn message_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Message> 
         client_id: row.get::<_, Option<String>>(at + 8)?.map(ClientId::from_stored),
         created_at: time(row, at + 9)?,
         updated_at: time(row, at + 10)?,
+        edited_at: optional_time(row, at + 11)?,
     })
 }
 

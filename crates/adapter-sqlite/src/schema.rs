@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -78,6 +78,27 @@ CREATE UNIQUE INDEX messages_by_chat_seq ON messages (chat_id, seq);
 CREATE UNIQUE INDEX messages_by_sender_client_id ON messages (sender_id, client_id) WHERE client_id IS NOT NULL;
 -- Catch-up on deletes.
 CREATE INDEX messages_by_chat_deleted_seq ON messages (chat_id, deleted_seq) WHERE deleted_seq IS NOT NULL;
+";
+
+/// Version 2: message edits and changes of groups. `edited_at` is the time of a message's last
+/// edit (NULL: never edited). `chat_events` is each chat's log of the events that are neither a
+/// message's creation nor its delete (those live on the message row): an edit (`message_id`)
+/// or a change of the group (`user_ids`, the users added, removed or leaving, as ids separated
+/// by spaces; `by_id`, who made it). Its key (chat_id, seq) makes a repeated seq impossible and
+/// serves catch-up.
+const V2: &str = "
+ALTER TABLE messages ADD COLUMN edited_at INTEGER;
+
+CREATE TABLE chat_events (
+    chat_id    TEXT    NOT NULL REFERENCES chats (id),
+    seq        INTEGER NOT NULL CHECK (seq > 0),
+    kind       TEXT    NOT NULL CHECK (kind IN ('edited', 'renamed', 'added', 'removed', 'left')),
+    message_id TEXT    REFERENCES messages (id),
+    user_ids   TEXT    NOT NULL DEFAULT '',
+    by_id      TEXT    REFERENCES users (id),
+    at         INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, seq)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Settings of the one connection that writes to a database file: WAL (readers do not block
