@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::{Chat, ChatInserted, ChatView, Message};
 use chat_domain::ports::ChatRepository;
-use chat_domain::{ChatId, UserId};
+use chat_domain::{ChatChanged, ChatId, ChatUpdate, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::doc;
 use mongodb::bson::oid::ObjectId;
@@ -98,6 +98,10 @@ impl ChatRepository for MongoStore {
             .await
             .store()?;
         self.with_last_messages(docs).await.map(Some)
+    }
+
+    async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
+        self.change(update).await
     }
 }
 

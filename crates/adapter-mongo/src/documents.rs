@@ -16,6 +16,8 @@ use serde::{Deserialize, Serialize};
 pub(crate) const USERS: &str = "users";
 pub(crate) const CHATS: &str = "chats";
 pub(crate) const MESSAGES: &str = "messages";
+/// Each chat's log of edits and group changes (the name Mongoose gives a `ChatEvent` model).
+pub(crate) const CHAT_EVENTS: &str = "chatevents";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,6 +74,30 @@ pub(crate) struct MessageDoc {
     pub client_id: Option<String>,
     pub created_at: DateTime,
     pub updated_at: DateTime,
+    /// Present once edited: the time of the last edit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<DateTime>,
+}
+
+/// One entry of a chat's event log: an edit (`message`) or a change of the group (`userIds`,
+/// `by`), at the `seq` it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ChatEventDoc {
+    #[serde(rename = "_id")]
+    pub id: ObjectId,
+    pub chat: ObjectId,
+    pub seq: i64,
+    /// `edited`, or a change kind (`renamed`, `added`, `removed`, `left`).
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<ObjectId>,
+    #[serde(default)]
+    pub user_ids: Vec<ObjectId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<ObjectId>,
+    pub at: DateTime,
 }
 
 pub(crate) fn oid(id: Id) -> ObjectId {
@@ -90,7 +116,7 @@ pub(crate) fn message_oid(id: MessageId) -> ObjectId {
     oid(id.0)
 }
 
-fn id(oid: ObjectId) -> Id {
+pub(crate) fn id(oid: ObjectId) -> Id {
     Id::from_bytes(oid.bytes())
 }
 
@@ -98,7 +124,7 @@ pub(crate) fn bson_time(at: Timestamp) -> DateTime {
     DateTime::from_millis(at.timestamp_millis())
 }
 
-fn domain_time(at: DateTime) -> Result<Timestamp, StoreError> {
+pub(crate) fn domain_time(at: DateTime) -> Result<Timestamp, StoreError> {
     chrono::DateTime::from_timestamp_millis(at.timestamp_millis())
         .ok_or_else(|| StoreError::other(format!("stored time {} is out of range", at.timestamp_millis())))
 }
@@ -190,6 +216,7 @@ impl MessageDoc {
             client_id: message.client_id.as_ref().map(|c| c.as_str().to_owned()),
             created_at: bson_time(message.created_at),
             updated_at: bson_time(message.updated_at),
+            edited_at: message.edited_at.map(bson_time),
         })
     }
 }
@@ -214,6 +241,7 @@ impl TryFrom<MessageDoc> for Message {
             client_id: doc.client_id.map(ClientId::from_stored),
             created_at: domain_time(doc.created_at)?,
             updated_at: domain_time(doc.updated_at)?,
+            edited_at: doc.edited_at.map(domain_time).transpose()?,
         })
     }
 }

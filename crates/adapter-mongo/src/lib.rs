@@ -8,6 +8,7 @@
 mod chats;
 mod documents;
 mod error;
+mod events;
 mod messages;
 mod store;
 mod transaction;

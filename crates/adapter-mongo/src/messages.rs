@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::event::ChatEvent;
-use chat_domain::model::{Appended, Message, MessageDraft, MessagePage, PageCursor, Seq, SoftDeleted};
+use chat_domain::model::{Appended, Edited, Message, MessageDraft, MessagePage, PageCursor, Seq, SoftDeleted};
 use chat_domain::ports::MessageRepository;
-use chat_domain::{ChatId, ClientId, MessageId, Timestamp, UserId};
+use chat_domain::{ChatId, ClientId, MessageId, MessageText, Timestamp, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
@@ -138,12 +138,17 @@ impl MessageRepository for MongoStore {
         }
     }
 
+    async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
+        self.edit(id, text, at).await
+    }
+
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
         if max == 0 {
             return Ok(Vec::new());
         }
-        // Creations and deletes come from two queries; reading both from one snapshot (a
-        // read-only transaction) keeps an event committed between them from being half seen.
+        // Creations, deletes and the log come from several queries; reading them from one
+        // snapshot (a read-only transaction) keeps an event committed between them from being
+        // half seen.
         let mut retry = Retry::new();
         loop {
             let mut session = self.begin().await?;
@@ -301,18 +306,24 @@ impl MongoStore {
             .session(&mut *session)
             .await?;
         let deleted: Vec<MessageDoc> = deleted.stream(&mut *session).try_collect().await?;
-        Ok(merge_events(chat, created, deleted, max))
+        let logged = match self.logged_events(session, chat, since, limit).await? {
+            Ok(logged) => logged,
+            Err(err) => return Ok(Err(err)),
+        };
+        Ok(merge_events(chat, created, deleted, logged, max))
     }
 }
 
-/// Both lists in `seq` order, merged, the first `max` kept.
+/// The lists in `seq` order, merged, the first `max` kept.
 fn merge_events(
     chat: ChatId,
     created: Vec<MessageDoc>,
     deleted: Vec<MessageDoc>,
+    logged: Vec<ChatEvent>,
     max: usize,
 ) -> Result<Vec<ChatEvent>, StoreError> {
-    let mut events = Vec::with_capacity(created.len() + deleted.len());
+    let mut events = Vec::with_capacity(created.len() + deleted.len() + logged.len());
+    events.extend(logged);
     for doc in created {
         events.push(ChatEvent::MessageCreated(Message::try_from(doc)?));
     }

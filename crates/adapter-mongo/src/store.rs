@@ -9,7 +9,7 @@ use mongodb::error::ErrorKind;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReadConcern, TransactionOptions, WriteConcern};
 use mongodb::{Client, ClientSession, Collection, Database, IndexModel};
 
-use crate::documents::{ChatDoc, MessageDoc, UserDoc, CHATS, MESSAGES, USERS};
+use crate::documents::{ChatDoc, ChatEventDoc, MessageDoc, UserDoc, CHATS, CHAT_EVENTS, MESSAGES, USERS};
 use crate::error::{store_error, DriverResultExt};
 
 /// How long an operation waits for a usable server before failing with `Unavailable`, unless
@@ -33,6 +33,7 @@ pub struct MongoStore {
     pub(crate) users: Collection<UserDoc>,
     pub(crate) chats: Collection<ChatDoc>,
     pub(crate) messages: Collection<MessageDoc>,
+    pub(crate) events: Collection<ChatEventDoc>,
 }
 
 impl std::fmt::Debug for MongoStore {
@@ -73,7 +74,14 @@ impl MongoStore {
 
     fn with_client(client: Client, database: &str) -> Self {
         let db = client.database(database);
-        Self { users: db.collection(USERS), chats: db.collection(CHATS), messages: db.collection(MESSAGES), db, client }
+        Self {
+            users: db.collection(USERS),
+            chats: db.collection(CHATS),
+            messages: db.collection(MESSAGES),
+            events: db.collection(CHAT_EVENTS),
+            db,
+            client,
+        }
     }
 
     /// The name of the database this store uses.
@@ -95,6 +103,7 @@ impl MongoStore {
         self.users.create_indexes(user_indexes()).await.store()?;
         self.chats.create_indexes(chat_indexes()).await.store()?;
         self.messages.create_indexes(message_indexes()).await.store()?;
+        self.events.create_indexes(event_indexes()).await.store()?;
         Ok(())
     }
 
@@ -158,5 +167,12 @@ fn message_indexes() -> Vec<IndexModel> {
         index(doc! { "sender": 1, "clientId": 1 }, true, Some(doc! { "clientId": { "$exists": true } })),
         // Catch-up: a chat's soft deletes by the seq they took.
         index(doc! { "chat": 1, "deletedSeq": 1 }, false, Some(doc! { "deletedSeq": { "$exists": true } })),
+    ]
+}
+
+fn event_indexes() -> Vec<IndexModel> {
+    vec![
+        // Catch-up by seq; unique, so two events of a chat can never share a seq.
+        index(doc! { "chat": 1, "seq": 1 }, true, None),
     ]
 }
