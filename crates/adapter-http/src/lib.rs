@@ -9,6 +9,7 @@
 mod auth;
 mod dto;
 mod error;
+mod groups;
 mod health;
 mod routes;
 
@@ -116,11 +117,26 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::get().to(routes::list_chats))
                     .route(web::post().to(routes::create_chat)),
             )
-            .service(resource("/api/chats/{chatId}", "GET").route(web::get().to(routes::get_chat)))
+            .service(
+                resource("/api/chats/{chatId}", "GET, PATCH")
+                    .route(web::get().to(routes::get_chat))
+                    .route(web::patch().to(groups::rename_chat)),
+            )
+            .service(
+                resource("/api/chats/{chatId}/participants", "POST").route(web::post().to(groups::add_participants)),
+            )
+            .service(
+                resource("/api/chats/{chatId}/participants/{userId}", "DELETE")
+                    .route(web::delete().to(groups::remove_participant)),
+            )
             .service(resource("/api/chats/{chatId}/messages", "GET").route(web::get().to(routes::history)))
             .service(resource("/api/messages", "POST").route(web::post().to(routes::send_message)))
             .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history)))
-            .service(resource("/api/messages/{id}", "DELETE").route(web::delete().to(routes::delete_message)))
+            .service(
+                resource("/api/messages/{id}", "PATCH, DELETE")
+                    .route(web::patch().to(groups::edit_message))
+                    .route(web::delete().to(routes::delete_message)),
+            )
             .default_service(web::to(|req: HttpRequest| async move { Err::<(), _>(ApiError::route_not_found(&req)) }));
     }
 }

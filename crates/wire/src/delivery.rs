@@ -36,6 +36,20 @@ pub struct Delivery {
     /// event its replay already holds, whichever node the event came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// Sockets to take out of a room before this delivery (users removed from a chat, or who
+    /// left it). Every node applies it before queuing the event, and deliveries reach each
+    /// node in order, so nothing delivered after it reaches those sockets through that room.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evict: Option<Eviction>,
+}
+
+/// Every socket in one of `user_rooms` leaves `room`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Eviction {
+    pub room: String,
+    /// The personal rooms (`user-<id>`) of the users whose sockets leave.
+    pub user_rooms: Vec<String>,
 }
 
 /// Decides where a domain event goes and serializes its payload in the contract's shape.
@@ -49,6 +63,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: Some(m.seq),
+            evict: None,
         },
         DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -57,6 +72,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: Some(*seq),
+            evict: None,
         },
         DomainEvent::ChatCreated(chat) => Delivery {
             rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
@@ -65,6 +81,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: None,
+            evict: None,
         },
         DomainEvent::Typing { chat, user, is_typing } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -73,6 +90,43 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: Some(user_room(*user)),
             droppable: true,
             seq: None,
+            evict: None,
+        },
+        DomainEvent::MessageUpdated { message, seq } => Delivery {
+            rooms: vec![chat_room(message.chat)],
+            event: crate::events::MESSAGE_UPDATED.to_owned(),
+            data: to_raw_value(&crate::MessageUpdated::new(message, *seq))?,
+            except_room: None,
+            droppable: false,
+            seq: Some(*seq),
+            evict: None,
+        },
+        DomainEvent::ChatUpdated { chat, change, seq } => {
+            let room = chat_room(chat.chat.id);
+            let departed: Vec<String> = change.departed().iter().map(|u| user_room(*u)).collect();
+            // The chat's room (from which the departed were just taken out), then the personal
+            // rooms of those added or removed: disjoint sets of sockets.
+            let mut rooms = vec![room.clone()];
+            rooms.extend(change.joined().iter().map(|u| user_room(*u)));
+            rooms.extend(departed.iter().cloned());
+            Delivery {
+                rooms,
+                event: crate::events::CHAT_UPDATED.to_owned(),
+                data: to_raw_value(&crate::ChatUpdated::new(Some(chat), change, *seq))?,
+                except_room: None,
+                droppable: false,
+                seq: Some(*seq),
+                evict: (!departed.is_empty()).then(|| Eviction { room, user_rooms: departed }),
+            }
+        }
+        DomainEvent::AddedToChat { chat, users } => Delivery {
+            rooms: users.iter().map(|u| user_room(*u)).collect(),
+            event: crate::events::CHAT_CREATED.to_owned(),
+            data: to_raw_value(&crate::Chat::from(chat))?,
+            except_room: None,
+            droppable: false,
+            seq: None,
+            evict: None,
         },
     })
 }
@@ -119,5 +173,41 @@ mod tests {
         assert_eq!(back.except_room, None);
         assert!(!back.droppable);
         assert_eq!(back.seq, None);
+        assert_eq!(back.evict, None);
+    }
+
+    #[test]
+    fn a_removal_evicts_the_removed_first_and_tells_them_personally() {
+        use chat_domain::{ChangeKind, ChatChange, ChatView};
+        let (creator, gone, stays) = (UserId::generate(1), UserId::generate(1), UserId::generate(1));
+        let at = chrono::DateTime::from_timestamp_millis(1_795_633_980_123).unwrap();
+        let chat = chat_domain::Chat {
+            id: ChatId::generate(1),
+            name: None,
+            is_group: true,
+            participants: vec![creator, stays],
+            created_by: creator,
+            last_message_id: None,
+            last_seq: 4,
+            created_at: at,
+            updated_at: at,
+        };
+        let change = ChatChange { kind: ChangeKind::Removed, users: vec![gone], by: creator, at };
+        let view = ChatView { chat: chat.clone(), last_message: None };
+        let delivery = route(&DomainEvent::ChatUpdated { chat: view, change, seq: 4 }).unwrap();
+        assert_eq!(delivery.event, "chat:updated");
+        assert_eq!(delivery.rooms, vec![chat_room(chat.id), user_room(gone)]);
+        assert_eq!(delivery.seq, Some(4));
+        let evict = delivery.evict.clone().unwrap();
+        assert_eq!((evict.room, evict.user_rooms), (chat_room(chat.id), vec![user_room(gone)]));
+        let json = serde_json::to_string(&delivery).unwrap();
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.evict, delivery.evict);
+        let data: serde_json::Value = serde_json::from_str(back.data.get()).unwrap();
+        assert_eq!(data["change"]["type"], "removed");
+        assert_eq!(data["change"]["userIds"][0], gone.to_string());
+        assert_eq!(data["change"]["by"], creator.to_string());
+        assert_eq!(data["seq"], 4);
+        assert_eq!(data["chat"]["participants"].as_array().unwrap().len(), 2);
     }
 }

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod acks;
 pub mod delivery;
+mod groups;
 mod time;
+
+pub use groups::{ChatChange, ChatUpdated, MessageUpdated};
 
 pub use time::{format_timestamp, TimestampText};
 
@@ -37,6 +40,9 @@ pub mod events {
     pub const MESSAGE_NEW: &str = "message:new";
     pub const MESSAGE_TYPING: &str = "message:typing";
     pub const MESSAGE_DELETED: &str = "message:deleted";
+    pub const MESSAGE_EDIT: &str = "message:edit";
+    pub const MESSAGE_UPDATED: &str = "message:updated";
+    pub const CHAT_UPDATED: &str = "chat:updated";
 }
 
 /// An id as the contract shows it, in a `String` of exactly its 24 characters.
@@ -60,6 +66,29 @@ pub mod timestamp {
         DateTime::parse_from_rfc3339(&raw)
             .map(|at| at.with_timezone(&Utc))
             .map_err(|_| serde::de::Error::custom("expected an ISO-8601 time"))
+    }
+}
+
+/// Serde helpers for optional [`Timestamp`] fields: `null` when absent.
+pub mod optional_timestamp {
+    use chat_domain::Timestamp;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(at: &Option<Timestamp>, serializer: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => super::time::serialize_timestamp(at, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Timestamp>, D::Error> {
+        let raw = Option::<String>::deserialize(deserializer)?;
+        raw.map(|raw| {
+            chrono::DateTime::parse_from_rfc3339(&raw)
+                .map(|at| at.with_timezone(&chrono::Utc))
+                .map_err(|_| serde::de::Error::custom("expected an ISO-8601 time"))
+        })
+        .transpose()
     }
 }
 
@@ -166,6 +195,9 @@ pub struct Message {
     pub seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The time of the last edit, `null` if never edited.
+    #[serde(default, with = "optional_timestamp")]
+    pub edited_at: Option<Timestamp>,
 }
 
 impl From<&chat_domain::Message> for Message {
@@ -186,6 +218,7 @@ impl From<&chat_domain::Message> for Message {
             updated_at: message.updated_at,
             seq: message.seq,
             client_id: message.client_id.as_ref().map(|c| c.as_str().to_owned()),
+            edited_at: message.edited_at,
         }
     }
 }
@@ -266,8 +299,10 @@ impl Typing {
     }
 }
 
-/// A persisted chat event as a catch-up replays it: `{"event": "message:new", "data": Message}`
-/// or `{"event": "message:deleted", "data": {messageId, chatId, seq}}`.
+/// A persisted chat event as a catch-up replays it: `{"event": "message:new", "data": Message}`,
+/// `{"event": "message:deleted", "data": {messageId, chatId, seq}}`,
+/// `{"event": "message:updated", "data": {message, seq}}` or
+/// `{"event": "chat:updated", "data": {chat, change, seq}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", content = "data")]
 pub enum ChatEvent {
@@ -275,6 +310,10 @@ pub enum ChatEvent {
     MessageNew(Message),
     #[serde(rename = "message:deleted")]
     MessageDeleted(MessageDeleted),
+    #[serde(rename = "message:updated")]
+    MessageUpdated(MessageUpdated),
+    #[serde(rename = "chat:updated")]
+    ChatUpdated(ChatUpdated),
 }
 
 impl ChatEvent {
@@ -283,6 +322,8 @@ impl ChatEvent {
         match self {
             Self::MessageNew(_) => events::MESSAGE_NEW,
             Self::MessageDeleted(_) => events::MESSAGE_DELETED,
+            Self::MessageUpdated(_) => events::MESSAGE_UPDATED,
+            Self::ChatUpdated(_) => events::CHAT_UPDATED,
         }
     }
 }
@@ -293,6 +334,12 @@ impl From<&chat_domain::ChatEvent> for ChatEvent {
             chat_domain::ChatEvent::MessageCreated(message) => Self::MessageNew(message.into()),
             chat_domain::ChatEvent::MessageDeleted { chat, message, seq } => {
                 Self::MessageDeleted(MessageDeleted::new(*chat, *message, *seq))
+            }
+            chat_domain::ChatEvent::MessageUpdated { message, seq } => {
+                Self::MessageUpdated(MessageUpdated::new(message, *seq))
+            }
+            chat_domain::ChatEvent::ChatUpdated { chat, change, seq } => {
+                Self::ChatUpdated(ChatUpdated::new(chat.as_ref(), change, *seq))
             }
         }
     }

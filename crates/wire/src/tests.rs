@@ -42,6 +42,7 @@ fn message(client_id: Option<&str>) -> chat_domain::Message {
         client_id: client_id.map(|c| ClientId::parse(c).unwrap()),
         created_at: at(1_795_633_980_123),
         updated_at: at(1_795_633_980_123),
+        edited_at: None,
     }
 }
 
@@ -105,7 +106,7 @@ fn message_has_every_field_in_contract_order() {
             concat!(
                 r#"{{"_id":"{m}","sender":"{u}","chat":"{c}","text":"hello","type":"image","status":"delivered","#,
                 r#""isDeleted":false,"createdAt":"2026-11-25T19:13:00.123Z","updatedAt":"2026-11-25T19:13:00.123Z","#,
-                r#""seq":42,"clientId":"c-1"}}"#
+                r#""seq":42,"clientId":"c-1","editedAt":null}}"#
             ),
             m = hex(3),
             u = hex(1),
@@ -286,4 +287,19 @@ fn acks_have_the_contract_shapes_in_order() {
         r#"{"success":true,"recovered":false,"reason":"unknown_seq"}"#
     );
     assert_eq!(serde_json::to_string(&acks::ConnectError::UNAUTHORIZED).unwrap(), r#"{"message":"Unauthorized"}"#);
+}
+
+#[test]
+fn an_edited_message_carries_its_edit_time_and_replays_as_message_updated() {
+    let mut m = message(None);
+    m.mark_edited(MessageText::parse("hi").unwrap(), at(1_795_633_990_456));
+    let json = to_json(&Message::from(&m));
+    assert_eq!(json["editedAt"], "2026-11-25T19:13:10.456Z");
+    assert_eq!(json["text"], "hi");
+    let back: Message = serde_json::from_value(json).unwrap();
+    assert_eq!(back.edited_at, Some(at(1_795_633_990_456)));
+    let replay = to_json(&ChatEvent::from(&chat_domain::ChatEvent::MessageUpdated { message: m, seq: 50 }));
+    assert_eq!(replay["event"], "message:updated");
+    assert_eq!(replay["data"]["seq"], 50);
+    assert_eq!(replay["data"]["message"]["seq"], 42);
 }

@@ -175,6 +175,10 @@ impl ChatRepository for GatedChats {
     async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
         self.store.direct_chat(key).await
     }
+
+    async fn change_chat(&self, update: chat_domain::ChatUpdate) -> Result<chat_domain::ChatChanged, StoreError> {
+        self.store.change_chat(update).await
+    }
 }
 
 /// Stores passwords as `plain:<password>`; hashing is another adapter's business.
