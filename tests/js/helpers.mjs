@@ -247,7 +247,7 @@ export class Inbox {
 
 /** Asserts the contract's Message shape, then the given field values. */
 export function assertMessage(message, expected) {
-  const keys = ["_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq"];
+  const keys = ["_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq", "editedAt"];
   if ("clientId" in expected) keys.push("clientId");
   assert.deepEqual(Object.keys(message).sort(), keys.sort(), JSON.stringify(message));
   assert.match(message._id, HEX_ID);

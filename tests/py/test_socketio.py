@@ -12,7 +12,7 @@ from conftest import NO_SUCH_ID
 
 HEX_ID = re.compile(r"^[0-9a-f]{24}$")
 ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
-MESSAGE_KEYS = {"_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq"}
+MESSAGE_KEYS = {"_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq", "editedAt"}
 
 
 def test_connects_with_an_auth_token(api, clients):

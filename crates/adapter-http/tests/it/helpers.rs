@@ -286,6 +286,10 @@ where
         self.call(with_token(TestRequest::post().uri(path).set_json(body), token)).await
     }
 
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(with_token(TestRequest::patch().uri(path).set_json(body), token)).await
+    }
+
     pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
         self.call(with_token(TestRequest::delete().uri(path), token)).await
     }

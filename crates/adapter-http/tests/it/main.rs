@@ -8,6 +8,7 @@
 mod auth;
 mod auth_limits;
 mod chats;
+mod groups;
 mod helpers;
 mod messages;
 mod routing;

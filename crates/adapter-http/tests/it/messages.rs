@@ -29,7 +29,7 @@ async fn sending_answers_201_with_the_sanitized_message_and_announces_it() {
     let message = reply.assert_status(201).clone();
     assert_eq!(
         reply.keys(""),
-        ["_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq"]
+        ["_id", "sender", "chat", "text", "type", "status", "isDeleted", "createdAt", "updatedAt", "seq", "editedAt"]
     );
     assert_eq!(message["text"], "hi &amp; bye");
     assert_eq!(message["type"], "image");
