@@ -105,6 +105,30 @@ impl Namespace {
             .count()
     }
 
+    /// Takes every socket that is in one of `member_rooms` out of `room` (for example, every
+    /// connection of users removed from a chat, found by their personal rooms); a socket held
+    /// on `room` for a catch-up loses what was held. Returns how many sockets left `room`.
+    pub fn evict_from_room(&self, room: &str, member_rooms: &[String]) -> usize {
+        let leaving: Vec<Socket> = {
+            let rooms = self.inner.rooms();
+            let Some(members) = rooms.get(room) else {
+                return 0;
+            };
+            member_rooms
+                .iter()
+                .filter_map(|r| rooms.get(r.as_str()))
+                .flat_map(|sockets| sockets.iter())
+                .filter(|(id, _)| members.contains_key(*id))
+                .map(|(_, socket)| socket.clone())
+                .collect()
+        };
+        // The registry's read lock is released: leaving takes its write lock.
+        for socket in &leaving {
+            socket.leave(room);
+        }
+        leaving.len()
+    }
+
     /// A connected socket by id.
     pub fn socket(&self, id: SocketId) -> Option<Socket> {
         self.inner.sockets().get(&id).cloned()

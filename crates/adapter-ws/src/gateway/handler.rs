@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
-use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, SendMessage, Services, UserId};
+use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, MessageId, SendMessage, Services, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wire::acks::{Ack, CatchUp, ConnectError, Failure, Joined, Sent};
@@ -116,6 +116,13 @@ struct SendPayload {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct EditPayload {
+    message_id: String,
+    text: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct TypingPayload {
     chat_id: String,
     is_typing: bool,
@@ -180,9 +187,18 @@ impl ChatGateway {
             // `lastSeq` is the chat's newest seq when the join was authorized: a live event
             // with a higher seq than `lastSeq + 1` tells the client it missed one.
             socket.join(&room);
+            // A removal committed between the check and the join evicted nobody from a room
+            // the socket was not in yet: check again now that it is in. A removal after this
+            // read evicts the socket as it is delivered.
+            if let Err(e) = self.shared.services.messages.join(user, chat, None).await {
+                socket.leave(&room);
+                return reply(ack, &Failure::from(&e));
+            }
             return reply(ack, &Ack::from(Joined::new(last_seq)));
         };
         // Join before reading the missed events, so that nothing committed meanwhile is missed.
+        // The read below also checks membership again, after the join: a removal committed
+        // before it refuses the join, one committed after it evicts the socket as delivered.
         socket.join_held(&room);
         let outcome = match self.shared.services.messages.join(user, chat, Some(since)).await {
             Ok(outcome) => outcome,
@@ -222,6 +238,15 @@ impl ChatGateway {
         if self.shared.typists.forget_user(user, chat) {
             let _ = self.shared.services.messages.typing(user, chat, false).await;
         }
+        Ok(Sent::new(&message).into())
+    }
+
+    /// `message:edit`: acked like a send, `{success: true, message}`.
+    async fn edit(&self, user: UserId, payload: &Payload) -> Result<Ack, Failure> {
+        let p: EditPayload = parse(payload)?;
+        let id = MessageId::parse(&p.message_id)
+            .map_err(|_| Failure::invalid_payload("messageId must be a 24-character hex id"))?;
+        let message = self.shared.services.messages.edit(user, id, &p.text).await.map_err(|e| Failure::from(&e))?;
         Ok(Sent::new(&message).into())
     }
 
@@ -282,6 +307,7 @@ impl NamespaceHandler for ChatGateway {
                 Err(failure) => Err(failure),
             },
             wire::events::MESSAGE_SEND => self.send(user, &payload).await,
+            wire::events::MESSAGE_EDIT => self.edit(user, &payload).await,
             wire::events::MESSAGE_TYPING => self.typing(socket, user, &payload).await,
             _ => Err(Failure::invalid_payload("unknown event")),
         };

@@ -21,11 +21,17 @@ impl SocketNotifier {
     }
 
     /// Queues one delivery for this node's sockets in its rooms: the frame is built once and
-    /// shared by every recipient. Returns how many sockets it was queued for. A delivery that
+    /// shared by every recipient, after applying its eviction. Returns how many sockets it was
+    /// queued for. A delivery that
     /// cannot become a frame (a reserved event name from a confused peer) is logged and
     /// dropped.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
         let Some(ns) = self.io.of("/") else { return 0 };
+        // Users taken out of a chat leave its room before anything else of this delivery: the
+        // event itself, and everything queued after it, no longer reaches them through it.
+        if let Some(evict) = &delivery.evict {
+            ns.evict_from_room(&evict.room, &evict.user_rooms);
+        }
         let mut frame = match ns.event_frame(&delivery.event, &*delivery.data) {
             Ok(frame) => frame,
             Err(e) => {

@@ -10,6 +10,7 @@ mod harness;
 
 mod auth;
 mod catch_up;
+mod groups;
 mod join;
 mod limits;
 mod send;
