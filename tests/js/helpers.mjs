@@ -168,7 +168,14 @@ export async function barrier(socket) {
   assert.deepEqual(reply, { success: true });
 }
 
-const SERVER_EVENTS = ["message:new", "message:deleted", "message:typing", "chat:created"];
+const SERVER_EVENTS = [
+  "message:new",
+  "message:deleted",
+  "message:typing",
+  "chat:created",
+  "message:updated",
+  "chat:updated",
+];
 
 /**
  * A connected socket plus everything it received of the contract's server events, so a test

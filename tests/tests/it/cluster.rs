@@ -19,15 +19,15 @@ use tokio_tungstenite::tungstenite::Message;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Two nodes sharing one database and one Redis.
-struct Cluster {
-    a: Server,
-    b: Server,
+pub(crate) struct Cluster {
+    pub(crate) a: Server,
+    pub(crate) b: Server,
     redis: Redis,
     _dirs: (TempDir, TempDir),
 }
 
 impl Cluster {
-    async fn start() -> Cluster {
+    pub(crate) async fn start() -> Cluster {
         let redis = Redis::start();
         let backend = Backend::fresh_mongo().await;
         let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
@@ -38,7 +38,7 @@ impl Cluster {
     }
 
     /// Polls both nodes' `/health` until each reports Redis as `want`, within [`PATIENCE`].
-    async fn wait_health(&self, want: &str) -> Duration {
+    pub(crate) async fn wait_health(&self, want: &str) -> Duration {
         let started = Instant::now();
         for server in [&self.a, &self.b] {
             loop {

@@ -194,9 +194,51 @@ pub fn run_js_suite(targets: &JsTargets<'_>) -> u64 {
     summary.pass
 }
 
+/// Runs the given files of `tests/js` (paths relative to it) with `node --test`, with `vars`
+/// set, and asserts that every test in them passed, like [`run_js_suite`]; `servers` are named
+/// for the failure report. Returns the pass count. For scenarios that need servers the main
+/// suite does not start (two nodes of a cluster).
+pub fn run_js_files(files: &[&str], vars: &[(&str, String)], servers: &[(&str, &Server)]) -> u64 {
+    let node = node();
+    ensure_installed(&node);
+    let mut command = Command::new(&node);
+    command
+        .arg("--test")
+        .arg("--test-reporter=tap")
+        .arg(format!("--test-timeout={JS_TEST_TIMEOUT_MS}"))
+        .args(files)
+        .current_dir(js_dir())
+        .env("NO_COLOR", "1");
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let out = output(&mut command);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report = || {
+        let logs: Vec<String> =
+            servers.iter().map(|(name, server)| format!("--- {name} (last lines)\n{}", tail(server, 60))).collect();
+        format!(
+            "node --test {files:?} exited with {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}\n{}",
+            out.status,
+            logs.join("\n")
+        )
+    };
+    let Some(summary) = summary(&stdout) else { panic!("no TAP summary in the output\n{}", report()) };
+    assert!(out.status.success(), "the socket.io-client scenarios failed: {summary:?}\n{}", report());
+    assert!(
+        summary.fail == 0 && summary.cancelled == 0 && summary.skipped == 0 && summary.todo == 0,
+        "not every test passed: {summary:?}\n{}",
+        report()
+    );
+    assert!(summary.pass > 0 && summary.pass == summary.tests, "no or not all tests ran: {summary:?}\n{}", report());
+    println!("{stdout}");
+    summary.pass
+}
+
 /// One suite run at a time: each starts three servers and a Node process, and its typing and
 /// token-expiry scenarios wait on real time, which two parallel runs on a small machine skew.
-static ONE_SUITE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_SUITE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Starts the three servers the suite needs on `backend` (each its own data directory and, on
 /// MongoDB, its own database) and runs the suite against them.
