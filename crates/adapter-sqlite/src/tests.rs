@@ -366,3 +366,37 @@ mod group_commit {
         assert_eq!(view.chat.last_seq, 10);
     }
 }
+
+#[tokio::test]
+async fn a_version_1_database_migrates_to_edits_and_group_changes() {
+    use chat_domain::model::Edited;
+    use chat_domain::ports::MessageRepository;
+    use chat_domain::{ChatEvent, MessageId, MessageText};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (user, chat, message) = ("0000000000000000000000a1", "0000000000000000000000c1", "0000000000000000000000e1");
+    {
+        let conn = Connection::open(dir.path().join(DATABASE_FILE)).expect("raw open");
+        conn.execute_batch(schema::MIGRATIONS[0]).expect("version 1");
+        conn.pragma_update(None, "user_version", 1).expect("version 1");
+        conn.execute_batch(&format!(
+            "INSERT INTO users VALUES ('{user}', 'a@example.com', 'ann', 'h', 0, 0);
+             INSERT INTO chats VALUES ('{chat}', NULL, 1, '{user}', NULL, NULL, 1, 0, 0);
+             INSERT INTO chat_participants VALUES ('{user}', '{chat}', 0);
+             INSERT INTO messages VALUES ('{message}', '{chat}', '{user}', 'old', 'text', 0, 1, NULL, NULL, 5, 5);"
+        ))
+        .expect("version 1 rows");
+    }
+    let store = SqliteStore::open(dir.path()).expect("open migrates");
+    let raw = Connection::open(dir.path().join(DATABASE_FILE)).expect("raw open");
+    assert_eq!(pragma(&raw, "user_version"), "2");
+    drop(raw);
+    let id: MessageId = message.parse().expect("id");
+    let old = store.message_by_id(id).await.expect("read").expect("the old message");
+    assert_eq!((old.text.as_str(), old.edited_at), ("old", None));
+    let at = chrono::DateTime::from_timestamp_millis(9).expect("time");
+    let edited = store.edit_message(id, MessageText::parse("new").expect("text"), at).await.expect("edit");
+    assert!(matches!(edited, Edited::Edited { seq: 2, .. }), "{edited:?}");
+    let events = store.chat_events_since(old.chat, 0, 10).await.expect("events");
+    assert!(matches!(events.as_slice(), [ChatEvent::MessageCreated(_), ChatEvent::MessageUpdated { seq: 2, .. }]));
+}
