@@ -116,7 +116,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
                 except_room: None,
                 droppable: false,
                 seq: Some(*seq),
-                evict: (!departed.is_empty()).then(|| Eviction { room, user_rooms: departed }),
+                evict: (!departed.is_empty()).then_some(Eviction { room, user_rooms: departed }),
             }
         }
         DomainEvent::AddedToChat { chat, users } => Delivery {
