@@ -11,6 +11,8 @@ pub mod fakes;
 pub mod id;
 pub mod model;
 pub mod ports;
+pub mod presence;
+pub mod receipts;
 pub mod services;
 pub mod text;
 pub mod time;
