@@ -9,6 +9,7 @@ mod chats;
 mod documents;
 mod error;
 mod messages;
+mod receipts;
 mod store;
 mod transaction;
 mod users;

@@ -9,6 +9,7 @@
 mod chats;
 mod error;
 mod messages;
+mod receipts;
 mod rows;
 mod schema;
 mod users;

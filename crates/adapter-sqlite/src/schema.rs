@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -78,6 +78,20 @@ CREATE UNIQUE INDEX messages_by_chat_seq ON messages (chat_id, seq);
 CREATE UNIQUE INDEX messages_by_sender_client_id ON messages (sender_id, client_id) WHERE client_id IS NOT NULL;
 -- Catch-up on deletes.
 CREATE INDEX messages_by_chat_deleted_seq ON messages (chat_id, deleted_seq) WHERE deleted_seq IS NOT NULL;
+";
+
+/// Version 2: receipt markers, one row per participant and chat that ever moved one, kept
+/// apart from the messages so that a receipt never rewrites a message row. A participant
+/// without a row has both markers at 0. Reading implies delivery, so `read_seq` never exceeds
+/// `delivered_seq`.
+const V2: &str = "
+CREATE TABLE receipts (
+    chat_id       TEXT    NOT NULL REFERENCES chats (id),
+    user_id       TEXT    NOT NULL REFERENCES users (id),
+    delivered_seq INTEGER NOT NULL CHECK (delivered_seq >= 0),
+    read_seq      INTEGER NOT NULL CHECK (read_seq >= 0 AND read_seq <= delivered_seq),
+    PRIMARY KEY (chat_id, user_id)
+) STRICT, WITHOUT ROWID;
 ";
 
 /// Settings of the one connection that writes to a database file: WAL (readers do not block

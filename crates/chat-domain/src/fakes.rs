@@ -9,7 +9,10 @@ use crate::error::StoreError;
 use crate::event::ChatEvent;
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::*;
-use crate::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use crate::ports::{
+    ChatRepository, InsertUserError, MarkersMoved, MessageRepository, ReceiptRepository, UserRepository,
+};
+use crate::receipts::{Markers, Receipt};
 use crate::text::{ClientId, Email};
 use crate::time::Timestamp;
 
@@ -18,6 +21,8 @@ struct State {
     users: Vec<User>,
     chats: Vec<Chat>,
     messages: Vec<Message>,
+    /// Receipt markers by (chat, user); absent means `0, 0`.
+    markers: std::collections::HashMap<(ChatId, UserId), crate::receipts::Markers>,
 }
 
 /// Every repository in one `Mutex`: each call is atomic.
@@ -225,5 +230,42 @@ impl MessageRepository for InMemoryStore {
         events.sort_by_key(ChatEvent::seq);
         events.truncate(max);
         Ok(events)
+    }
+}
+
+#[async_trait]
+impl ReceiptRepository for InMemoryStore {
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
+        let mut s = self.lock();
+        let stored = s.markers.entry((chat, user)).or_default();
+        let before = *stored;
+        *stored = before.merged(to);
+        Ok(MarkersMoved { before, after: *stored })
+    }
+
+    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
+        let s = self.lock();
+        let Some(found) = s.chats.iter().find(|c| c.id == chat) else {
+            return Ok(Vec::new());
+        };
+        Ok(found
+            .participants
+            .iter()
+            .map(|&user| Receipt { user, markers: s.markers.get(&(chat, user)).copied().unwrap_or_default() })
+            .collect())
+    }
+
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
+        let s = self.lock();
+        Ok(chats
+            .iter()
+            .map(|&chat| {
+                let read = s.markers.get(&(chat, user)).map_or(0, |m| m.read_seq);
+                s.messages
+                    .iter()
+                    .filter(|m| m.chat == chat && m.sender != user && !m.is_deleted() && m.seq > read)
+                    .count() as u64
+            })
+            .collect())
     }
 }

@@ -16,6 +16,7 @@ use crate::model::{
     Appended, Chat, ChatInserted, ChatView, Message, MessageDraft, MessagePage, PageCursor, PasswordHash, Seq,
     SoftDeleted, User,
 };
+use crate::receipts::{Markers, Receipt};
 use crate::text::{ClientId, Email, Password};
 use crate::time::Timestamp;
 
@@ -128,6 +129,41 @@ pub trait MessageRepository: Send + Sync {
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
     /// message's creation (at its `seq`) and each soft delete (at its `deleted_seq`).
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError>;
+}
+
+/// How a receipt left one participant's markers in one chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkersMoved {
+    /// The markers as stored before this update.
+    pub before: Markers,
+    /// The markers as stored after it: the pointwise maximum of `before` and the update.
+    pub after: Markers,
+}
+
+impl MarkersMoved {
+    pub fn moved(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// Keeps each participant's receipt markers ([`crate::receipts`]), apart from the messages.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReceiptRepository: Send + Sync {
+    /// Moves `user`'s markers in `chat` to the pointwise maximum of the stored ones (`0, 0`
+    /// when none are stored) and `to`, atomically: two concurrent updates can land in either
+    /// order and neither moves a marker back. Writes nothing when nothing moves.
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError>;
+
+    /// The markers of every current participant of `chat`, in the chat's participant order
+    /// (`0, 0` for those with none stored); empty when the chat does not exist.
+    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError>;
+
+    /// For each chat of `chats` (in that order): how many of its messages are unread by
+    /// `user`, that is sent by someone else, not deleted, and with a `seq` above `user`'s
+    /// `read_seq` there. Computed from the stored data each time (never a kept counter), by
+    /// an index range per chat, not a scan of the chat.
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError>;
 }
 
 /// Receives domain events and delivers them to connected clients (locally and, in a cluster,

@@ -4,10 +4,12 @@ mod chats;
 mod history;
 mod lifecycle;
 mod messages;
+mod receipts;
 mod users;
 
 pub use chats::*;
 pub use history::*;
 pub use lifecycle::*;
 pub use messages::*;
+pub use receipts::*;
 pub use users::*;

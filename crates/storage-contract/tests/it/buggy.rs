@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::model::{Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, SoftDeleted};
-use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use chat_domain::ports::{
+    ChatRepository, InsertUserError, MarkersMoved, MessageRepository, ReceiptRepository, UserRepository,
+};
+use chat_domain::receipts::{Markers, Receipt};
 use chat_domain::{Chat, ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
 use chrono::SubsecRound;
 use storage_contract::{cases, Stores};
@@ -30,6 +33,10 @@ enum Bug {
     EventsIgnoreMax,
     /// `soft_delete_message` reports every message as unknown.
     DeleteFindsNothing,
+    /// `advance_markers` overwrites the markers instead of keeping the maximum.
+    MarkersOverwrite,
+    /// `unread_counts` counts deleted messages too.
+    UnreadCountsDeleted,
 }
 
 /// The in-memory fake with one bug.
@@ -161,6 +168,34 @@ impl MessageRepository for Buggy {
     }
 }
 
+#[async_trait]
+impl ReceiptRepository for Buggy {
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
+        if self.has(Bug::MarkersOverwrite) {
+            let before = self.inner.receipts_of_chat(chat).await?;
+            let before = before.iter().find(|r| r.user == user).map(|r| r.markers).unwrap_or_default();
+            // Emulates a store that writes what it is given: the fake keeps a maximum, so
+            // the overwrite shows in what is reported and in a fresh read below.
+            let _ = self.inner.advance_markers(chat, user, to).await?;
+            return Ok(MarkersMoved { before, after: to });
+        }
+        self.inner.advance_markers(chat, user, to).await
+    }
+    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
+        self.inner.receipts_of_chat(chat).await
+    }
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
+        let mut counts = self.inner.unread_counts(user, chats).await?;
+        if self.has(Bug::UnreadCountsDeleted) {
+            for (count, chat) in counts.iter_mut().zip(chats) {
+                let events = self.inner.chat_events_since(*chat, 0, usize::MAX).await?;
+                *count += events.iter().filter(|e| matches!(e, ChatEvent::MessageDeleted { .. })).count() as u64;
+            }
+        }
+        Ok(counts)
+    }
+}
+
 /// Runs `case` against a store with `bug` and expects the case to fail.
 async fn assert_caught<F, Fut>(bug: Bug, case: F)
 where
@@ -217,4 +252,14 @@ async fn catches_an_ignored_event_max() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_a_delete_that_finds_nothing() {
     assert_caught(Bug::DeleteFindsNothing, cases::soft_delete_takes_the_next_seq).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_markers_that_move_back() {
+    assert_caught(Bug::MarkersOverwrite, cases::markers_only_move_forward).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_unread_counts_that_count_deleted_messages() {
+    assert_caught(Bug::UnreadCountsDeleted, cases::unread_counts_skip_own_and_deleted_messages).await;
 }
