@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::ports::{MarkersMoved, ReceiptRepository};
 use chat_domain::receipts::{Markers, Receipt};
-use chat_domain::{ChatId, UserId};
+use chat_domain::{ChatId, Id, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Document};
@@ -17,7 +17,7 @@ use mongodb::options::ReturnDocument;
 use mongodb::{Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
-use crate::documents::{bson_seq, chat_oid, domain_seq, user_oid, ChatDoc};
+use crate::documents::{bson_seq, chat_oid, domain_seq, user_oid};
 use crate::error::DriverResultExt;
 use crate::store::MongoStore;
 
@@ -84,25 +84,20 @@ impl ReceiptRepository for MongoStore {
         Ok(MarkersMoved { before, after: before.merged(to) })
     }
 
-    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
-        let chats: Collection<ChatDoc> = self.chats.clone();
-        let Some(found) = chats.find_one(doc! { "_id": chat_oid(chat) }).await.store()? else {
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        if chats.is_empty() {
             return Ok(Vec::new());
-        };
-        let stored: Vec<ReceiptDoc> =
-            self.receipts().find(doc! { "chat": chat_oid(chat) }).await.store()?.try_collect().await.store()?;
-        let mut by_user = HashMap::with_capacity(stored.len());
-        for doc in &stored {
-            by_user.insert(doc.user, doc.markers()?);
         }
-        Ok(found
-            .participants
+        let ids: Vec<ObjectId> = chats.iter().map(|c| chat_oid(*c)).collect();
+        let stored: Vec<ReceiptDoc> =
+            self.receipts().find(doc! { "chat": { "$in": ids } }).await.store()?.try_collect().await.store()?;
+        stored
             .iter()
-            .map(|u| Receipt {
-                user: UserId(chat_domain::Id::from_bytes(u.bytes())),
-                markers: by_user.get(u).copied().unwrap_or_default(),
+            .map(|d| {
+                let receipt = Receipt { user: UserId(Id::from_bytes(d.user.bytes())), markers: d.markers()? };
+                Ok((ChatId(Id::from_bytes(d.chat.bytes())), receipt))
             })
-            .collect())
+            .collect()
     }
 
     async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {

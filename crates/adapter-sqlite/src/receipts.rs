@@ -40,19 +40,22 @@ fn advance(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult
     Ok(MarkersMoved { before, after })
 }
 
-const RECEIPTS_OF_CHAT: &str = "SELECT p.user_id, coalesce(r.delivered_seq, 0), coalesce(r.read_seq, 0)
-     FROM chat_participants p LEFT JOIN receipts r ON r.chat_id = p.chat_id AND r.user_id = p.user_id
-     WHERE p.chat_id = ?1 ORDER BY p.position";
-
-fn receipts_of_chat(conn: &Connection, chat: ChatId) -> DbResult<Vec<Receipt>> {
-    let mut stmt = conn.prepare_cached(RECEIPTS_OF_CHAT)?;
-    let rows = stmt.query_map([chat.key()], |row| {
-        Ok(Receipt {
-            user: UserId(rows::id(row, 0)?),
-            markers: Markers { delivered_seq: row.get(1)?, read_seq: row.get(2)? },
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+fn stored_receipts(conn: &Connection, chats: &[ChatId]) -> DbResult<Vec<(ChatId, Receipt)>> {
+    let sql = "SELECT user_id, delivered_seq, read_seq FROM receipts WHERE chat_id = ?1";
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut out = Vec::new();
+    for &chat in chats {
+        let rows = stmt.query_map([chat.key()], |row| {
+            Ok(Receipt {
+                user: UserId(rows::id(row, 0)?),
+                markers: Markers { delivered_seq: row.get(1)?, read_seq: row.get(2)? },
+            })
+        })?;
+        for receipt in rows {
+            out.push((chat, receipt?));
+        }
+    }
+    Ok(out)
 }
 
 /// Messages of others above the user's read marker, not deleted: the `(chat_id, seq)` index
@@ -72,8 +75,9 @@ impl ReceiptRepository for SqliteStore {
         self.write(move |tx| advance(tx, chat, user, to)).await
     }
 
-    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
-        self.read(move |conn| receipts_of_chat(conn, chat)).await
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        let chats = chats.to_vec();
+        self.read(move |conn| stored_receipts(conn, &chats)).await
     }
 
     async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {

@@ -243,15 +243,12 @@ impl ReceiptRepository for InMemoryStore {
         Ok(MarkersMoved { before, after: *stored })
     }
 
-    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
         let s = self.lock();
-        let Some(found) = s.chats.iter().find(|c| c.id == chat) else {
-            return Ok(Vec::new());
-        };
-        Ok(found
-            .participants
+        Ok(s.markers
             .iter()
-            .map(|&user| Receipt { user, markers: s.markers.get(&(chat, user)).copied().unwrap_or_default() })
+            .filter(|((chat, _), _)| chats.contains(chat))
+            .map(|(&(chat, user), &markers)| (chat, Receipt { user, markers }))
             .collect())
     }
 

@@ -155,9 +155,11 @@ pub trait ReceiptRepository: Send + Sync {
     /// order and neither moves a marker back. Writes nothing when nothing moves.
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError>;
 
-    /// The markers of every current participant of `chat`, in the chat's participant order
-    /// (`0, 0` for those with none stored); empty when the chat does not exist.
-    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError>;
+    /// Every stored receipt of the chats `chats`, each with its chat, in any order. Users with
+    /// nothing stored have no entry (their markers are `0, 0`); entries of users who are no
+    /// longer participants may be returned ([`crate::receipts::receipts_for`] keeps only the
+    /// current participants).
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError>;
 
     /// For each chat of `chats` (in that order): how many of its messages are unread by
     /// `user`, that is sent by someone else, not deleted, and with a `seq` above `user`'s

@@ -9,8 +9,8 @@
 //! is served, from the markers of the chat's other participants ([`status_of`]).
 
 use crate::error::Error;
-use crate::id::UserId;
-use crate::model::{MessageStatus, Seq};
+use crate::id::{ChatId, UserId};
+use crate::model::{Chat, Message, MessageStatus, Seq};
 
 /// Which of a participant's two markers a receipt moves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,6 +91,27 @@ pub fn status_of(seq: Seq, sender: UserId, receipts: &[Receipt]) -> MessageStatu
     } else {
         MessageStatus::Sent
     }
+}
+
+/// The receipts of `chat`'s current participants, in the chat's order, from the stored ones
+/// of any chats (`0, 0` for a participant with nothing stored).
+pub fn receipts_for(chat: &Chat, stored: &[(ChatId, Receipt)]) -> Vec<Receipt> {
+    chat.participants
+        .iter()
+        .map(|&user| {
+            let markers = stored
+                .iter()
+                .find(|(c, r)| *c == chat.id && r.user == user)
+                .map(|(_, r)| r.markers)
+                .unwrap_or_default();
+            Receipt { user, markers }
+        })
+        .collect()
+}
+
+/// Sets `message.status` from the receipts of its chat: see [`status_of`].
+pub fn derive_status(message: &mut Message, receipts: &[Receipt]) {
+    message.status = status_of(message.seq, message.sender, receipts);
 }
 
 #[cfg(test)]

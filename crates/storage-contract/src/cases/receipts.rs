@@ -2,10 +2,18 @@
 //! (a maximum, never an overwrite, whatever order concurrent updates land in), and unread
 //! counts computed from the messages.
 
-use chat_domain::receipts::{Markers, Receipt};
+use chat_domain::receipts::{receipts_for, Markers, Receipt};
+use chat_domain::Chat;
 
 use crate::fixtures::{append_many, append_new, at, draft_at, new_chat, new_user};
 use crate::Stores;
+
+/// The receipts of `chat`'s participants, as the services assemble them.
+async fn receipts_of(stores: &Stores, chat: &Chat) -> Vec<Receipt> {
+    let stored = stores.receipts.stored_receipts(&[chat.id]).await.expect("stored_receipts");
+    assert!(stored.iter().all(|(c, _)| *c == chat.id), "only the chat asked for");
+    receipts_for(chat, &stored)
+}
 
 fn markers(delivered_seq: u64, read_seq: u64) -> Markers {
     Markers { delivered_seq, read_seq }
@@ -17,13 +25,14 @@ pub async fn markers_start_at_zero_for_every_participant(stores: Stores) {
     let c = new_user(&stores, "cy").await;
     let chat = new_chat(&stores, &[&a, &b, &c]).await;
 
-    let receipts = stores.receipts.receipts_of_chat(chat.id).await.expect("receipts_of_chat");
+    assert!(stores.receipts.stored_receipts(&[chat.id]).await.expect("stored_receipts").is_empty());
     let expected: Vec<Receipt> =
         [&a, &b, &c].iter().map(|u| Receipt { user: u.id, markers: Markers::default() }).collect();
-    assert_eq!(receipts, expected, "every participant, in the chat's order, at 0");
+    assert_eq!(receipts_of(&stores, &chat).await, expected, "every participant, in the chat's order, at 0");
 
     let unknown = chat_domain::ChatId::generate(1);
-    assert!(stores.receipts.receipts_of_chat(unknown).await.expect("receipts_of_chat").is_empty());
+    assert!(stores.receipts.stored_receipts(&[unknown]).await.expect("stored_receipts").is_empty());
+    assert!(stores.receipts.stored_receipts(&[]).await.expect("stored_receipts").is_empty());
 }
 
 pub async fn markers_only_move_forward(stores: Stores) {
@@ -43,7 +52,7 @@ pub async fn markers_only_move_forward(stores: Stores) {
     let moved = stores.receipts.advance_markers(chat.id, b.id, markers(4, 4)).await.expect("advance_markers");
     assert_eq!(moved.after, markers(5, 4), "read moves, delivered stays at its maximum");
 
-    let receipts = stores.receipts.receipts_of_chat(chat.id).await.expect("receipts_of_chat");
+    let receipts = receipts_of(&stores, &chat).await;
     assert_eq!(receipts[1], Receipt { user: b.id, markers: markers(5, 4) });
     assert_eq!(receipts[0], Receipt { user: a.id, markers: markers(0, 0) }, "the other participant is untouched");
 }
@@ -68,7 +77,7 @@ pub async fn concurrent_marker_updates_keep_the_maximum(stores: Stores) {
         assert!(moved.after.delivered_seq >= moved.before.delivered_seq);
         assert!(moved.after.read_seq >= moved.before.read_seq);
     }
-    let receipts = stores.receipts.receipts_of_chat(chat.id).await.expect("receipts_of_chat");
+    let receipts = receipts_of(&stores, &chat).await;
     assert_eq!(receipts[1].markers, markers(40, 40), "the highest of every update, whatever the order");
 }
 
@@ -82,13 +91,23 @@ pub async fn markers_are_kept_per_chat_and_user(stores: Stores) {
     stores.receipts.advance_markers(ab.id, b.id, markers(7, 7)).await.expect("advance_markers");
     stores.receipts.advance_markers(group.id, c.id, markers(2, 1)).await.expect("advance_markers");
 
-    let in_ab = stores.receipts.receipts_of_chat(ab.id).await.expect("receipts_of_chat");
+    let in_ab = receipts_of(&stores, &ab).await;
     assert_eq!(in_ab.iter().map(|r| r.markers).collect::<Vec<_>>(), vec![markers(0, 0), markers(7, 7)]);
-    let in_group = stores.receipts.receipts_of_chat(group.id).await.expect("receipts_of_chat");
+    let in_group = receipts_of(&stores, &group).await;
     assert_eq!(
         in_group.iter().map(|r| r.markers).collect::<Vec<_>>(),
         vec![markers(0, 0), markers(0, 0), markers(2, 1)]
     );
+
+    // Both chats in one call: every stored receipt, each with its own chat.
+    let mut both = stores.receipts.stored_receipts(&[group.id, ab.id]).await.expect("stored_receipts");
+    both.sort_by_key(|(chat, _)| *chat);
+    let mut expected = vec![
+        (ab.id, Receipt { user: b.id, markers: markers(7, 7) }),
+        (group.id, Receipt { user: c.id, markers: markers(2, 1) }),
+    ];
+    expected.sort_by_key(|(chat, _)| *chat);
+    assert_eq!(both, expected);
 }
 
 pub async fn unread_counts_skip_own_and_deleted_messages(stores: Stores) {

@@ -172,8 +172,8 @@ impl MessageRepository for Buggy {
 impl ReceiptRepository for Buggy {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
         if self.has(Bug::MarkersOverwrite) {
-            let before = self.inner.receipts_of_chat(chat).await?;
-            let before = before.iter().find(|r| r.user == user).map(|r| r.markers).unwrap_or_default();
+            let before = self.inner.stored_receipts(&[chat]).await?;
+            let before = before.iter().find(|(_, r)| r.user == user).map(|(_, r)| r.markers).unwrap_or_default();
             // Emulates a store that writes what it is given: the fake keeps a maximum, so
             // the overwrite shows in what is reported and in a fresh read below.
             let _ = self.inner.advance_markers(chat, user, to).await?;
@@ -181,8 +181,8 @@ impl ReceiptRepository for Buggy {
         }
         self.inner.advance_markers(chat, user, to).await
     }
-    async fn receipts_of_chat(&self, chat: ChatId) -> Result<Vec<Receipt>, StoreError> {
-        self.inner.receipts_of_chat(chat).await
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        self.inner.stored_receipts(chats).await
     }
     async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
         let mut counts = self.inner.unread_counts(user, chats).await?;
