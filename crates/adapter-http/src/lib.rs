@@ -10,6 +10,7 @@ mod auth;
 mod dto;
 mod error;
 mod health;
+mod receipts;
 mod routes;
 
 use std::net::IpAddr;
@@ -121,6 +122,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/api/messages", "POST").route(web::post().to(routes::send_message)))
             .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history)))
             .service(resource("/api/messages/{id}", "DELETE").route(web::delete().to(routes::delete_message)))
+            .service(resource("/api/chats/{chatId}/read", "POST").route(web::post().to(receipts::read)))
+            .service(resource("/api/chats/{chatId}/delivered", "POST").route(web::post().to(receipts::delivered)))
+            .service(resource("/api/messages/{id}/status", "PATCH").route(web::patch().to(receipts::update_status)))
             .default_service(web::to(|req: HttpRequest| async move { Err::<(), _>(ApiError::route_not_found(&req)) }));
     }
 }

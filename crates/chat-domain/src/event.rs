@@ -2,6 +2,7 @@
 
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{Chat, Message, Seq};
+use crate::receipts::Markers;
 
 /// Something that happened and that connected clients should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,11 @@ pub enum DomainEvent {
     ChatCreated(Chat),
     /// Delivered to the chat's room, except to the typist's own connections.
     Typing { chat: ChatId, user: UserId, is_typing: bool },
+    /// A participant's receipt markers moved; delivered to the chat's room.
+    ReceiptUpdated { chat: ChatId, user: UserId, markers: Markers },
+    /// The user's unread count in a chat changed by their own reading; delivered to the user's
+    /// personal room, so their other devices clear the badge.
+    UnreadChanged { user: UserId, chat: ChatId, unread_count: u64 },
 }
 
 /// A persisted event in a chat's sequence, replayed to a client catching up.

@@ -22,8 +22,8 @@ pub use event::{ChatEvent, DomainEvent};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{
-    AuthService, CatchUpRefusal, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services,
-    ServicesConfig, Session,
+    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, ReceiptService, ReceiptState,
+    SendMessage, ServicePorts, Services, ServicesConfig, Session,
 };
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 pub mod acks;
 pub mod delivery;
+mod receipts;
 mod time;
+
+pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptUpdated};
 
 pub use time::{format_timestamp, TimestampText};
 
@@ -37,6 +40,10 @@ pub mod events {
     pub const MESSAGE_NEW: &str = "message:new";
     pub const MESSAGE_TYPING: &str = "message:typing";
     pub const MESSAGE_DELETED: &str = "message:deleted";
+    pub const MESSAGE_DELIVERED: &str = "message:delivered";
+    pub const MESSAGE_READ: &str = "message:read";
+    pub const RECEIPT_UPDATED: &str = "receipt:updated";
+    pub const CHAT_UNREAD: &str = "chat:unread";
 }
 
 /// An id as the contract shows it, in a `String` of exactly its 24 characters.
@@ -205,6 +212,15 @@ pub struct Chat {
     pub created_at: Timestamp,
     #[serde(with = "timestamp")]
     pub updated_at: Timestamp,
+    /// The chat's highest seq so far.
+    #[serde(default)]
+    pub last_seq: u64,
+    /// The caller's unread messages: from others, not deleted, above the caller's read marker.
+    #[serde(default)]
+    pub unread_count: u64,
+    /// One per participant, in the chat's order.
+    #[serde(default)]
+    pub receipts: Vec<ReceiptEntry>,
 }
 
 impl Chat {
@@ -218,7 +234,26 @@ impl Chat {
             last_message: last_message.map(Message::from),
             created_at: chat.created_at,
             updated_at: chat.updated_at,
+            last_seq: chat.last_seq,
+            unread_count: 0,
+            // Without receipts at hand (a chat just made, an event to many users), every
+            // participant stands at 0, which is exactly what a new chat holds.
+            receipts: chat
+                .participants
+                .iter()
+                .map(|&user| ReceiptEntry::from(&chat_domain::receipts::Receipt { user, markers: Default::default() }))
+                .collect(),
         }
+    }
+}
+
+/// A chat as its participant sees it: receipts and unread count included.
+impl From<&chat_domain::ChatSummary> for Chat {
+    fn from(summary: &chat_domain::ChatSummary) -> Self {
+        let mut chat = Self::from_parts(&summary.view.chat, summary.view.last_message.as_ref());
+        chat.unread_count = summary.unread_count;
+        chat.receipts = summary.receipts.iter().map(ReceiptEntry::from).collect();
+        chat
     }
 }
 

@@ -10,5 +10,6 @@ mod auth_limits;
 mod chats;
 mod helpers;
 mod messages;
+mod receipts;
 mod routing;
 mod search;
