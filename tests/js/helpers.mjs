@@ -168,7 +168,9 @@ export async function barrier(socket) {
   assert.deepEqual(reply, { success: true });
 }
 
-const SERVER_EVENTS = ["message:new", "message:deleted", "message:typing", "chat:created"];
+const SERVER_EVENTS = [
+  "message:new", "message:deleted", "message:typing", "chat:created", "receipt:updated", "chat:unread",
+];
 
 /**
  * A connected socket plus everything it received of the contract's server events, so a test
