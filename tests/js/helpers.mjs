@@ -175,6 +175,8 @@ const SERVER_EVENTS = [
   "chat:created",
   "message:updated",
   "chat:updated",
+  "receipt:updated",
+  "chat:unread",
 ];
 
 /**
@@ -270,7 +272,10 @@ export function assertMessage(message, expected) {
 
 /** Asserts the contract's Chat shape, then the given field values. */
 export function assertChat(chat, expected) {
-  const keys = ["_id", "name", "isGroup", "participants", "createdBy", "lastMessage", "createdAt", "updatedAt"];
+  const keys = [
+    "_id", "name", "isGroup", "participants", "createdBy", "lastMessage", "createdAt", "updatedAt",
+    "lastSeq", "unreadCount", "receipts",
+  ];
   assert.deepEqual(Object.keys(chat).sort(), keys.sort(), JSON.stringify(chat));
   assert.match(chat._id, HEX_ID);
   assert.match(chat.createdAt, ISO_TIME);

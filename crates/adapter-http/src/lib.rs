@@ -11,6 +11,7 @@ mod dto;
 mod error;
 mod groups;
 mod health;
+mod receipts;
 mod routes;
 
 use std::net::IpAddr;
@@ -137,6 +138,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                     .route(web::patch().to(groups::edit_message))
                     .route(web::delete().to(routes::delete_message)),
             )
+            .service(resource("/api/chats/{chatId}/read", "POST").route(web::post().to(receipts::read)))
+            .service(resource("/api/chats/{chatId}/delivered", "POST").route(web::post().to(receipts::delivered)))
+            .service(resource("/api/messages/{id}/status", "PATCH").route(web::patch().to(receipts::update_status)))
             .default_service(web::to(|req: HttpRequest| async move { Err::<(), _>(ApiError::route_not_found(&req)) }));
     }
 }

@@ -10,6 +10,7 @@ mod documents;
 mod error;
 mod events;
 mod messages;
+mod receipts;
 mod store;
 mod transaction;
 mod users;

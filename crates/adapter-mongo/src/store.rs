@@ -104,6 +104,8 @@ impl MongoStore {
         self.chats.create_indexes(chat_indexes()).await.store()?;
         self.messages.create_indexes(message_indexes()).await.store()?;
         self.events.create_indexes(event_indexes()).await.store()?;
+        let receipts: Collection<crate::receipts::ReceiptDoc> = self.db.collection(crate::receipts::RECEIPTS);
+        receipts.create_indexes(crate::receipts::receipt_indexes()).await.store()?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ mod chats;
 mod error;
 mod events;
 mod messages;
+mod receipts;
 mod rows;
 mod schema;
 mod users;

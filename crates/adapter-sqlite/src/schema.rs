@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -98,6 +98,20 @@ CREATE TABLE chat_events (
     by_id      TEXT    REFERENCES users (id),
     at         INTEGER NOT NULL,
     PRIMARY KEY (chat_id, seq)
+) STRICT, WITHOUT ROWID;
+";
+
+/// Version 3: receipt markers, one row per participant and chat that ever moved one, kept
+/// apart from the messages so that a receipt never rewrites a message row. A participant
+/// without a row has both markers at 0. Reading implies delivery, so `read_seq` never exceeds
+/// `delivered_seq`.
+const V3: &str = "
+CREATE TABLE receipts (
+    chat_id       TEXT    NOT NULL REFERENCES chats (id),
+    user_id       TEXT    NOT NULL REFERENCES users (id),
+    delivered_seq INTEGER NOT NULL CHECK (delivered_seq >= 0),
+    read_seq      INTEGER NOT NULL CHECK (read_seq >= 0 AND read_seq <= delivered_seq),
+    PRIMARY KEY (chat_id, user_id)
 ) STRICT, WITHOUT ROWID;
 ";
 

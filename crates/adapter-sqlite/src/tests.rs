@@ -368,7 +368,7 @@ mod group_commit {
 }
 
 #[tokio::test]
-async fn a_version_1_database_migrates_to_edits_and_group_changes() {
+async fn a_version_1_database_migrates_to_edits_group_changes_and_receipts() {
     use chat_domain::model::Edited;
     use chat_domain::ports::MessageRepository;
     use chat_domain::{ChatEvent, MessageId, MessageText};
@@ -389,7 +389,7 @@ async fn a_version_1_database_migrates_to_edits_and_group_changes() {
     }
     let store = SqliteStore::open(dir.path()).expect("open migrates");
     let raw = Connection::open(dir.path().join(DATABASE_FILE)).expect("raw open");
-    assert_eq!(pragma(&raw, "user_version"), "2");
+    assert_eq!(pragma(&raw, "user_version"), schema::CURRENT_VERSION.to_string(), "every step ran");
     drop(raw);
     let id: MessageId = message.parse().expect("id");
     let old = store.message_by_id(id).await.expect("read").expect("the old message");
@@ -399,4 +399,11 @@ async fn a_version_1_database_migrates_to_edits_and_group_changes() {
     assert!(matches!(edited, Edited::Edited { seq: 2, .. }), "{edited:?}");
     let events = store.chat_events_since(old.chat, 0, 10).await.expect("events");
     assert!(matches!(events.as_slice(), [ChatEvent::MessageCreated(_), ChatEvent::MessageUpdated { seq: 2, .. }]));
+
+    // Receipts (version 3) work on the old chat; its users start unread.
+    use chat_domain::ports::ReceiptRepository;
+    use chat_domain::receipts::Markers;
+    let reader: chat_domain::UserId = user.parse().expect("id");
+    let moved = store.advance_markers(old.chat, reader, Markers { delivered_seq: 2, read_seq: 1 }).await;
+    assert_eq!(moved.expect("advance").after, Markers { delivered_seq: 2, read_seq: 1 });
 }

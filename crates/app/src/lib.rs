@@ -32,7 +32,7 @@ use adapter_redis::{LocalDelivery, RedisNode, RedisSettings};
 use adapter_sqlite::SqliteStore;
 use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
 use async_trait::async_trait;
-use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, UserRepository};
+use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, ReceiptRepository, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
 use socketio::SocketIo;
 use tracing_subscriber::EnvFilter;
@@ -117,6 +117,7 @@ pub async fn serve(
         users: store.users(),
         chats: store.chats(),
         messages: store.messages(),
+        receipts: store.receipts(),
         notifier,
         limiter,
         hasher: Arc::new(hasher),
@@ -256,6 +257,13 @@ impl Store {
     }
 
     fn messages(&self) -> Arc<dyn MessageRepository> {
+        match self {
+            Self::Sqlite(s) => s.clone(),
+            Self::Mongo(s) => s.clone(),
+        }
+    }
+
+    fn receipts(&self) -> Arc<dyn ReceiptRepository> {
         match self {
             Self::Sqlite(s) => s.clone(),
             Self::Mongo(s) => s.clone(),

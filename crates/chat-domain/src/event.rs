@@ -3,6 +3,7 @@
 use crate::group::ChatChange;
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{Chat, ChatView, Message, Seq};
+use crate::receipts::Markers;
 
 /// Something that happened and that connected clients should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,11 @@ pub enum DomainEvent {
     ChatUpdated { chat: ChatView, change: ChatChange, seq: Seq },
     /// Users were added to a group: delivered to their personal rooms as a `chat:created`.
     AddedToChat { chat: ChatView, users: Vec<UserId> },
+    /// A participant's receipt markers moved; delivered to the chat's room.
+    ReceiptUpdated { chat: ChatId, user: UserId, markers: Markers },
+    /// The user's unread count in a chat changed by their own reading; delivered to the user's
+    /// personal room, so their other devices clear the badge.
+    UnreadChanged { user: UserId, chat: ChatId, unread_count: u64 },
 }
 
 /// A persisted event in a chat's sequence, replayed to a client catching up.

@@ -10,7 +10,10 @@ use crate::event::ChatEvent;
 use crate::group::{ChatChange, ChatChanged, ChatUpdate};
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::*;
-use crate::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use crate::ports::{
+    ChatRepository, InsertUserError, MarkersMoved, MessageRepository, ReceiptRepository, UserRepository,
+};
+use crate::receipts::{Markers, Receipt};
 use crate::text::{ClientId, Email, MessageText};
 use crate::time::Timestamp;
 
@@ -21,6 +24,8 @@ struct State {
     messages: Vec<Message>,
     /// The chats' event log: edits and changes, with their chat and `seq`.
     log: Vec<(ChatId, Seq, Logged)>,
+    /// Receipt markers by (chat, user); absent means `0, 0`.
+    markers: std::collections::HashMap<(ChatId, UserId), crate::receipts::Markers>,
 }
 
 enum Logged {
@@ -281,5 +286,39 @@ impl MessageRepository for InMemoryStore {
         events.sort_by_key(ChatEvent::seq);
         events.truncate(max);
         Ok(events)
+    }
+}
+
+#[async_trait]
+impl ReceiptRepository for InMemoryStore {
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
+        let mut s = self.lock();
+        let stored = s.markers.entry((chat, user)).or_default();
+        let before = *stored;
+        *stored = before.merged(to);
+        Ok(MarkersMoved { before, after: *stored })
+    }
+
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        let s = self.lock();
+        Ok(s.markers
+            .iter()
+            .filter(|((chat, _), _)| chats.contains(chat))
+            .map(|(&(chat, user), &markers)| (chat, Receipt { user, markers }))
+            .collect())
+    }
+
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
+        let s = self.lock();
+        Ok(chats
+            .iter()
+            .map(|&chat| {
+                let read = s.markers.get(&(chat, user)).map_or(0, |m| m.read_seq);
+                s.messages
+                    .iter()
+                    .filter(|m| m.chat == chat && m.sender != user && !m.is_deleted() && m.seq > read)
+                    .count() as u64
+            })
+            .collect())
     }
 }

@@ -12,6 +12,8 @@ pub mod group;
 pub mod id;
 pub mod model;
 pub mod ports;
+pub mod presence;
+pub mod receipts;
 pub mod services;
 pub mod text;
 pub mod time;
@@ -22,8 +24,8 @@ pub use group::{visible_to, ChangeKind, ChatChange, ChatChanged, ChatUpdate};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{
-    AuthService, CatchUpRefusal, ChatService, JoinOutcome, MessageService, SendMessage, ServicePorts, Services,
-    ServicesConfig, Session,
+    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, ReceiptService, ReceiptState,
+    SendMessage, ServicePorts, Services, ServicesConfig, Session,
 };
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -17,6 +17,7 @@ use crate::model::{
     Appended, Chat, ChatInserted, ChatView, Edited, Message, MessageDraft, MessagePage, PageCursor, PasswordHash, Seq,
     SoftDeleted, User,
 };
+use crate::receipts::{Markers, Receipt};
 use crate::text::{ClientId, Email, MessageText, Password};
 use crate::time::Timestamp;
 
@@ -148,6 +149,43 @@ pub trait MessageRepository: Send + Sync {
     /// `deleted_seq`), each edit (`MessageUpdated` at the edit's `seq`, the message as it is
     /// now) and each change of the chat (`ChatUpdated` at its `seq`; `chat` may be `None`).
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError>;
+}
+
+/// How a receipt left one participant's markers in one chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MarkersMoved {
+    /// The markers as stored before this update.
+    pub before: Markers,
+    /// The markers as stored after it: the pointwise maximum of `before` and the update.
+    pub after: Markers,
+}
+
+impl MarkersMoved {
+    pub fn moved(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// Keeps each participant's receipt markers ([`crate::receipts`]), apart from the messages.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait ReceiptRepository: Send + Sync {
+    /// Moves `user`'s markers in `chat` to the pointwise maximum of the stored ones (`0, 0`
+    /// when none are stored) and `to`, atomically: two concurrent updates can land in either
+    /// order and neither moves a marker back. Writes nothing when nothing moves.
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError>;
+
+    /// Every stored receipt of the chats `chats`, each with its chat, in any order. Users with
+    /// nothing stored have no entry (their markers are `0, 0`); entries of users who are no
+    /// longer participants may be returned ([`crate::receipts::receipts_for`] keeps only the
+    /// current participants).
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError>;
+
+    /// For each chat of `chats` (in that order): how many of its messages are unread by
+    /// `user`, that is sent by someone else, not deleted, and with a `seq` above `user`'s
+    /// `read_seq` there. Computed from the stored data each time (never a kept counter), by
+    /// an index range per chat, not a scan of the chat.
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError>;
 }
 
 /// Receives domain events and delivers them to connected clients (locally and, in a cluster,

@@ -20,27 +20,36 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use chat_domain::ports::{ChatRepository, MessageRepository, UserRepository};
+use chat_domain::ports::{ChatRepository, MessageRepository, ReceiptRepository, UserRepository};
 
 pub mod cases;
 mod fixtures;
 
-/// The three repositories under test. Most adapters implement all three on one type; see
+/// The repositories under test. Most adapters implement all of them on one type; see
 /// [`Stores::from_one`].
 #[derive(Clone)]
 pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     pub chats: Arc<dyn ChatRepository>,
     pub messages: Arc<dyn MessageRepository>,
+    pub receipts: Arc<dyn ReceiptRepository>,
     /// What must outlive the repositories (see [`Stores::with_guard`]). Declared last, so it is
     /// dropped after them.
     guards: Vec<Arc<dyn Any + Send + Sync>>,
 }
 
 impl Stores {
-    /// Uses one store for all three repositories.
-    pub fn from_one<T: UserRepository + ChatRepository + MessageRepository + 'static>(store: Arc<T>) -> Self {
-        Self { users: store.clone(), chats: store.clone(), messages: store, guards: Vec::new() }
+    /// Uses one store for every repository.
+    pub fn from_one<T: UserRepository + ChatRepository + MessageRepository + ReceiptRepository + 'static>(
+        store: Arc<T>,
+    ) -> Self {
+        Self {
+            users: store.clone(),
+            chats: store.clone(),
+            messages: store.clone(),
+            receipts: store,
+            guards: Vec::new(),
+        }
     }
 
     /// The same repositories, keeping `guard` (a temporary directory, a test database to drop)
@@ -107,6 +116,13 @@ macro_rules! __storage_contract_cases {
             edit_of_a_deleted_or_unknown_message_writes_nothing,
             chat_events_since_interleaves_edits_and_changes,
             concurrent_messages_edits_deletes_and_changes_share_gapless_seqs,
+            // Receipts.
+            markers_start_at_zero_for_every_participant,
+            markers_only_move_forward,
+            concurrent_marker_updates_keep_the_maximum,
+            markers_are_kept_per_chat_and_user,
+            unread_counts_skip_own_and_deleted_messages,
+            unread_counts_follow_the_read_marker,
         }
     };
 }
@@ -158,6 +174,7 @@ mod tests {
         ("messages", include_str!("cases/messages.rs")),
         ("history", include_str!("cases/history.rs")),
         ("lifecycle", include_str!("cases/lifecycle.rs")),
+        ("receipts", include_str!("cases/receipts.rs")),
     ];
 
     #[test]

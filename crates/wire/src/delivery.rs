@@ -128,6 +128,26 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
         },
+        // Receipts are state, not history: a slow client that loses one sees the latest values
+        // in its next update or on reload, so they may be dropped rather than cost the socket.
+        DomainEvent::ReceiptUpdated { chat, user, markers } => Delivery {
+            rooms: vec![chat_room(*chat)],
+            event: crate::events::RECEIPT_UPDATED.to_owned(),
+            data: to_raw_value(&crate::ReceiptUpdated::new(*chat, *user, *markers))?,
+            except_room: None,
+            droppable: true,
+            seq: None,
+            evict: None,
+        },
+        DomainEvent::UnreadChanged { user, chat, unread_count } => Delivery {
+            rooms: vec![user_room(*user)],
+            event: crate::events::CHAT_UNREAD.to_owned(),
+            data: to_raw_value(&crate::ChatUnread::new(*chat, *unread_count))?,
+            except_room: None,
+            droppable: true,
+            seq: None,
+            evict: None,
+        },
     })
 }
 

@@ -12,9 +12,12 @@ use serde::{Deserialize, Serialize};
 pub mod acks;
 pub mod delivery;
 mod groups;
+mod receipts;
 mod time;
 
 pub use groups::{ChatChange, ChatUpdated, MessageUpdated};
+
+pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptUpdated};
 
 pub use time::{format_timestamp, TimestampText};
 
@@ -43,6 +46,10 @@ pub mod events {
     pub const MESSAGE_EDIT: &str = "message:edit";
     pub const MESSAGE_UPDATED: &str = "message:updated";
     pub const CHAT_UPDATED: &str = "chat:updated";
+    pub const MESSAGE_DELIVERED: &str = "message:delivered";
+    pub const MESSAGE_READ: &str = "message:read";
+    pub const RECEIPT_UPDATED: &str = "receipt:updated";
+    pub const CHAT_UNREAD: &str = "chat:unread";
 }
 
 /// An id as the contract shows it, in a `String` of exactly its 24 characters.
@@ -238,6 +245,15 @@ pub struct Chat {
     pub created_at: Timestamp,
     #[serde(with = "timestamp")]
     pub updated_at: Timestamp,
+    /// The chat's highest seq so far.
+    #[serde(default)]
+    pub last_seq: u64,
+    /// The caller's unread messages: from others, not deleted, above the caller's read marker.
+    #[serde(default)]
+    pub unread_count: u64,
+    /// One per participant, in the chat's order.
+    #[serde(default)]
+    pub receipts: Vec<ReceiptEntry>,
 }
 
 impl Chat {
@@ -251,7 +267,26 @@ impl Chat {
             last_message: last_message.map(Message::from),
             created_at: chat.created_at,
             updated_at: chat.updated_at,
+            last_seq: chat.last_seq,
+            unread_count: 0,
+            // Without receipts at hand (a chat just made, an event to many users), every
+            // participant stands at 0, which is exactly what a new chat holds.
+            receipts: chat
+                .participants
+                .iter()
+                .map(|&user| ReceiptEntry::from(&chat_domain::receipts::Receipt { user, markers: Default::default() }))
+                .collect(),
         }
+    }
+}
+
+/// A chat as its participant sees it: receipts and unread count included.
+impl From<&chat_domain::ChatSummary> for Chat {
+    fn from(summary: &chat_domain::ChatSummary) -> Self {
+        let mut chat = Self::from_parts(&summary.view.chat, summary.view.last_message.as_ref());
+        chat.unread_count = summary.unread_count;
+        chat.receipts = summary.receipts.iter().map(ReceiptEntry::from).collect();
+        chat
     }
 }
 

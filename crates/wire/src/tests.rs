@@ -146,7 +146,9 @@ fn chat_has_null_name_and_null_last_message_when_absent() {
         format!(
             concat!(
                 r#"{{"_id":"{c}","name":null,"isGroup":false,"participants":["{u1}","{u4}"],"createdBy":"{u1}","#,
-                r#""lastMessage":null,"createdAt":"2026-11-25T19:13:00.000Z","updatedAt":"2026-11-25T19:13:00.000Z"}}"#
+                r#""lastMessage":null,"createdAt":"2026-11-25T19:13:00.000Z","updatedAt":"2026-11-25T19:13:00.000Z","#,
+                r#""lastSeq":0,"unreadCount":0,"receipts":[{{"userId":"{u1}","deliveredSeq":0,"readSeq":0}},"#,
+                r#"{{"userId":"{u4}","deliveredSeq":0,"readSeq":0}}]}}"#
             ),
             c = hex(2),
             u1 = hex(1),

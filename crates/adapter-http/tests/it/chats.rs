@@ -40,7 +40,19 @@ async fn creating_a_direct_chat_answers_201_then_200_with_the_same_chat() {
     let chat = reply.assert_status(201).clone();
     assert_eq!(
         reply.keys(""),
-        ["_id", "name", "isGroup", "participants", "createdBy", "lastMessage", "createdAt", "updatedAt"]
+        [
+            "_id",
+            "name",
+            "isGroup",
+            "participants",
+            "createdBy",
+            "lastMessage",
+            "createdAt",
+            "updatedAt",
+            "lastSeq",
+            "unreadCount",
+            "receipts"
+        ]
     );
     assert_eq!(chat["participants"], json!([alice.id, bob.id]));
     assert_eq!(chat["createdBy"], alice.id.as_str());

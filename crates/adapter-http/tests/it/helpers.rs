@@ -223,11 +223,12 @@ pub async fn spawn_app_with(
     let notifier = Arc::new(RecordingNotifier::default());
     let users: Arc<dyn UserRepository> = options.users.unwrap_or_else(|| store.clone());
     let chats: Arc<dyn ChatRepository> = store.clone();
-    let messages: Arc<dyn MessageRepository> = store;
+    let messages: Arc<dyn MessageRepository> = store.clone();
     let ports = ServicePorts {
         users,
         chats,
         messages,
+        receipts: store,
         notifier: notifier.clone(),
         limiter: options.limiter,
         hasher: options.hasher.unwrap_or_else(|| Arc::new(FakeHasher)),

@@ -11,5 +11,6 @@ mod chats;
 mod groups;
 mod helpers;
 mod messages;
+mod receipts;
 mod routing;
 mod search;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
+use chat_domain::receipts::MarkerKind;
 use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, MessageId, SendMessage, Services, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -72,6 +73,10 @@ impl ChatGateway {
         });
     }
 
+    pub(super) fn services(&self) -> &Services {
+        &self.shared.services
+    }
+
     /// Number of sockets the gateway tracks (for tests and health).
     pub fn tracked_sockets(&self) -> usize {
         self.shared.connections.len()
@@ -129,12 +134,12 @@ struct TypingPayload {
 }
 
 /// The first argument of an event as `T`, or the ack that says why not.
-fn parse<T: for<'de> Deserialize<'de>>(payload: &Payload) -> Result<T, Failure> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(payload: &Payload) -> Result<T, Failure> {
     let first = payload.first().ok_or_else(|| Failure::invalid_payload("payload missing"))?;
     T::deserialize(first).map_err(|_| Failure::invalid_payload("payload does not match the event"))
 }
 
-fn parse_chat(raw: &str) -> Result<ChatId, Failure> {
+pub(super) fn parse_chat(raw: &str) -> Result<ChatId, Failure> {
     ChatId::parse(raw).map_err(|_| Failure::invalid_payload("chatId must be a 24-character hex id"))
 }
 
@@ -309,6 +314,8 @@ impl NamespaceHandler for ChatGateway {
             wire::events::MESSAGE_SEND => self.send(user, &payload).await,
             wire::events::MESSAGE_EDIT => self.edit(user, &payload).await,
             wire::events::MESSAGE_TYPING => self.typing(socket, user, &payload).await,
+            wire::events::MESSAGE_DELIVERED => self.receipt(user, &payload, MarkerKind::Delivered).await,
+            wire::events::MESSAGE_READ => self.receipt(user, &payload, MarkerKind::Read).await,
             _ => Err(Failure::invalid_payload("unknown event")),
         };
         reply(ack, &result.unwrap_or_else(Ack::from));

@@ -5,6 +5,7 @@
 mod connections;
 mod handler;
 mod notifier;
+mod receipts;
 mod typing;
 
 use std::time::Duration;

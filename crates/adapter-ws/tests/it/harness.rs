@@ -231,11 +231,12 @@ impl Harness {
         let users: Arc<dyn UserRepository> = store.clone();
         let gated = Arc::new(GatedChats { store: store.clone(), gate: Mutex::new(None) });
         let chats: Arc<dyn ChatRepository> = gated.clone();
-        let messages: Arc<dyn MessageRepository> = store;
+        let messages: Arc<dyn MessageRepository> = store.clone();
         let ports = ServicePorts {
             users,
             chats,
             messages,
+            receipts: store,
             notifier: Arc::new(SocketNotifier::new(io.clone())),
             limiter: Arc::new(Unlimited),
             hasher: Arc::new(FakeHasher),

@@ -13,5 +13,6 @@ mod catch_up;
 mod groups;
 mod join;
 mod limits;
+mod receipts;
 mod send;
 mod typing;

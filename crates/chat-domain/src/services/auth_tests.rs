@@ -28,7 +28,8 @@ fn services(store: Arc<InMemoryStore>, hasher: MockPasswordHasher, limiter: Opti
     let ports = Ports {
         users: store.clone(),
         chats: store.clone(),
-        messages: store,
+        messages: store.clone(),
+        receipts: store,
         notifier: Arc::new(NullNotifier),
         limiter: Arc::new(Unlimited),
         hasher: Arc::new(hasher),

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::receipts::{self, ChatSummary};
 use super::{Ports, Services, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::DomainEvent;
@@ -55,7 +56,7 @@ impl ChatService {
         caller: UserId,
         participants: &[UserId],
         name: Option<&str>,
-    ) -> Result<(ChatView, bool)> {
+    ) -> Result<(ChatSummary, bool)> {
         let name = match name {
             Some(raw) => ChatName::parse(raw)?,
             None => None,
@@ -83,7 +84,7 @@ impl ChatService {
         // the loser then gets the winner's chat from the insert below.
         if let Some(key) = direct_key(&members) {
             if let Some(existing) = self.ports.chats.direct_chat(&key).await? {
-                return Ok((existing, false));
+                return Ok((receipts::summarize_one(&self.ports, caller, existing).await?, false));
             }
         }
         self.attempts
@@ -105,7 +106,8 @@ impl ChatService {
         match self.ports.chats.insert_chat(&chat).await? {
             ChatInserted::Created(chat) => {
                 self.ports.notifier.publish(DomainEvent::ChatCreated(chat.clone())).await;
-                Ok((ChatView { chat, last_message: None }, true))
+                let view = ChatView { chat, last_message: None };
+                Ok((receipts::summarize_one(&self.ports, caller, view).await?, true))
             }
             ChatInserted::ExistingDirect(existing) => {
                 let view = self
@@ -114,7 +116,7 @@ impl ChatService {
                     .chat_by_id(existing.id)
                     .await?
                     .unwrap_or(ChatView { chat: existing, last_message: None });
-                Ok((view, false))
+                Ok((receipts::summarize_one(&self.ports, caller, view).await?, false))
             }
         }
     }
@@ -123,7 +125,7 @@ impl ChatService {
     /// `limit` in 1..=[`MAX_CHAT_PAGE`] (default [`DEFAULT_CHAT_PAGE`]), and with `before`, the
     /// chats after that one. `Invalid` for a limit out of bounds and for a `before` that is not
     /// one of the caller's chats (a cursor the caller could not have been given).
-    pub async fn list(&self, caller: UserId, limit: Option<i64>, before: Option<ChatId>) -> Result<Vec<ChatView>> {
+    pub async fn list(&self, caller: UserId, limit: Option<i64>, before: Option<ChatId>) -> Result<Vec<ChatSummary>> {
         let limit = match limit {
             None => DEFAULT_CHAT_PAGE,
             Some(n) if (1..=i64::from(MAX_CHAT_PAGE)).contains(&n) => {
@@ -131,18 +133,20 @@ impl ChatService {
             }
             Some(_) => return Err(Error::invalid(format!("limit must be between 1 and {MAX_CHAT_PAGE}"))),
         };
-        self.ports
+        let views = self
+            .ports
             .chats
             .chats_of_user(caller, limit, before)
             .await?
-            .ok_or_else(|| Error::invalid("before must be one of your chats"))
+            .ok_or_else(|| Error::invalid("before must be one of your chats"))?;
+        receipts::summarize(&self.ports, caller, views).await
     }
 
     /// One chat, for its participants only.
-    pub async fn get(&self, caller: UserId, chat: ChatId) -> Result<ChatView> {
+    pub async fn get(&self, caller: UserId, chat: ChatId) -> Result<ChatSummary> {
         let view = self.ports.chats.chat_by_id(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
         view.chat.ensure_participant(caller)?;
-        Ok(view)
+        receipts::summarize_one(&self.ports, caller, view).await
     }
 
     /// The chat, after checking that `caller` participates: `NotFound`, then `Forbidden`.

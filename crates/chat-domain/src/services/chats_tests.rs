@@ -20,7 +20,8 @@ fn services(store: Arc<InMemoryStore>, config: ServicesConfig, limiter: Option<M
     let ports = Ports {
         users: store.clone(),
         chats: store.clone(),
-        messages: store,
+        messages: store.clone(),
+        receipts: store,
         notifier: Arc::new(NullNotifier),
         limiter: Arc::new(Unlimited),
         hasher: Arc::new(MockPasswordHasher::new()),

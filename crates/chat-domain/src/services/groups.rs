@@ -2,6 +2,7 @@
 //! ([`crate::group`]); here they are judged on the stored chat and applied with a
 //! compare-and-set on its participants, again on a fresh read when another change won the race.
 
+use super::receipts::{self, ChatSummary};
 use super::ChatService;
 use crate::error::{Error, Result};
 use crate::event::DomainEvent;
@@ -15,14 +16,14 @@ const MAX_CHANGE_ATTEMPTS: u32 = 8;
 
 impl ChatService {
     /// Renames a group; any participant may.
-    pub async fn rename(&self, caller: UserId, chat: ChatId, name: &str) -> Result<ChatView> {
+    pub async fn rename(&self, caller: UserId, chat: ChatId, name: &str) -> Result<ChatSummary> {
         let at = self.ports.clock.now();
         self.change(caller, chat, |current| current.plan_rename(caller, name, at).map(Some)).await
     }
 
     /// Adds users to a group; any participant may, up to the group size. Users who are in the
     /// chat already are left out; when nobody is left, the chat is returned unchanged.
-    pub async fn add_participants(&self, caller: UserId, chat: ChatId, users: &[UserId]) -> Result<ChatView> {
+    pub async fn add_participants(&self, caller: UserId, chat: ChatId, users: &[UserId]) -> Result<ChatSummary> {
         if users.len() > self.max_members() {
             let max = self.max_members();
             return Err(Error::invalid(format!("a chat has at most {max} participants")));
@@ -57,7 +58,7 @@ impl ChatService {
         caller: UserId,
         chat: ChatId,
         plan: impl Fn(&Chat) -> Result<Option<ChatUpdate>>,
-    ) -> Result<ChatView> {
+    ) -> Result<ChatSummary> {
         for _ in 0..MAX_CHANGE_ATTEMPTS {
             let current = self.participant_chat(caller, chat).await?;
             let Some(update) = plan(&current)? else {
@@ -78,7 +79,7 @@ impl ChatService {
                             .publish(DomainEvent::AddedToChat { chat: view.clone(), users: joined })
                             .await;
                     }
-                    return Ok(view);
+                    return receipts::summarize_one(&self.ports, caller, view).await;
                 }
                 ChatChanged::Conflict => continue,
                 ChatChanged::NotFound => return Err(Error::not_found("chat not found")),

@@ -105,7 +105,7 @@ async fn edits_by_the_sender_take_a_seq_and_show_in_last_message() {
         other => panic!("unexpected events {other:?}"),
     }
     let view = w.services.chats.get(u[1], chat).await.unwrap();
-    assert_eq!(view.last_message.unwrap().text.as_str(), "hello &amp; bye");
+    assert_eq!(view.last_message.as_ref().unwrap().text.as_str(), "hello &amp; bye");
     assert_eq!(view.chat.last_seq, 2);
     // Not the sender, not blank, not too long, not deleted.
     assert!(matches!(w.services.messages.edit(u[1], m.id, "x").await, Err(Error::Forbidden(_))));

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::receipts;
 use super::{ChatService, Ports, ServicesConfig};
 use crate::error::{Error, Result};
 use crate::event::{ChatEvent, DomainEvent};
@@ -71,7 +72,7 @@ impl MessageService {
         // rate limit, so a safe retry never costs budget nor fails for lack of it.
         if let Some(client_id) = &client_id {
             if let Some(existing) = self.ports.messages.message_by_client_id(caller, client_id).await? {
-                return Ok(existing);
+                return self.with_status(existing).await;
             }
         }
         if let Err(limited) = self.ports.limiter.acquire(caller).await {
@@ -90,9 +91,10 @@ impl MessageService {
         match self.ports.messages.append_message(draft).await? {
             Appended::Created(message) => {
                 self.ports.notifier.publish(DomainEvent::MessageCreated(message.clone())).await;
+                receipts::sent(&self.ports, &message).await;
                 Ok(message)
             }
-            Appended::Duplicate(existing) => Ok(existing),
+            Appended::Duplicate(existing) => self.with_status(existing).await,
         }
     }
 
@@ -104,12 +106,26 @@ impl MessageService {
         cursor: PageCursor,
         limit: PageLimit,
     ) -> Result<MessagePage> {
-        self.chats.participant_chat(caller, chat).await?;
-        self.ports
+        let chat = self.chats.participant_chat(caller, chat).await?;
+        let mut page = self
+            .ports
             .messages
-            .page_messages(chat, cursor, limit.get())
+            .page_messages(chat.id, cursor, limit.get())
             .await?
-            .ok_or_else(|| Error::invalid("before must name a message of this chat"))
+            .ok_or_else(|| Error::invalid("before must name a message of this chat"))?;
+        if !page.messages.is_empty() {
+            receipts::derive_statuses(&self.ports, &chat, page.messages.iter_mut()).await?;
+        }
+        Ok(page)
+    }
+
+    /// `message` with its `status` derived from its chat's receipts (a stored message returned
+    /// again to a retried send).
+    async fn with_status(&self, mut message: Message) -> Result<Message> {
+        if let Some(chat) = self.ports.chats.chat_alone(message.chat).await? {
+            receipts::derive_statuses(&self.ports, &chat, [&mut message]).await?;
+        }
+        Ok(message)
     }
 
     /// Soft-deletes a message; only its sender may. Deleting again succeeds and changes nothing.
@@ -186,6 +202,12 @@ impl MessageService {
                 }
             }
         }
+        // Replayed messages show their status as it is now, as history does.
+        let messages = events.iter_mut().filter_map(|e| match e {
+            ChatEvent::MessageCreated(m) | ChatEvent::MessageUpdated { message: m, .. } => Some(m),
+            _ => None,
+        });
+        receipts::derive_statuses(&self.ports, &chat, messages).await?;
         Ok(JoinOutcome::Recovered { events, last_seq })
     }
 }

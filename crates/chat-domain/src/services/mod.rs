@@ -5,6 +5,7 @@ mod auth;
 mod chats;
 mod groups;
 mod messages;
+mod receipts;
 #[cfg(test)]
 mod tests;
 
@@ -13,9 +14,11 @@ use std::sync::Arc;
 pub use auth::{AuthService, Session};
 pub use chats::ChatService;
 pub use messages::{CatchUpRefusal, JoinOutcome, MessageService, SendMessage};
+pub use receipts::{ChatSummary, ReceiptService, ReceiptState};
 
 use crate::ports::{
-    ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, TokenService, UserRepository,
+    ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, ReceiptRepository, TokenService,
+    UserRepository,
 };
 use crate::time::Clock;
 
@@ -43,6 +46,7 @@ pub struct Ports {
     pub users: Arc<dyn UserRepository>,
     pub chats: Arc<dyn ChatRepository>,
     pub messages: Arc<dyn MessageRepository>,
+    pub receipts: Arc<dyn ReceiptRepository>,
     pub notifier: Arc<dyn Notifier>,
     pub limiter: Arc<dyn RateLimiter>,
     pub hasher: Arc<dyn PasswordHasher>,
@@ -50,12 +54,13 @@ pub struct Ports {
     pub clock: Arc<dyn Clock>,
 }
 
-/// The three services, built once from the ports and cloned cheaply into each adapter.
+/// The services, built once from the ports and cloned cheaply into each adapter.
 #[derive(Clone)]
 pub struct Services {
     pub auth: AuthService,
     pub chats: ChatService,
     pub messages: MessageService,
+    pub receipts: ReceiptService,
 }
 
 impl Services {
@@ -64,6 +69,7 @@ impl Services {
         let chats = ChatService::new(ports.clone(), config.clone());
         Self {
             auth: AuthService::new(ports.clone(), config.clone()),
+            receipts: ReceiptService::new(ports.clone(), chats.clone()),
             messages: MessageService::new(ports, config, chats.clone()),
             chats,
         }

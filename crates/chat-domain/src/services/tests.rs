@@ -93,6 +93,9 @@ impl Clock for SteppingClock {
     }
 }
 
+#[path = "receipts_tests.rs"]
+mod receipts;
+
 struct World {
     services: Services,
     events: Arc<Recorder>,
@@ -102,7 +105,8 @@ fn ports_with(store: Arc<InMemoryStore>, notifier: Arc<dyn Notifier>, limiter: A
     Ports {
         users: store.clone(),
         chats: store.clone(),
-        messages: store,
+        messages: store.clone(),
+        receipts: store,
         notifier,
         limiter,
         hasher: Arc::new(PlainHasher),
@@ -239,7 +243,7 @@ async fn send_sanitizes_sequences_and_moves_last_message() {
     let m2 = w.send(b, chat, "second").await.unwrap();
     assert_eq!(m2.seq, 2);
     let view = w.services.chats.get(a, chat).await.unwrap();
-    assert_eq!(view.last_message.map(|m| m.id), Some(m2.id));
+    assert_eq!(view.last_message.as_ref().map(|m| m.id), Some(m2.id));
     assert!(matches!(w.send(a, chat, "<script>x</script>").await, Err(Error::Invalid(_))));
     let bad_type =
         w.services.messages.send(a, SendMessage { chat, text: "x", kind: Some("gif"), client_id: None }).await;

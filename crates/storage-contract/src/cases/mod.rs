@@ -5,6 +5,7 @@ mod groups;
 mod history;
 mod lifecycle;
 mod messages;
+mod receipts;
 mod users;
 
 pub use chats::*;
@@ -12,4 +13,5 @@ pub use groups::*;
 pub use history::*;
 pub use lifecycle::*;
 pub use messages::*;
+pub use receipts::*;
 pub use users::*;

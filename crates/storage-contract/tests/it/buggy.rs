@@ -9,7 +9,10 @@ use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::model::Edited;
 use chat_domain::model::{Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, SoftDeleted};
-use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
+use chat_domain::ports::{
+    ChatRepository, InsertUserError, MarkersMoved, MessageRepository, ReceiptRepository, UserRepository,
+};
+use chat_domain::receipts::{Markers, Receipt};
 use chat_domain::{
     Chat, ChatChanged, ChatEvent, ChatId, ChatUpdate, Email, Message, MessageId, MessageText, Seq, Timestamp, User,
     UserId,
@@ -38,6 +41,10 @@ enum Bug {
     ChangeIgnoresExpected,
     /// `chat_events_since` leaves out edits and changes (no event log).
     EventsWithoutLog,
+    /// `advance_markers` overwrites the markers instead of keeping the maximum.
+    MarkersOverwrite,
+    /// `unread_counts` counts deleted messages too.
+    UnreadCountsDeleted,
 }
 
 /// The in-memory fake with one bug.
@@ -184,6 +191,34 @@ impl MessageRepository for Buggy {
     }
 }
 
+#[async_trait]
+impl ReceiptRepository for Buggy {
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
+        if self.has(Bug::MarkersOverwrite) {
+            let before = self.inner.stored_receipts(&[chat]).await?;
+            let before = before.iter().find(|(_, r)| r.user == user).map(|(_, r)| r.markers).unwrap_or_default();
+            // Emulates a store that writes what it is given: the fake keeps a maximum, so
+            // the overwrite shows in what is reported and in a fresh read below.
+            let _ = self.inner.advance_markers(chat, user, to).await?;
+            return Ok(MarkersMoved { before, after: to });
+        }
+        self.inner.advance_markers(chat, user, to).await
+    }
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        self.inner.stored_receipts(chats).await
+    }
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
+        let mut counts = self.inner.unread_counts(user, chats).await?;
+        if self.has(Bug::UnreadCountsDeleted) {
+            for (count, chat) in counts.iter_mut().zip(chats) {
+                let events = self.inner.chat_events_since(*chat, 0, usize::MAX).await?;
+                *count += events.iter().filter(|e| matches!(e, ChatEvent::MessageDeleted { .. })).count() as u64;
+            }
+        }
+        Ok(counts)
+    }
+}
+
 /// Runs `case` against a store with `bug` and expects the case to fail.
 async fn assert_caught<F, Fut>(bug: Bug, case: F)
 where
@@ -252,4 +287,14 @@ async fn catches_a_change_that_ignores_the_participants_it_was_judged_on() {
 async fn catches_a_catch_up_without_edits_and_changes() {
     assert_caught(Bug::EventsWithoutLog, cases::chat_events_since_interleaves_edits_and_changes).await;
     assert_caught(Bug::EventsWithoutLog, cases::concurrent_messages_edits_deletes_and_changes_share_gapless_seqs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_markers_that_move_back() {
+    assert_caught(Bug::MarkersOverwrite, cases::markers_only_move_forward).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_unread_counts_that_count_deleted_messages() {
+    assert_caught(Bug::UnreadCountsDeleted, cases::unread_counts_skip_own_and_deleted_messages).await;
 }

@@ -1,0 +1,87 @@
+//! `ReceiptRepository` on SQLite: one row per (chat, user) that ever moved a marker, updated
+//! with `max()` in one upsert on the writer thread, so markers only move forward whatever
+//! order two updates land in. Unread counts are a range of the `(chat_id, seq)` index per
+//! chat, never a kept counter.
+
+use async_trait::async_trait;
+use chat_domain::error::StoreError;
+use chat_domain::ports::{MarkersMoved, ReceiptRepository};
+use chat_domain::receipts::{Markers, Receipt};
+use chat_domain::{ChatId, UserId};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use crate::error::DbResult;
+use crate::rows::{self, Key};
+use crate::SqliteStore;
+
+fn stored_markers(conn: &Connection, chat: ChatId, user: UserId) -> DbResult<Markers> {
+    let sql = "SELECT delivered_seq, read_seq FROM receipts WHERE chat_id = ?1 AND user_id = ?2";
+    let found = conn
+        .prepare_cached(sql)?
+        .query_row(params![chat.key(), user.key()], |row| {
+            Ok(Markers { delivered_seq: row.get(0)?, read_seq: row.get(1)? })
+        })
+        .optional()?;
+    Ok(found.unwrap_or_default())
+}
+
+/// Runs on the writer thread inside a batch transaction, which holds the write lock from its
+/// first read: the read and the upsert see no other writer in between.
+fn advance(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult<MarkersMoved> {
+    let before = stored_markers(tx, chat, user)?;
+    let after = before.merged(to);
+    if after != before {
+        let sql = "INSERT INTO receipts (chat_id, user_id, delivered_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
+                   ON CONFLICT (chat_id, user_id) DO UPDATE SET
+                       delivered_seq = max(delivered_seq, excluded.delivered_seq),
+                       read_seq = max(read_seq, excluded.read_seq)";
+        tx.prepare_cached(sql)?.execute(params![chat.key(), user.key(), after.delivered_seq, after.read_seq])?;
+    }
+    Ok(MarkersMoved { before, after })
+}
+
+fn stored_receipts(conn: &Connection, chats: &[ChatId]) -> DbResult<Vec<(ChatId, Receipt)>> {
+    let sql = "SELECT user_id, delivered_seq, read_seq FROM receipts WHERE chat_id = ?1";
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut out = Vec::new();
+    for &chat in chats {
+        let rows = stmt.query_map([chat.key()], |row| {
+            Ok(Receipt {
+                user: UserId(rows::id(row, 0)?),
+                markers: Markers { delivered_seq: row.get(1)?, read_seq: row.get(2)? },
+            })
+        })?;
+        for receipt in rows {
+            out.push((chat, receipt?));
+        }
+    }
+    Ok(out)
+}
+
+/// Messages of others above the user's read marker, not deleted: the `(chat_id, seq)` index
+/// bounds the range to the unread tail of the chat.
+const UNREAD: &str = "SELECT count(*) FROM messages m
+     WHERE m.chat_id = ?1 AND m.seq > coalesce((SELECT read_seq FROM receipts WHERE chat_id = ?1 AND user_id = ?2), 0)
+       AND m.sender_id <> ?2 AND m.deleted_seq IS NULL";
+
+fn unread_counts(conn: &Connection, user: UserId, chats: &[ChatId]) -> DbResult<Vec<u64>> {
+    let mut stmt = conn.prepare_cached(UNREAD)?;
+    chats.iter().map(|chat| Ok(stmt.query_row(params![chat.key(), user.key()], |row| row.get::<_, u64>(0))?)).collect()
+}
+
+#[async_trait]
+impl ReceiptRepository for SqliteStore {
+    async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
+        self.write(move |tx| advance(tx, chat, user, to)).await
+    }
+
+    async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        let chats = chats.to_vec();
+        self.read(move |conn| stored_receipts(conn, &chats)).await
+    }
+
+    async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
+        let chats = chats.to_vec();
+        self.read(move |conn| unread_counts(conn, user, &chats)).await
+    }
+}
