@@ -348,7 +348,7 @@ pub enum ChatEvent {
     #[serde(rename = "message:updated")]
     MessageUpdated(MessageUpdated),
     #[serde(rename = "chat:updated")]
-    ChatUpdated(ChatUpdated),
+    ChatUpdated(Box<ChatUpdated>),
 }
 
 impl ChatEvent {
@@ -374,7 +374,7 @@ impl From<&chat_domain::ChatEvent> for ChatEvent {
                 Self::MessageUpdated(MessageUpdated::new(message, *seq))
             }
             chat_domain::ChatEvent::ChatUpdated { chat, change, seq } => {
-                Self::ChatUpdated(ChatUpdated::new(chat.as_ref(), change, *seq))
+                Self::ChatUpdated(Box::new(ChatUpdated::new(chat.as_ref(), change, *seq)))
             }
         }
     }
