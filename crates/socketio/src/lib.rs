@@ -129,7 +129,8 @@
 //! dispatcher writes a whole batch with one system call. A push wakes the writer only when it
 //! waits on an empty queue, so a burst costs one wake-up.
 //!
-//! [`conformance`] is the test server the Socket.IO conformance suites expect, built on the
+//! [`conformance`] is the test server the Socket.IO conformance suites expect (plus a plain
+//! Engine.IO echo at `/engine.io/` for the Engine.IO suite), built on the
 //! public API only. Protocol notes and the cleanup rules are in `docs/realtime.md`.
 
 mod ack;

@@ -54,7 +54,7 @@ impl SocketIo {
     }
 
     /// The configuration the server was built with.
-    fn config(&self) -> &EngineConfig {
+    pub(crate) fn config(&self) -> &EngineConfig {
         &self.inner.engine.config
     }
 
@@ -97,5 +97,5 @@ impl SocketIo {
 /// # }
 /// ```
 pub fn configure(io: SocketIo) -> impl FnOnce(&mut web::ServiceConfig) {
-    transport::service(Arc::clone(&io.inner.engine))
+    transport::service(Arc::clone(&io.inner.engine), "/socket.io")
 }

@@ -1,7 +1,7 @@
 //! The Engine.IO server: its configuration, the table of live sessions, and the hand-over of
 //! every new session to the protocol running on top of it.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use parking_lot::RwLock;
 use socketioxide_core::Sid;
@@ -14,7 +14,7 @@ use super::{
     packet,
     queue::Outbound,
     reason::DisconnectReason,
-    session::{EngineSession, TransportKind, INBOUND_QUEUE},
+    session::{ClientClose, EngineSession, TransportKind, INBOUND_QUEUE},
     wsframe::WsReader,
 };
 
@@ -28,6 +28,11 @@ pub(crate) trait SessionHandler: Send + Sync + 'static {
     /// worker thread that serves the connection, so the consumer may run there as a local task.
     fn on_open(&self, engine: &Arc<Engine>, session: Arc<EngineSession>, inbound: InboundRx);
 }
+
+/// How long a polling session the client closed with a close packet stays known when no GET
+/// was waiting: a GET the client sent together with its close (over another connection, which
+/// may be served first) still gets the noop, as it would from the reference server.
+const CLOSE_NOOP_GRACE: Duration = Duration::from_secs(1);
 
 /// Configuration plus the live sessions by id. Transports look sessions up here and open new
 /// ones through [`open_session`](Self::open_session).
@@ -48,7 +53,19 @@ impl Engine {
         self.sessions.read().get(&sid).cloned()
     }
 
-    pub(crate) fn remove_session(&self, sid: &Sid) {
+    /// Forgets a session the protocol above is done with. One the client closed over polling
+    /// whose GET has not had its noop yet is forgotten [`CLOSE_NOOP_GRACE`] later.
+    pub(crate) fn remove_session(self: &Arc<Self>, sid: &Sid) {
+        let owed = self.sessions.read().get(sid).is_some_and(|s| s.client_close() == ClientClose::NoopOwed);
+        if owed {
+            let engine = Arc::clone(self);
+            let sid = *sid;
+            tokio::spawn(async move {
+                tokio::time::sleep(CLOSE_NOOP_GRACE).await;
+                engine.sessions.write().remove(&sid);
+            });
+            return;
+        }
         self.sessions.write().remove(sid);
     }
 

@@ -8,9 +8,11 @@
 //!
 //! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `wsframe`
 //! (the WebSocket wire format) → `frame` → `queue` → `packet` → `session` → `inbound` →
-//! `engine` → `transport`.
+//! `engine` → `transport`, and `echo` (a plain Engine.IO echo server for the conformance
+//! suites) on `engine`.
 
 pub(crate) mod config;
+pub(crate) mod echo;
 pub(crate) mod engine;
 pub(crate) mod frame;
 pub(crate) mod handshake;

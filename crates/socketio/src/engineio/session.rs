@@ -69,6 +69,20 @@ struct TransportState {
     upgrade: Upgrade,
     get_active: bool,
     post_active: bool,
+    /// The client closed a polling session with a close packet (`1`).
+    client_close: ClientClose,
+}
+
+/// What a polling GET owes a client that closed its session with a close packet: the reference
+/// server answers the pending GET with a noop (`6`), and every later one with 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientClose {
+    /// The session was not closed by a close packet over polling.
+    No,
+    /// Closed by the client; the next (or pending) GET gets the noop.
+    NoopOwed,
+    /// The noop was sent; the session is gone as far as the client is concerned.
+    NoopSent,
 }
 
 /// Why a polling request cannot be served.
@@ -124,6 +138,7 @@ impl EngineSession {
                 upgrade: Upgrade::None,
                 get_active: false,
                 post_active: false,
+                client_close: ClientClose::No,
             }),
             inbound,
             cancel: CancellationToken::new(),
@@ -233,7 +248,15 @@ impl EngineSession {
             ClientPacket::Message(text) => return Some(Inbound::Text(text)),
             ClientPacket::Binary(data) => return Some(Inbound::Binary(data)),
             ClientPacket::Noop => {}
-            ClientPacket::Close => self.close(DisconnectReason::TransportClose),
+            ClientPacket::Close => {
+                {
+                    let mut state = self.transport.lock();
+                    if state.kind == TransportKind::Polling && state.client_close == ClientClose::No {
+                        state.client_close = ClientClose::NoopOwed;
+                    }
+                }
+                self.close(DisconnectReason::TransportClose);
+            }
             // A v4 server never receives pings (the server pings), and `5` is only valid on a
             // WebSocket that is finishing an upgrade.
             ClientPacket::Ping(_) | ClientPacket::Upgrade => self.close(DisconnectReason::ParseError),
@@ -351,6 +374,23 @@ impl EngineSession {
         if state.kind == TransportKind::Polling {
             state.upgrade = Upgrade::None;
         }
+    }
+
+    /// Whether the client closed this polling session with a close packet, and whether the
+    /// noop that answers its GET was sent.
+    pub(crate) fn client_close(&self) -> ClientClose {
+        self.transport.lock().client_close
+    }
+
+    /// Takes the noop owed to a client that closed the session: `true` once, for the GET that
+    /// answers with it.
+    pub(crate) fn take_close_noop(&self) -> bool {
+        let mut state = self.transport.lock();
+        if state.client_close == ClientClose::NoopOwed {
+            state.client_close = ClientClose::NoopSent;
+            return true;
+        }
+        false
     }
 
     // ----- heartbeat -----

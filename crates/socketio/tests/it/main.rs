@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bounds;
+mod engine_io;
 mod events;
 mod handshake;
 mod official_client;
