@@ -38,7 +38,8 @@
 //! [`AckSender::into_frame`]), then the held frames the application keeps (by
 //! [`seq`](Frame::with_seq), so nothing arrives twice). [`SocketIo::session_count`],
 //! [`socket_count`](SocketIo::socket_count) and [`room_count`](SocketIo::room_count) are for
-//! health checks and tests; [`SocketIo::shutdown`] closes every connection.
+//! health checks and tests, [`SocketIo::stats`] for metrics (sessions by transport, frames
+//! shed, slow consumers); [`SocketIo::shutdown`] closes every connection.
 //!
 //! ```no_run
 //! use async_trait::async_trait;
@@ -151,7 +152,9 @@ pub mod conformance;
 mod random_input;
 
 pub use ack::AckSender;
-pub use engineio::{config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason};
+pub use engineio::{
+    config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason, stats::EngineStats,
+};
 pub use handler::NamespaceHandler;
 pub use namespace::Namespace;
 pub use payload::{EmitError, Payload};

@@ -15,6 +15,7 @@ use super::{
     queue::Outbound,
     reason::DisconnectReason,
     session::{ClientClose, EngineSession, TransportKind, INBOUND_QUEUE},
+    stats::{Counters, EngineStats},
     wsframe::WsReader,
 };
 
@@ -40,11 +41,17 @@ pub(crate) struct Engine {
     pub(crate) config: EngineConfig,
     sessions: RwLock<HashMap<Sid, Arc<EngineSession>>>,
     handler: Box<dyn SessionHandler>,
+    counters: Arc<Counters>,
 }
 
 impl Engine {
     pub(crate) fn new(config: EngineConfig, handler: impl SessionHandler) -> Self {
-        Self { config, sessions: RwLock::new(HashMap::new()), handler: Box::new(handler) }
+        Self {
+            config,
+            sessions: RwLock::new(HashMap::new()),
+            handler: Box::new(handler),
+            counters: Arc::new(Counters::default()),
+        }
     }
 
     /// The live session with this id, if the id is valid and known.
@@ -72,6 +79,23 @@ impl Engine {
     /// Live sessions, whether or not the protocol above did anything with them yet.
     pub(crate) fn session_count(&self) -> usize {
         self.sessions.read().len()
+    }
+
+    /// Open sessions by transport, and the counters. Takes the session table's read lock for
+    /// as long as it counts (a scrape, not a hot path).
+    pub(crate) fn stats(&self) -> EngineStats {
+        let mut stats = EngineStats {
+            dropped_frames: self.counters.dropped_frames(),
+            slow_consumers: self.counters.slow_consumers(),
+            ..EngineStats::default()
+        };
+        for session in self.sessions.read().values().filter(|s| !s.is_closed()) {
+            match session.transport_kind() {
+                TransportKind::Polling => stats.polling_sessions += 1,
+                TransportKind::WebSocket => stats.websocket_sessions += 1,
+            }
+        }
+        stats
     }
 
     /// Closes every live session with `reason`.
@@ -108,7 +132,8 @@ impl Engine {
                     break sid;
                 }
             };
-            let session = Arc::new(EngineSession::new(sid, kind, handshake, outbound, inbound_tx));
+            let session =
+                Arc::new(EngineSession::new(sid, kind, handshake, outbound, inbound_tx, Arc::clone(&self.counters)));
             session.push_control(packet::open_packet(sid.as_str(), kind == TransportKind::Polling, &self.config));
             sessions.insert(sid, Arc::clone(&session));
             session

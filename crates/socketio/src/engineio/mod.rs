@@ -6,7 +6,7 @@
 //! socket or event); that layer receives every new session through
 //! [`engine::SessionHandler`]. The `xtask` tidy test `cycles` enforces the direction.
 //!
-//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `wsframe`
+//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `stats`, `wsframe`
 //! (the WebSocket wire format) → `frame` → `queue` → `packet` → `session` → `inbound` →
 //! `engine` → `transport`, and `echo` (a plain Engine.IO echo server for the conformance
 //! suites) on `engine`.
@@ -21,5 +21,6 @@ pub(crate) mod packet;
 pub(crate) mod queue;
 pub(crate) mod reason;
 pub(crate) mod session;
+pub(crate) mod stats;
 pub(crate) mod transport;
 pub(crate) mod wsframe;

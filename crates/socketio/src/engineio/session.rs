@@ -23,6 +23,7 @@ use super::{
     packet::ClientPacket,
     queue::{Item, Outbound, PushError},
     reason::DisconnectReason,
+    stats::Counters,
 };
 
 /// Engine.IO messages waiting for the session's dispatcher; bounded so that a client that
@@ -117,6 +118,8 @@ pub(crate) struct EngineSession {
     pong: AtomicBool,
     /// Wakes the heartbeat (which runs in the dispatcher's task) when a pong arrives.
     heartbeat: AtomicWaker,
+    /// The server's counters (shed frames, slow consumers).
+    counters: Arc<Counters>,
 }
 
 impl EngineSession {
@@ -126,6 +129,7 @@ impl EngineSession {
         handshake: Handshake,
         outbound: Outbound,
         inbound: Option<mpsc::Sender<Inbound>>,
+        counters: Arc<Counters>,
     ) -> Self {
         Self {
             sid,
@@ -146,6 +150,7 @@ impl EngineSession {
             close_reason: Mutex::new(None),
             pong: AtomicBool::new(false),
             heartbeat: AtomicWaker::new(),
+            counters,
         }
     }
 
@@ -153,17 +158,22 @@ impl EngineSession {
 
     /// Queues a Socket.IO frame; on overflow the session is closed as a slow consumer.
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
-        let (result, wake) = {
+        let (result, wake, shed) = {
             let mut out = self.out.lock();
             let result = out.push_frame(frame);
             let wake = result.is_ok() && out.take_writer_waiting();
-            (result, wake)
+            (result, wake, out.take_shed())
         };
         if wake {
             self.wake_writers();
         }
+        let dropped = shed + u64::from(result == Err(PushError::Dropped));
+        if dropped > 0 {
+            self.counters.frames_dropped(dropped);
+        }
         if result == Err(PushError::Overflow) {
             tracing::debug!(sid = %self.sid, "outbound queue overflow, closing");
+            self.counters.slow_consumer();
             self.close(DisconnectReason::SlowConsumer);
         }
         result
@@ -374,6 +384,11 @@ impl EngineSession {
         if state.kind == TransportKind::Polling {
             state.upgrade = Upgrade::None;
         }
+    }
+
+    /// The transport carrying the session now.
+    pub(crate) fn transport_kind(&self) -> TransportKind {
+        self.transport.lock().kind
     }
 
     /// Whether the client closed this polling session with a close packet, and whether the

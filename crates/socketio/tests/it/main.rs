@@ -12,5 +12,6 @@ mod official_client;
 mod oversize;
 mod polling;
 mod rooms;
+mod stats;
 mod support;
 mod websocket;
