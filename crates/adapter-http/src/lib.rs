@@ -11,6 +11,7 @@ mod dto;
 mod error;
 mod groups;
 mod health;
+mod metrics;
 mod receipts;
 mod routes;
 
@@ -23,6 +24,7 @@ use chat_domain::Services;
 pub use auth::Caller;
 pub use error::{ApiError, TOO_MANY_ATTEMPTS, TOO_MANY_MESSAGES};
 pub use health::{Component, ComponentStatus, HealthCheck};
+pub use metrics::{record_request, REQUEST_DURATION};
 
 /// Largest JSON body accepted, in bytes. A message may hold 10,000 characters; written with
 /// `\uXXXX` surrogate-pair escapes that is up to 120,000 bytes, so 128 KiB admits every valid

@@ -96,6 +96,7 @@ pub(crate) async fn send_message(caller: Caller, state: State, body: web::Json<S
         client_id: body.client_id.as_deref(),
     };
     let message = state.services.messages.send(caller.0, request).await?;
+    metrics::counter!("chat_messages_accepted_total", "transport" => "http").increment(1);
     Ok(HttpResponse::Created().json(wire::Message::from(&message)))
 }
 

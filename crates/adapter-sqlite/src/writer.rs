@@ -271,6 +271,7 @@ fn run_batch(conn: &Connection, mut batch: VecDeque<Box<dyn Write>>, commits: &A
         match &ended {
             Ok(()) => {
                 commits.fetch_add(1, Ordering::Relaxed);
+                metrics::histogram!("chat_sqlite_write_batch_size").record(ran.len() as f64);
             }
             Err(e) => {
                 tracing::warn!(error = %e, requests = ran.len(), "an sqlite write batch was rolled back");

@@ -20,10 +20,13 @@
 //! | `CHAT_CREATE_LIMIT_PER_MINUTE` | `10` | new chats a user creates per minute (a 1:1 chat returned again does not count); `0` turns it off |
 //! | `CORS_ORIGIN` | `*` | origins allowed to call from a browser: `*` or a comma-separated list |
 //! | `LOG_FORMAT` | `text` | `text` or `json` |
+//! | `METRICS_ENABLED` | `true` | serve Prometheus metrics at `GET /metrics` |
+//! | `METRICS_PORT` | unset | serve `/metrics` only on this port, not on `PORT` |
 //! | `RUST_LOG` | `info` | tracing filter directives |
 
 mod auth;
 mod chats;
+mod metrics;
 mod sockets;
 
 use std::fmt;
@@ -32,6 +35,7 @@ use std::time::Duration;
 
 pub use auth::{AuthConfig, MAX_HASH_QUEUE_WAIT_MS, MAX_HASH_THREADS};
 pub use chats::ChatConfig;
+pub use metrics::MetricsConfig;
 pub use sockets::SocketConfig;
 
 /// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
@@ -76,6 +80,8 @@ pub struct Config {
     pub chats: ChatConfig,
     pub cors: CorsOrigins,
     pub log_format: LogFormat,
+    /// Where `GET /metrics` is served, if anywhere.
+    pub metrics: MetricsConfig,
 }
 
 /// Where MongoDB is. The URI may hold credentials, so it is never printed.
@@ -153,7 +159,13 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
-        for variable in VARIABLES.into_iter().chain(auth::VARIABLES).chain(sockets::VARIABLES).chain(chats::VARIABLES) {
+        for variable in VARIABLES
+            .into_iter()
+            .chain(auth::VARIABLES)
+            .chain(sockets::VARIABLES)
+            .chain(chats::VARIABLES)
+            .chain(metrics::VARIABLES)
+        {
             if let Err(std::env::VarError::NotUnicode(_)) = std::env::var(variable) {
                 return Err(invalid(variable, "must be valid UTF-8"));
             }
@@ -229,6 +241,7 @@ impl Config {
         let auth = AuthConfig::from_lookup(&lookup)?;
         let sockets = SocketConfig::from_lookup(&lookup)?;
         let chats = ChatConfig::from_lookup(&lookup)?;
+        let metrics = MetricsConfig::from_lookup(&lookup, port)?;
         let cors = match lookup("CORS_ORIGIN") {
             None => CorsOrigins::Any,
             Some(raw) => parse_cors(&raw)?,
@@ -253,6 +266,7 @@ impl Config {
             chats,
             cors,
             log_format,
+            metrics,
         })
     }
 }

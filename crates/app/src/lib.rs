@@ -11,6 +11,7 @@
 
 pub mod config;
 mod guards;
+mod metrics;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -22,7 +23,7 @@ use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::{from_fn, Condition, Next};
 use actix_web::{App, HttpServer};
 use adapter_auth::JwtTokens;
 use adapter_http::{Component, ComponentStatus, HealthCheck, HttpState};
@@ -38,7 +39,7 @@ use socketio::SocketIo;
 use tracing_subscriber::EnvFilter;
 use wire::delivery::Delivery;
 
-pub use config::{Config, ConfigError, CorsOrigins, LogFormat, RedisUrl};
+pub use config::{Config, ConfigError, CorsOrigins, LogFormat, MetricsConfig, RedisUrl};
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
@@ -84,6 +85,12 @@ pub async fn serve(
         );
     }
 
+    // Before any adapter: the storage and limiter decorators register with the recorder.
+    let recorder = match config.metrics {
+        MetricsConfig::Off => None,
+        MetricsConfig::MainPort | MetricsConfig::Port(_) => Some(metrics::install()?),
+    };
+    let measured = recorder.is_some();
     let store = Store::open(&config).await?;
     // The Socket.IO server exists before the services so the notifier can deliver to its rooms.
     // A cross-site page's WebSocket handshake gets no CORS check from the browser: with a list
@@ -111,13 +118,24 @@ pub async fn serve(
         }
     };
     let hasher = guards::hasher(&config.auth)?;
-    let attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
-    let chat_creations = guards::chat_limiter(&config.chats, redis.as_ref());
+    let mut attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
+    let mut chat_creations = guards::chat_limiter(&config.chats, redis.as_ref());
+    let (mut limiter, mut users, mut chats, mut messages, mut receipts) =
+        (limiter, store.users(), store.chats(), store.messages(), store.receipts());
+    if measured {
+        limiter = metrics::CountedRateLimiter::wrap(limiter);
+        attempts = metrics::CountedAttemptLimiter::wrap(attempts);
+        chat_creations = metrics::CountedAttemptLimiter::wrap(chat_creations);
+        users = metrics::TimedUsers::wrap(store.describe(), users);
+        chats = metrics::TimedChats::wrap(store.describe(), chats);
+        messages = metrics::TimedMessages::wrap(store.describe(), messages);
+        receipts = metrics::TimedReceipts::wrap(store.describe(), receipts);
+    }
     let ports = ServicePorts {
-        users: store.users(),
-        chats: store.chats(),
-        messages: store.messages(),
-        receipts: store.receipts(),
+        users,
+        chats,
+        messages,
+        receipts,
         notifier,
         limiter,
         hasher: Arc::new(hasher),
@@ -139,16 +157,28 @@ pub async fn serve(
     ChatGateway::new(services.clone(), gateway).mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
-        .with_health(Arc::new(NodeHealth { store: store.clone(), redis }));
+        .with_health(Arc::new(NodeHealth { store: store.clone(), redis: redis.clone() }));
     let cors = config.cors.clone();
+    let scrape = recorder.map(|handle| metrics::Scrape { handle, io: io.clone(), redis });
+    let (main_scrape, metrics_server) = match (config.metrics, scrape) {
+        (MetricsConfig::Port(port), Some(scrape)) => (None, Some(metrics_server(&config.host, port, scrape)?)),
+        (_, scrape) => (scrape, None),
+    };
 
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let io_app = io.clone();
     let server = HttpServer::new(move || {
+        let main_scrape = main_scrape.clone();
         App::new()
+            .wrap(Condition::new(measured, from_fn(adapter_http::record_request)))
             .wrap(cors_layer(&cors))
             .wrap(from_fn(log_request))
+            .configure(|cfg| {
+                if let Some(scrape) = main_scrape {
+                    metrics::configure(scrape)(cfg);
+                }
+            })
             .configure(socketio::configure(io_app.clone()))
             .configure(adapter_http::configure(state.clone()))
             .configure(web_client::configure)
@@ -171,10 +201,30 @@ pub async fn serve(
 
     tracing::info!(store = store.describe(), "listening on http://{address}");
     let served = server.await;
+    if let Some(metrics) = metrics_server {
+        metrics.stop(true).await;
+    }
     tracing::info!("server stopped; flushing storage");
     store.flush().await.map_err(|e| io::Error::other(format!("cannot flush the database: {e}")))?;
     tracing::info!("storage flushed; bye");
     served
+}
+
+/// Serves `GET /metrics` alone on `host:port` (`METRICS_PORT`), on one worker, until stopped
+/// through the returned handle.
+fn metrics_server(host: &str, port: u16, scrape: metrics::Scrape) -> io::Result<actix_web::dev::ServerHandle> {
+    let listener = TcpListener::bind((host, port))
+        .map_err(|e| io::Error::other(format!("cannot bind METRICS_PORT {port} on {host}: {e}")))?;
+    let address = listener.local_addr()?;
+    let server = HttpServer::new(move || App::new().configure(metrics::configure(scrape.clone())))
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    tracing::info!("metrics on http://{address}/metrics");
+    Ok(handle)
 }
 
 /// Longest the storage probe of `GET /health` may take.

@@ -40,6 +40,8 @@ Configuration (environment variables; 0 turns a limit off):
   CORS_ORIGIN                        `*` or a comma-separated list of origins [default: *]
   RUST_LOG                           log filter [default: info]
   LOG_FORMAT                         text or json [default: text]
+  METRICS_ENABLED                    serve Prometheus metrics at GET /metrics [default: true]
+  METRICS_PORT                       serve /metrics only on this port, not on PORT
 
 Walkthrough, every setting in detail and the wire contract: README.md and docs/.";
 

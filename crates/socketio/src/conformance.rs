@@ -1,13 +1,19 @@
-//! The test server the Socket.IO conformance suites expect, built on the public API only; the
-//! `conformance` example serves it and the integration tests run it in-process.
+//! The test server the Socket.IO conformance suites expect, built on the public API only, plus
+//! the plain Engine.IO echo server at `/engine.io/` that the Engine.IO protocol's test suite
+//! expects (Engine.IO has no public API of its own here, so that part uses the layer directly);
+//! the `conformance` example serves both and the integration tests run them in-process.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use actix_web::{dev::Server, App, HttpServer};
 use async_trait::async_trait;
 use serde_json::Value;
 
-use crate::{configure, AckSender, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketIo};
+use crate::{
+    configure,
+    engineio::{echo::Echo, engine::Engine, transport},
+    AckSender, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketIo,
+};
 
 /// On connection emits `auth` with the CONNECT payload; echoes `message` as `message-back`
 /// and acknowledges `message-with-ack` with the same arguments (binary included).
@@ -55,12 +61,16 @@ pub fn socket_io(config: EngineConfig) -> SocketIo {
     io
 }
 
-/// Serves `io` on an already bound listener (bind first, then connect: no readiness wait).
-/// The returned server must be awaited or spawned.
+/// Serves `io` at `/socket.io/`, and a plain Engine.IO echo server (every message sent back as
+/// is) with the same settings at `/engine.io/`, on an already bound listener (bind first, then
+/// connect: no readiness wait). The returned server must be awaited or spawned.
 pub fn serve(io: SocketIo, listener: std::net::TcpListener, workers: usize) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || App::new().configure(configure(io.clone())))
-        .workers(workers)
-        .disable_signals()
-        .listen(listener)?
-        .run())
+    let echo = Arc::new(Engine::new(io.config().clone(), Echo));
+    Ok(HttpServer::new(move || {
+        App::new().configure(configure(io.clone())).configure(transport::service(Arc::clone(&echo), "/engine.io"))
+    })
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)?
+    .run())
 }

@@ -38,7 +38,8 @@
 //! [`AckSender::into_frame`]), then the held frames the application keeps (by
 //! [`seq`](Frame::with_seq), so nothing arrives twice). [`SocketIo::session_count`],
 //! [`socket_count`](SocketIo::socket_count) and [`room_count`](SocketIo::room_count) are for
-//! health checks and tests; [`SocketIo::shutdown`] closes every connection.
+//! health checks and tests, [`SocketIo::stats`] for metrics (sessions by transport, frames
+//! shed, slow consumers); [`SocketIo::shutdown`] closes every connection.
 //!
 //! ```no_run
 //! use async_trait::async_trait;
@@ -129,7 +130,8 @@
 //! dispatcher writes a whole batch with one system call. A push wakes the writer only when it
 //! waits on an empty queue, so a burst costs one wake-up.
 //!
-//! [`conformance`] is the test server the Socket.IO conformance suites expect, built on the
+//! [`conformance`] is the test server the Socket.IO conformance suites expect (plus a plain
+//! Engine.IO echo at `/engine.io/` for the Engine.IO suite), built on the
 //! public API only. Protocol notes and the cleanup rules are in `docs/realtime.md`.
 
 mod ack;
@@ -150,7 +152,9 @@ pub mod conformance;
 mod random_input;
 
 pub use ack::AckSender;
-pub use engineio::{config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason};
+pub use engineio::{
+    config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason, stats::EngineStats,
+};
 pub use handler::NamespaceHandler;
 pub use namespace::Namespace;
 pub use payload::{EmitError, Payload};

@@ -8,7 +8,7 @@ use socketioxide_core::Str;
 
 use crate::{
     dispatch::Dispatch,
-    engineio::{config::EngineConfig, engine::Engine, reason::DisconnectReason, transport},
+    engineio::{config::EngineConfig, engine::Engine, reason::DisconnectReason, stats::EngineStats, transport},
     handler::NamespaceHandler,
     namespace::{Namespace, Namespaces},
 };
@@ -54,7 +54,7 @@ impl SocketIo {
     }
 
     /// The configuration the server was built with.
-    fn config(&self) -> &EngineConfig {
+    pub(crate) fn config(&self) -> &EngineConfig {
         &self.inner.engine.config
     }
 
@@ -71,6 +71,13 @@ impl SocketIo {
     /// Connected sockets over all namespaces.
     pub fn socket_count(&self) -> usize {
         self.namespaces().iter().map(Namespace::socket_count).sum()
+    }
+
+    /// Open Engine.IO sessions by transport, frames shed for full outbound queues, and slow
+    /// consumers disconnected: for metrics. Counting walks the session table (cheap, but not
+    /// meant for a hot path).
+    pub fn stats(&self) -> EngineStats {
+        self.inner.engine.stats()
     }
 
     /// Closes every session with [`DisconnectReason::ServerShuttingDown`]. Handlers'
@@ -97,5 +104,5 @@ impl SocketIo {
 /// # }
 /// ```
 pub fn configure(io: SocketIo) -> impl FnOnce(&mut web::ServiceConfig) {
-    transport::service(Arc::clone(&io.inner.engine))
+    transport::service(Arc::clone(&io.inner.engine), "/socket.io")
 }

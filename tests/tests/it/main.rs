@@ -8,6 +8,7 @@
 mod cluster;
 mod cluster_js;
 mod http;
+mod metrics;
 mod mongo_faults;
 mod restart;
 mod socketio_js;

@@ -213,19 +213,27 @@ impl ChatGateway {
             }
         };
         let (body, replayed_up_to) = match outcome {
-            JoinOutcome::Joined { last_seq } => (Ack::DONE, last_seq),
+            JoinOutcome::Joined { last_seq } => {
+                metrics::counter!("chat_catchup_replays_total", "outcome" => "recovered").increment(1);
+                (Ack::DONE, last_seq)
+            }
             JoinOutcome::Recovered { events, last_seq } => {
                 let up_to = events.last().map_or(last_seq, |e| e.seq().max(last_seq));
                 let replay = CatchUp::recovered(&events);
                 if serialized_len(&replay) <= self.shared.config.catch_up_max_bytes {
+                    metrics::counter!("chat_catchup_replays_total", "outcome" => "recovered").increment(1);
                     (replay.into(), up_to)
                 } else {
+                    metrics::counter!("chat_catchup_replays_total", "outcome" => "not_recovered").increment(1);
                     // Too many bytes to send at once: the same answer as too many events.
                     (CatchUp::not_recovered(CatchUpRefusal::TooFarBehind).into(), 0)
                 }
             }
             // The client reloads history over HTTP; live events continue from here.
-            JoinOutcome::NotRecovered { reason, .. } => (CatchUp::not_recovered(reason).into(), 0),
+            JoinOutcome::NotRecovered { reason, .. } => {
+                metrics::counter!("chat_catchup_replays_total", "outcome" => "not_recovered").increment(1);
+                (CatchUp::not_recovered(reason).into(), 0)
+            }
         };
         let first = ack.and_then(|ack| ack.into_frame(&body).ok());
         // Seq allocation is serialized per chat, so every event up to `replayed_up_to` was in
@@ -238,6 +246,7 @@ impl ChatGateway {
         let chat = parse_chat(&p.chat_id)?;
         let request = SendMessage { chat, text: &p.text, kind: p.kind.as_deref(), client_id: p.client_id.as_deref() };
         let message = self.shared.services.messages.send(user, request).await.map_err(|e| Failure::from(&e))?;
+        metrics::counter!("chat_messages_accepted_total", "transport" => "socketio").increment(1);
         // Sending ends typing in that chat (contract): the others hear the stop right after
         // the `message:new`, which the send has already queued.
         if self.shared.typists.forget_user(user, chat) {
@@ -289,7 +298,10 @@ impl NamespaceHandler for ChatGateway {
         let user = match self.shared.connections.take_event(socket.id()) {
             Verdict::Allowed(user) => user,
             Verdict::Unknown => return reply(ack, &Failure::unauthorized()),
-            Verdict::Refused { retry_after } => return reply(ack, &Failure::rate_limited(retry_after)),
+            Verdict::Refused { retry_after } => {
+                metrics::counter!("chat_rate_limited_total", "kind" => "socket_events").increment(1);
+                return reply(ack, &Failure::rate_limited(retry_after));
+            }
             Verdict::CutOff => {
                 tracing::warn!(socket = %socket.id().as_str(), "disconnected a socket that kept sending events past its budget");
                 return socket.disconnect();

@@ -55,6 +55,7 @@ impl SocketNotifier {
                 None => ns.broadcast_frame_to(room, &frame, None),
             };
         }
+        metrics::counter!("chat_deliveries_total").increment(count as u64);
         count
     }
 

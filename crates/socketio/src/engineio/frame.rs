@@ -43,6 +43,12 @@ impl Frame {
         Self { encoded: Arc::new(encoded), droppable: false, seq: None }
     }
 
+    /// A binary Engine.IO message with no text packet before it (only the plain Engine.IO echo
+    /// of the conformance server sends one; Socket.IO binary always follows a text packet).
+    pub(crate) fn binary(data: Bytes) -> Self {
+        Self::new(ByteString::new(), vec![data])
+    }
+
     /// Marks the frame as expendable (for example a typing indicator): when a client's
     /// outbound queue is full, droppable frames are discarded instead of disconnecting it.
     #[must_use]

@@ -6,11 +6,13 @@
 //! socket or event); that layer receives every new session through
 //! [`engine::SessionHandler`]. The `xtask` tidy test `cycles` enforces the direction.
 //!
-//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `wsframe`
+//! Dependencies inside the layer, bottom to top: `config`, `reason`, `handshake`, `stats`, `wsframe`
 //! (the WebSocket wire format) → `frame` → `queue` → `packet` → `session` → `inbound` →
-//! `engine` → `transport`.
+//! `engine` → `transport`, and `echo` (a plain Engine.IO echo server for the conformance
+//! suites) on `engine`.
 
 pub(crate) mod config;
+pub(crate) mod echo;
 pub(crate) mod engine;
 pub(crate) mod frame;
 pub(crate) mod handshake;
@@ -19,5 +21,6 @@ pub(crate) mod packet;
 pub(crate) mod queue;
 pub(crate) mod reason;
 pub(crate) mod session;
+pub(crate) mod stats;
 pub(crate) mod transport;
 pub(crate) mod wsframe;

@@ -86,7 +86,10 @@ pub(crate) fn encode_payload(items: &VecDeque<Item>, close: bool) -> Bytes {
             // Only queued while a WebSocket carries the session, which polling never drains.
             Item::WebSocket(_) => {}
             Item::Frame(frame) => {
-                push_record(&mut buf, frame.text().as_bytes());
+                // An empty text is a bare binary message (see `Frame::binary`).
+                if !frame.text().is_empty() {
+                    push_record(&mut buf, frame.text().as_bytes());
+                }
                 for attachment in frame.attachments() {
                     let mut record = String::with_capacity(1 + attachment.len().div_ceil(3) * 4);
                     record.push('b');
@@ -164,6 +167,16 @@ mod tests {
         )));
         let body = encode_payload(&items, true);
         assert_eq!(&body[..], b"2\x1e451-[\"e\",{\"_placeholder\":true,\"num\":0}]\x1ebAQID\x1e1");
+    }
+
+    #[test]
+    fn encodes_a_bare_binary_message_as_one_record() {
+        let mut items = VecDeque::new();
+        items.push_back(Item::Frame(Frame::new(ByteString::from_static("4hello"), Vec::new())));
+        items.push_back(Item::Frame(Frame::binary(Bytes::from_static(&[1, 2, 3, 4]))));
+        assert_eq!(&encode_payload(&items, false)[..], b"4hello\x1ebAQIDBA==");
+        let frame = Frame::binary(Bytes::from_static(&[1, 2]));
+        assert_eq!(&frame.websocket_bytes()[..], &[0x82, 2, 1, 2]);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub(crate) struct Outbound {
     /// A writer found the queue empty and waits to be woken by the next push; pushes while it
     /// is busy writing wake nobody, so a burst costs one wake-up, not one per frame.
     writer_waiting: bool,
+    /// Droppable frames discarded to make room since the last [`take_shed`](Self::take_shed).
+    shed: u64,
 }
 
 impl Outbound {
@@ -54,6 +56,7 @@ impl Outbound {
             max_bytes,
             closed: false,
             writer_waiting: false,
+            shed: 0,
         }
     }
 
@@ -101,6 +104,7 @@ impl Outbound {
                     self.frames -= 1;
                     self.bytes -= frame.size();
                     self.items.remove(index);
+                    self.shed += 1;
                 }
                 _ => index += 1,
             }
@@ -128,6 +132,11 @@ impl Outbound {
         } else {
             batch.append(&mut self.items);
         }
+    }
+
+    /// How many droppable frames were discarded to make room since the last call.
+    pub(crate) fn take_shed(&mut self) -> u64 {
+        std::mem::take(&mut self.shed)
     }
 
     /// Whether a writer waits to be woken (cleared: the caller wakes it).
@@ -186,6 +195,9 @@ mod tests {
         queue.push_frame(frame("4msg3")).unwrap();
         assert_eq!(queue.push_frame(frame("4msg4")), Err(PushError::Overflow));
         assert_eq!(texts(&mut queue), ["4msg1", "4msg2", "4msg3"]);
+        // typing1 and typing2 were shed for msg2 and msg3 (typing3 was refused, not shed).
+        assert_eq!(queue.take_shed(), 2);
+        assert_eq!(queue.take_shed(), 0);
         queue.push_frame(frame("4msg5")).unwrap();
     }
 

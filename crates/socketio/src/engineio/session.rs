@@ -23,6 +23,7 @@ use super::{
     packet::ClientPacket,
     queue::{Item, Outbound, PushError},
     reason::DisconnectReason,
+    stats::Counters,
 };
 
 /// Engine.IO messages waiting for the session's dispatcher; bounded so that a client that
@@ -69,6 +70,20 @@ struct TransportState {
     upgrade: Upgrade,
     get_active: bool,
     post_active: bool,
+    /// The client closed a polling session with a close packet (`1`).
+    client_close: ClientClose,
+}
+
+/// What a polling GET owes a client that closed its session with a close packet: the reference
+/// server answers the pending GET with a noop (`6`), and every later one with 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientClose {
+    /// The session was not closed by a close packet over polling.
+    No,
+    /// Closed by the client; the next (or pending) GET gets the noop.
+    NoopOwed,
+    /// The noop was sent; the session is gone as far as the client is concerned.
+    NoopSent,
 }
 
 /// Why a polling request cannot be served.
@@ -103,6 +118,8 @@ pub(crate) struct EngineSession {
     pong: AtomicBool,
     /// Wakes the heartbeat (which runs in the dispatcher's task) when a pong arrives.
     heartbeat: AtomicWaker,
+    /// The server's counters (shed frames, slow consumers).
+    counters: Arc<Counters>,
 }
 
 impl EngineSession {
@@ -112,6 +129,7 @@ impl EngineSession {
         handshake: Handshake,
         outbound: Outbound,
         inbound: Option<mpsc::Sender<Inbound>>,
+        counters: Arc<Counters>,
     ) -> Self {
         Self {
             sid,
@@ -124,6 +142,7 @@ impl EngineSession {
                 upgrade: Upgrade::None,
                 get_active: false,
                 post_active: false,
+                client_close: ClientClose::No,
             }),
             inbound,
             cancel: CancellationToken::new(),
@@ -131,6 +150,7 @@ impl EngineSession {
             close_reason: Mutex::new(None),
             pong: AtomicBool::new(false),
             heartbeat: AtomicWaker::new(),
+            counters,
         }
     }
 
@@ -138,17 +158,22 @@ impl EngineSession {
 
     /// Queues a Socket.IO frame; on overflow the session is closed as a slow consumer.
     pub(crate) fn push_frame(&self, frame: Frame) -> Result<(), PushError> {
-        let (result, wake) = {
+        let (result, wake, shed) = {
             let mut out = self.out.lock();
             let result = out.push_frame(frame);
             let wake = result.is_ok() && out.take_writer_waiting();
-            (result, wake)
+            (result, wake, out.take_shed())
         };
         if wake {
             self.wake_writers();
         }
+        let dropped = shed + u64::from(result == Err(PushError::Dropped));
+        if dropped > 0 {
+            self.counters.frames_dropped(dropped);
+        }
         if result == Err(PushError::Overflow) {
             tracing::debug!(sid = %self.sid, "outbound queue overflow, closing");
+            self.counters.slow_consumer();
             self.close(DisconnectReason::SlowConsumer);
         }
         result
@@ -233,7 +258,15 @@ impl EngineSession {
             ClientPacket::Message(text) => return Some(Inbound::Text(text)),
             ClientPacket::Binary(data) => return Some(Inbound::Binary(data)),
             ClientPacket::Noop => {}
-            ClientPacket::Close => self.close(DisconnectReason::TransportClose),
+            ClientPacket::Close => {
+                {
+                    let mut state = self.transport.lock();
+                    if state.kind == TransportKind::Polling && state.client_close == ClientClose::No {
+                        state.client_close = ClientClose::NoopOwed;
+                    }
+                }
+                self.close(DisconnectReason::TransportClose);
+            }
             // A v4 server never receives pings (the server pings), and `5` is only valid on a
             // WebSocket that is finishing an upgrade.
             ClientPacket::Ping(_) | ClientPacket::Upgrade => self.close(DisconnectReason::ParseError),
@@ -351,6 +384,28 @@ impl EngineSession {
         if state.kind == TransportKind::Polling {
             state.upgrade = Upgrade::None;
         }
+    }
+
+    /// The transport carrying the session now.
+    pub(crate) fn transport_kind(&self) -> TransportKind {
+        self.transport.lock().kind
+    }
+
+    /// Whether the client closed this polling session with a close packet, and whether the
+    /// noop that answers its GET was sent.
+    pub(crate) fn client_close(&self) -> ClientClose {
+        self.transport.lock().client_close
+    }
+
+    /// Takes the noop owed to a client that closed the session: `true` once, for the GET that
+    /// answers with it.
+    pub(crate) fn take_close_noop(&self) -> bool {
+        let mut state = self.transport.lock();
+        if state.client_close == ClientClose::NoopOwed {
+            state.client_close = ClientClose::NoopSent;
+            return true;
+        }
+        false
     }
 
     // ----- heartbeat -----

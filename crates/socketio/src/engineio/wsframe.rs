@@ -65,7 +65,10 @@ fn frame_len(len: usize) -> usize {
 pub(crate) fn message_frames(text: &[u8], attachments: &[Bytes]) -> Bytes {
     let total = frame_len(text.len()) + attachments.iter().map(|a| frame_len(a.len())).sum::<usize>();
     let mut dst = BytesMut::with_capacity(total);
-    put_frame(&mut dst, TEXT, text);
+    // An empty text is no Engine.IO packet (it would be `4` at least): a bare binary message.
+    if !text.is_empty() {
+        put_frame(&mut dst, TEXT, text);
+    }
     for attachment in attachments {
         put_frame(&mut dst, BINARY, attachment);
     }

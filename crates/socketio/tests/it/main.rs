@@ -5,11 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bounds;
+mod engine_io;
 mod events;
 mod handshake;
 mod official_client;
 mod oversize;
 mod polling;
 mod rooms;
+mod stats;
 mod support;
 mod websocket;

@@ -124,3 +124,32 @@ async fn polling_client_that_stops_polling_times_out() {
     let (status, _) = poller.get().await;
     assert_eq!(status, 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_packet_answers_the_pending_poll_with_a_noop() {
+    let server = echo_server(relaxed());
+    let poller = Poller::connected(&server).await;
+    // As the Engine.IO suite does: the GET and the POST carrying the close packet are sent
+    // together, on two connections, so either may be served first; both orders end the same.
+    let (poll, post) = tokio::join!(poller.get(), poller.post("1"));
+    assert_eq!(post, (200, "ok".to_owned()));
+    assert_eq!(poll, (200, "6".to_owned()));
+    // Then the session is gone.
+    let (status, body) = poller.get().await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["code"], 1);
+    server.wait_until_empty().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_right_after_the_close_packet_still_gets_the_noop() {
+    let server = echo_server(relaxed());
+    let poller = Poller::connected(&server).await;
+    poller.post_ok("1").await;
+    assert_eq!(poller.get().await, (200, "6".to_owned()));
+    let (status, _) = poller.get().await;
+    assert_eq!(status, 400);
+    let (status, _) = poller.post("42[\"message\",1]").await;
+    assert_eq!(status, 400);
+    server.wait_until_empty().await;
+}

@@ -240,6 +240,8 @@ async fn slow_consumer_is_disconnected_without_stalling_the_broadcast() {
     let io = server.io.clone();
     wait_for("the slow consumer to be dropped", move || io.session_count() == 1).await;
     assert_eq!(ns.room_size("all"), 1);
+    let stats = server.io.stats();
+    assert_eq!((stats.slow_consumers, stats.websocket_sessions, stats.dropped_frames), (1, 1, 0));
     fast.send("421[\"join\",\"r\"]").await;
     fast.expect_text("431[{\"success\":true}]").await;
 }

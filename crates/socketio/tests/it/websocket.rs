@@ -76,3 +76,34 @@ async fn failed_probe_leaves_the_session_on_polling() {
     poller.post_ok("42[\"message\",2]").await;
     assert_eq!(poller.packets().await, ["42[\"message-back\",2]"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_websocket_for_an_upgraded_session_is_accepted_then_closed() {
+    let server = echo_server(relaxed());
+    let poller = Poller::connected(&server).await;
+    let url = server.ws_url(&format!("EIO=4&transport=websocket&sid={}", poller.sid));
+    let mut ws = WsClient::connect(&url).await;
+    ws.send("2probe").await;
+    ws.expect_text("3probe").await;
+    ws.send("5").await;
+
+    // The handshake succeeds (no HTTP error for the client to report), then the server closes.
+    let mut second = WsClient::connect(&url).await;
+    second.expect_closed().await;
+
+    // The session goes on over the first WebSocket.
+    ws.send("42[\"message\",1]").await;
+    ws.expect_text("42[\"message-back\",1]").await;
+    assert_eq!(server.io.session_count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_websocket_for_a_websocket_session_is_accepted_then_closed() {
+    let server = echo_server(relaxed());
+    let (mut ws, open) = WsClient::open(&server).await;
+    let sid = open["sid"].as_str().unwrap();
+    let mut second = WsClient::connect(&server.ws_url(&format!("EIO=4&transport=websocket&sid={sid}"))).await;
+    second.expect_closed().await;
+    ws.send("40").await;
+    ws.expect_text_prefix("40{\"sid\":").await;
+}

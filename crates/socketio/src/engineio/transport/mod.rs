@@ -17,13 +17,17 @@ use actix_web::{
 };
 
 use self::request::{EioError, EioQuery};
-use super::{engine::Engine, session::TransportKind};
+use super::{
+    engine::Engine,
+    session::{ClientClose, TransportKind},
+};
 
-/// Mounts the Engine.IO endpoint (`/socket.io/`: polling GET and POST, WebSocket upgrade on
-/// GET) for `engine` on an actix-web app.
-pub(crate) fn service(engine: Arc<Engine>) -> impl FnOnce(&mut web::ServiceConfig) {
+/// Mounts the Engine.IO endpoint at `path` (`/socket.io`, or `/engine.io` for a plain
+/// Engine.IO server; with and without the trailing slash): polling GET and POST, WebSocket
+/// upgrade on GET, for `engine` on an actix-web app.
+pub(crate) fn service(engine: Arc<Engine>, path: &'static str) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.service(web::resource(["/socket.io/", "/socket.io"]).route(web::route().to(
+        cfg.service(web::resource([format!("{path}/"), path.to_owned()]).route(web::route().to(
             move |req: HttpRequest, body: web::Payload| {
                 let engine = Arc::clone(&engine);
                 async move { handle(&engine, &req, body).await }
@@ -79,6 +83,11 @@ async fn route(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> H
     let Some(session) = engine.session(&sid) else {
         return EioError::UnknownSid.response();
     };
+    let polling_get = transport == TransportKind::Polling && req.method() == Method::GET;
+    if session.client_close() != ClientClose::No && !polling_get {
+        // Closed by the client and only kept for the GET that gets the noop.
+        return EioError::UnknownSid.response();
+    }
     match transport {
         TransportKind::WebSocket if is_upgrade => websocket::upgrade(engine, session, req, body),
         TransportKind::WebSocket => EioError::BadRequest.response(),

@@ -12,7 +12,7 @@ use crate::engineio::{
     handshake::Handshake,
     packet,
     reason::DisconnectReason,
-    session::{EngineSession, PollRefusal, TransportKind},
+    session::{ClientClose, EngineSession, PollRefusal, TransportKind},
 };
 
 fn text(body: Bytes) -> HttpResponse {
@@ -30,6 +30,10 @@ pub(super) fn handshake(engine: &Arc<Engine>, req: &HttpRequest) -> HttpResponse
 
 /// A long-polling GET: waits until something is queued, then answers with all of it.
 pub(super) async fn poll(session: Arc<EngineSession>) -> HttpResponse {
+    if session.client_close() == ClientClose::NoopSent {
+        // The client closed the session and its GET got the noop: the session is gone.
+        return EioError::UnknownSid.response();
+    }
     let _guard = match session.begin_poll() {
         Ok(guard) => guard,
         Err(PollRefusal::WrongTransport | PollRefusal::Overlap) => return EioError::BadRequest.response(),
@@ -44,6 +48,11 @@ pub(super) async fn poll(session: Arc<EngineSession>) -> HttpResponse {
             return text(Bytes::from_static(packet::NOOP.as_bytes()));
         };
         let closed = session.is_closed();
+        if closed && session.take_close_noop() {
+            // The client's close packet: the reference server ends the pending poll with a noop
+            // (what was still queued is of no use to a client that is leaving).
+            return text(Bytes::from_static(packet::NOOP.as_bytes()));
+        }
         if !items.is_empty() || closed {
             return text(packet::encode_payload(&items, closed));
         }

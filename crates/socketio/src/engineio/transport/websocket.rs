@@ -50,13 +50,17 @@ pub(super) fn upgrade(
     req: &HttpRequest,
     body: web::Payload,
 ) -> HttpResponse {
-    if !session.begin_upgrade() {
-        return EioError::BadRequest.response();
-    }
     let Some(mut response) = handshake(req) else {
-        session.abort_upgrade();
         return EioError::BadRequest.response();
     };
+    if !session.begin_upgrade() {
+        // Already upgraded, upgrading, or a WebSocket session from the start: like the reference
+        // server, accept the connection and close it at once (a refused handshake would be
+        // reported as an error by clients). The session is left alone.
+        let link = Arc::new(ProbeLink::default());
+        link.close();
+        return response.streaming(WsBody::new(session, Some(link)));
+    }
     let reader = WsReader::new(body, engine.config.max_payload);
     let link = Arc::new(ProbeLink::default());
     actix_web::rt::spawn(probe(Arc::clone(&session), reader, Arc::clone(&link), engine.config.upgrade_timeout));
