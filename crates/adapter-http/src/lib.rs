@@ -10,6 +10,7 @@ mod auth;
 mod dto;
 mod error;
 mod health;
+pub mod openapi;
 mod routes;
 
 use std::net::IpAddr;
@@ -119,8 +120,11 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/api/chats/{chatId}", "GET").route(web::get().to(routes::get_chat)))
             .service(resource("/api/chats/{chatId}/messages", "GET").route(web::get().to(routes::history)))
             .service(resource("/api/messages", "POST").route(web::post().to(routes::send_message)))
-            .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history)))
+            .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history_alias)))
             .service(resource("/api/messages/{id}", "DELETE").route(web::delete().to(routes::delete_message)))
+            .service(resource(openapi::DOCUMENT_PATH, "GET").route(web::get().to(openapi::docs_json)))
+            .service(openapi::swagger_ui())
+            .service(resource("/api/docs", "GET").route(web::get().to(openapi::docs_redirect)))
             .default_service(web::to(|req: HttpRequest| async move { Err::<(), _>(ApiError::route_not_found(&req)) }));
     }
 }
