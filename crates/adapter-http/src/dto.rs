@@ -16,8 +16,13 @@ pub(crate) struct RegisterBody {
     /// Trimmed and lowercased; unique among users.
     #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// 1 to 64 characters once trimmed, no control characters, no `<`, `>` or `&`.
-    #[schema(min_length = 1, max_length = 64)]
+    /// 1 to 64 characters once trimmed, no control characters, no `<`, `>` or `&` (the
+    /// pattern: none of those anywhere, and something besides white space).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f<>&]*[^\s\u0000-\u001f\u007f-\u009f<>&][^\u0000-\u001f\u007f-\u009f<>&]*$"
+    )]
     pub username: String,
     #[schema(min_length = 8, max_length = 256)]
     pub password: String,
@@ -75,7 +80,7 @@ pub(crate) struct SendMessageBody {
     chat: String,
     /// At most 10,000 characters as sent; every HTML tag is removed and the rest HTML-escaped;
     /// nothing but white space left is 400.
-    #[schema(min_length = 1, max_length = 10000)]
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub text: String,
     /// `text` when absent.
     #[serde(default, rename = "type")]
@@ -105,7 +110,7 @@ pub(crate) struct HistoryQuery {
     limit: Option<String>,
     /// Skip this many newest messages (not with `before`).
     #[serde(default)]
-    #[param(value_type = Option<u64>, minimum = 0)]
+    #[param(value_type = Option<u64>, format = "uint64", minimum = 0, maximum = 18_446_744_073_709_551_615_usize)]
     skip: Option<String>,
     /// Messages older than this one, which must be a message of this chat (not with `skip`).
     #[serde(default)]

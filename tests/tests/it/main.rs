@@ -8,6 +8,7 @@
 mod cluster;
 mod http;
 mod mongo_faults;
+mod openapi;
 mod restart;
 mod socketio_js;
 mod socketio_py;

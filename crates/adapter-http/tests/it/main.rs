@@ -10,5 +10,6 @@ mod auth_limits;
 mod chats;
 mod helpers;
 mod messages;
+mod openapi;
 mod routing;
 mod search;
