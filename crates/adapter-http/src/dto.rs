@@ -5,36 +5,59 @@ use std::str::FromStr;
 
 use chat_domain::{ChatId, MessageId, PageCursor, PageLimit, UserId};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::error::ApiError;
+use crate::openapi::IdInput;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegisterBody {
+    /// Trimmed and lowercased; unique among users.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 1 to 64 characters once trimmed, no control characters, no `<`, `>` or `&` (the
+    /// pattern: none of those anywhere, and something besides white space).
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f<>&]*[^\s\u0000-\u001f\u007f-\u009f<>&][^\u0000-\u001f\u007f-\u009f<>&]*$"
+    )]
     pub username: String,
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+/// Formats are not checked: input that cannot name an account is `invalid credentials` (401).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct LoginBody {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct SearchQuery {
+    /// Part of a username (ignoring case) or a whole email; trimmed, at most 100 characters;
+    /// missing or empty lists everyone else (up to 20).
     #[serde(default)]
+    #[param(max_length = 100)]
     pub search: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateChatBody {
+    /// The other members (the caller is added when absent; repeats are dropped). Two people
+    /// make a 1:1 chat, which is unique per pair; at most `MAX_GROUP_SIZE` (100) members in
+    /// all, the caller included.
+    #[schema(value_type = Vec<IdInput>, min_items = 1)]
     participants: Vec<String>,
+    /// Trimmed and sanitized like message text, at most 100 characters; blank means unnamed.
     #[serde(default)]
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 
@@ -49,14 +72,23 @@ impl CreateChatBody {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct SendMessageBody {
+    /// The chat's id.
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     chat: String,
+    /// At most 10,000 characters as sent; every HTML tag is removed and the rest HTML-escaped;
+    /// nothing but white space left is 400.
+    #[schema(min_length = 1, max_length = 10000, pattern = r"\S")]
     pub text: String,
+    /// `text` when absent.
     #[serde(default, rename = "type")]
+    #[schema(value_type = Option<wire::MessageType>)]
     pub kind: Option<String>,
+    /// Makes retries safe: a repeated `clientId` from the same sender returns the stored message.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     pub client_id: Option<String>,
 }
 
@@ -68,14 +100,21 @@ impl SendMessageBody {
 
 /// `?limit=&skip=` or `?limit=&before=`. Values are taken as text and parsed here, so each
 /// mistake gets its own message.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct HistoryQuery {
+    /// How many messages, 1 to 100; 50 when absent.
     #[serde(default)]
+    #[param(value_type = Option<u8>, minimum = 1, maximum = 100)]
     limit: Option<String>,
+    /// Skip this many newest messages (not with `before`).
     #[serde(default)]
+    #[param(value_type = Option<u64>, format = "uint64", minimum = 0, maximum = 18_446_744_073_709_551_615_usize)]
     skip: Option<String>,
+    /// Messages older than this one, which must be a message of this chat (not with `skip`).
     #[serde(default)]
+    #[param(value_type = Option<String>, pattern = "^[0-9a-fA-F]{24}$")]
     before: Option<String>,
 }
 

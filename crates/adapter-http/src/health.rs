@@ -69,6 +69,29 @@ fn overall(components: &[Component]) -> (&'static str, bool) {
     }
 }
 
+/// The body of `/health`, for the OpenAPI document only: `status`, then one field per component.
+#[derive(utoipa::ToSchema)]
+#[schema(as = Health)]
+#[allow(dead_code)]
+struct HealthBody {
+    /// `ok`, `degraded` (an optional component is down) or `down` (an essential one is).
+    #[schema(pattern = "^(ok|degraded|down)$")]
+    status: String,
+    /// The embedded store or MongoDB: `ok` or `down`.
+    #[schema(pattern = "^(ok|down)$")]
+    storage: Option<String>,
+    /// Only in cluster mode (`REDIS_URL`): `ok` or `down`.
+    #[schema(pattern = "^(ok|down)$")]
+    redis: Option<String>,
+}
+
+#[utoipa::path(
+    get, path = "/health", tag = "operations",
+    responses(
+        (status = 200, description = "The node serves (`ok`, or `degraded` without Redis).", body = HealthBody),
+        (status = 503, description = "The node cannot serve (its store is down).", body = HealthBody),
+    ),
+)]
 pub(crate) async fn health(state: web::Data<HttpState>) -> HttpResponse {
     let components = match &state.health {
         Some(check) => check.check().await,

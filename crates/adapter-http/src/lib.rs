@@ -12,6 +12,7 @@ mod error;
 mod groups;
 mod health;
 mod metrics;
+pub mod openapi;
 mod receipts;
 mod routes;
 
@@ -134,7 +135,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             )
             .service(resource("/api/chats/{chatId}/messages", "GET").route(web::get().to(routes::history)))
             .service(resource("/api/messages", "POST").route(web::post().to(routes::send_message)))
-            .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history)))
+            .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history_alias)))
             .service(
                 resource("/api/messages/{id}", "PATCH, DELETE")
                     .route(web::patch().to(groups::edit_message))
@@ -143,6 +144,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/api/chats/{chatId}/read", "POST").route(web::post().to(receipts::read)))
             .service(resource("/api/chats/{chatId}/delivered", "POST").route(web::post().to(receipts::delivered)))
             .service(resource("/api/messages/{id}/status", "PATCH").route(web::patch().to(receipts::update_status)))
+            .service(resource(openapi::DOCUMENT_PATH, "GET").route(web::get().to(openapi::docs_json)))
+            .service(openapi::swagger_ui())
+            .service(resource("/api/docs", "GET").route(web::get().to(openapi::docs_redirect)))
             .default_service(web::to(|req: HttpRequest| async move { Err::<(), _>(ApiError::route_not_found(&req)) }));
     }
 }

@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub mod acks;
 pub mod delivery;
 mod groups;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod receipts;
 mod time;
 
@@ -101,15 +103,19 @@ pub mod optional_timestamp {
 
 /// A user account as clients see it; never carries the password hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct User {
     #[serde(rename = "_id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub id: String,
     pub email: String,
     pub username: String,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub created_at: Timestamp,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub updated_at: Timestamp,
 }
 
@@ -127,12 +133,15 @@ impl From<&chat_domain::User> for User {
 
 /// Another user as a search shows them: no email, so that searching cannot harvest addresses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct PublicUser {
     #[serde(rename = "_id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub id: String,
     pub username: String,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub created_at: Timestamp,
 }
 
@@ -144,6 +153,7 @@ impl From<&chat_domain::User> for PublicUser {
 
 /// The `type` of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Text,
@@ -165,6 +175,7 @@ impl From<chat_domain::MessageKind> for MessageType {
 
 /// The delivery `status` of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageStatus {
     Sent,
@@ -184,11 +195,15 @@ impl From<chat_domain::MessageStatus> for MessageStatus {
 
 /// A message; `clientId` appears only when the sender gave one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     #[serde(rename = "_id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub sender: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub chat: String,
     pub text: String,
     #[serde(rename = "type")]
@@ -196,14 +211,18 @@ pub struct Message {
     pub status: MessageStatus,
     pub is_deleted: bool,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub created_at: Timestamp,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub updated_at: Timestamp,
     pub seq: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(nullable = false))]
     pub client_id: Option<String>,
     /// The time of the last edit, `null` if never edited.
     #[serde(default, with = "optional_timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<openapi::Timestamp>, required = true))]
     pub edited_at: Option<Timestamp>,
 }
 
@@ -232,18 +251,26 @@ impl From<&chat_domain::Message> for Message {
 
 /// A chat; `name` and `lastMessage` are `null` when absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
     #[serde(rename = "_id")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub id: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub name: Option<String>,
     pub is_group: bool,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<openapi::ObjectId>))]
     pub participants: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::ObjectId))]
     pub created_by: String,
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_message: Option<Message>,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub created_at: Timestamp,
     #[serde(with = "timestamp")]
+    #[cfg_attr(feature = "openapi", schema(value_type = openapi::Timestamp))]
     pub updated_at: Timestamp,
     /// The chat's highest seq so far.
     #[serde(default)]
@@ -382,6 +409,7 @@ impl From<&chat_domain::ChatEvent> for ChatEvent {
 
 /// What register and login answer: `{accessToken, user}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSession {
     pub access_token: String,
@@ -396,6 +424,7 @@ impl From<&chat_domain::Session> for AuthSession {
 
 /// A page of a chat's history: `{messages, hasMore}`, messages oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MessagePage {
     pub messages: Vec<Message>,
@@ -410,6 +439,7 @@ impl From<&chat_domain::MessagePage> for MessagePage {
 
 /// `{"success": true}`, the answer of a delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Success {
     pub success: bool,
 }
@@ -421,6 +451,7 @@ impl Success {
 /// The NestJS error body every HTTP error carries:
 /// `{"statusCode": 400, "error": "Bad Request", "message": "text must not be empty"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     pub status_code: u16,

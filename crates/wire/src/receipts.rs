@@ -9,8 +9,10 @@ use crate::id_string;
 
 /// One participant's markers, as a Chat's `receipts` lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptEntry {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ObjectId))]
     pub user_id: String,
     pub delivered_seq: u64,
     pub read_seq: u64,
@@ -59,8 +61,10 @@ impl ChatUnread {
 
 /// The reply of `POST /api/chats/:chatId/read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReadReply {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ObjectId))]
     pub chat_id: String,
     pub read_seq: u64,
     pub unread_count: u64,
@@ -68,8 +72,10 @@ pub struct ReadReply {
 
 /// The reply of `POST /api/chats/:chatId/delivered`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveredReply {
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::openapi::ObjectId))]
     pub chat_id: String,
     pub delivered_seq: u64,
 }

@@ -10,6 +10,7 @@ mod cluster_js;
 mod http;
 mod metrics;
 mod mongo_faults;
+mod openapi;
 mod restart;
 mod socketio_js;
 mod socketio_py;

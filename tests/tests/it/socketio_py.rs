@@ -15,12 +15,12 @@ use e2e::{Backend, Server};
 use tempfile::TempDir;
 
 /// The workspace root (this package lives in `tests/`).
-fn root() -> &'static Path {
+pub(crate) fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
 /// The interpreter with the suite's packages; panics with instructions when there is none.
-fn python() -> PathBuf {
+pub(crate) fn python() -> PathBuf {
     if let Some(path) = env::var_os("CHAT_TEST_PYTHON") {
         let path = PathBuf::from(path);
         assert!(path.is_file(), "CHAT_TEST_PYTHON={} does not exist", path.display());
@@ -41,7 +41,7 @@ fn python() -> PathBuf {
         })
 }
 
-fn output(command: &mut Command) -> Output {
+pub(crate) fn output(command: &mut Command) -> Output {
     let described = format!("{command:?}");
     command.output().unwrap_or_else(|e| panic!("cannot run {described}: {e}"))
 }

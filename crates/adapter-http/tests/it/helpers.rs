@@ -279,6 +279,16 @@ where
         Reply { status, headers, body, text }
     }
 
+    /// `GET path` for a body that need not be JSON (`body` is `Null`; read `text`).
+    pub async fn get_page(&self, path: &str) -> Reply {
+        let response = test::call_service(&self.service, TestRequest::get().uri(path).to_request()).await;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = test::read_body(response).await;
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Reply { status, headers, body: Value::Null, text }
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
         self.call(with_token(TestRequest::get().uri(path), token)).await
     }

@@ -11,6 +11,7 @@ mod chats;
 mod groups;
 mod helpers;
 mod messages;
+mod openapi;
 mod receipts;
 mod routing;
 mod search;
