@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -78,6 +78,12 @@ CREATE UNIQUE INDEX messages_by_chat_seq ON messages (chat_id, seq);
 CREATE UNIQUE INDEX messages_by_sender_client_id ON messages (sender_id, client_id) WHERE client_id IS NOT NULL;
 -- Catch-up on deletes.
 CREATE INDEX messages_by_chat_deleted_seq ON messages (chat_id, deleted_seq) WHERE deleted_seq IS NOT NULL;
+";
+
+/// Version 2. Each user's token version (see `UserRepository::token_version`): a logout adds
+/// one, revoking every token issued before. Existing users start at 0, as their tokens do.
+const V2: &str = "
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0 CHECK (token_version >= 0);
 ";
 
 /// Settings of the one connection that writes to a database file: WAL (readers do not block

@@ -14,6 +14,9 @@ pub enum DomainEvent {
     ChatCreated(Chat),
     /// Delivered to the chat's room, except to the typist's own connections.
     Typing { chat: ChatId, user: UserId, is_typing: bool },
+    /// The user logged out: every token issued to it so far is revoked. Every node disconnects
+    /// the user's open sockets.
+    TokensRevoked { user: UserId },
 }
 
 /// A persisted event in a chat's sequence, replayed to a client catching up.

@@ -11,6 +11,7 @@ pub mod fakes;
 pub mod id;
 pub mod model;
 pub mod ports;
+pub mod security_log;
 pub mod services;
 pub mod text;
 pub mod time;

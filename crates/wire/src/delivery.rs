@@ -36,6 +36,11 @@ pub struct Delivery {
     /// event its replay already holds, whichever node the event came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seq: Option<u64>,
+    /// Rooms whose sockets are disconnected (a DISCONNECT packet from the server, after which
+    /// the official client does not reconnect by itself): a logged-out user's personal room.
+    /// Such a delivery has no `rooms`, so a node too old to know this field delivers nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disconnect_rooms: Vec<String>,
 }
 
 /// Decides where a domain event goes and serializes its payload in the contract's shape.
@@ -49,6 +54,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: Some(m.seq),
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -57,6 +63,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: Some(*seq),
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::ChatCreated(chat) => Delivery {
             rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
@@ -65,6 +72,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: None,
             droppable: false,
             seq: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::Typing { chat, user, is_typing } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -73,6 +81,16 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             except_room: Some(user_room(*user)),
             droppable: true,
             seq: None,
+            disconnect_rooms: Vec::new(),
+        },
+        DomainEvent::TokensRevoked { user } => Delivery {
+            rooms: Vec::new(),
+            event: crate::events::TOKENS_REVOKED.to_owned(),
+            data: to_raw_value(&serde_json::Value::Null)?,
+            except_room: None,
+            droppable: false,
+            seq: None,
+            disconnect_rooms: vec![user_room(*user)],
         },
     })
 }
@@ -114,10 +132,23 @@ mod tests {
     }
 
     #[test]
+    fn a_logout_disconnects_the_users_room_and_sends_nothing() {
+        let user = UserId::generate(1);
+        let delivery = route(&DomainEvent::TokensRevoked { user }).unwrap();
+        assert_eq!(delivery.disconnect_rooms, vec![user_room(user)]);
+        assert!(delivery.rooms.is_empty(), "an older node delivers it to nobody");
+        let json = serde_json::to_string(&delivery).unwrap();
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.disconnect_rooms, vec![user_room(user)]);
+        assert!(back.rooms.is_empty());
+    }
+
+    #[test]
     fn fields_missing_from_an_older_node_take_their_defaults() {
         let back: Delivery = serde_json::from_str(r#"{"rooms":["r"],"event":"e","data":{"a":1}}"#).unwrap();
         assert_eq!(back.except_room, None);
         assert!(!back.droppable);
         assert_eq!(back.seq, None);
+        assert!(back.disconnect_rooms.is_empty());
     }
 }

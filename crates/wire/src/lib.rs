@@ -37,6 +37,9 @@ pub mod events {
     pub const MESSAGE_NEW: &str = "message:new";
     pub const MESSAGE_TYPING: &str = "message:typing";
     pub const MESSAGE_DELETED: &str = "message:deleted";
+    /// The name a logout's delivery carries. It is never sent to a client: that delivery
+    /// targets no room and disconnects the user's sockets instead.
+    pub const TOKENS_REVOKED: &str = "auth:revoked";
 }
 
 /// An id as the contract shows it, in a `String` of exactly its 24 characters.
@@ -326,7 +329,7 @@ impl From<&chat_domain::MessagePage> for MessagePage {
     }
 }
 
-/// `{"success": true}`, the answer of a delete.
+/// `{"success": true}`, the answer of a delete and of a logout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Success {
     pub success: bool,

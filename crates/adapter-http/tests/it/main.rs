@@ -9,6 +9,7 @@ mod auth;
 mod auth_limits;
 mod chats;
 mod helpers;
+mod logout;
 mod messages;
 mod routing;
 mod search;

@@ -9,6 +9,7 @@ use crate::event::DomainEvent;
 use crate::id::{ChatId, UserId};
 use crate::model::{direct_key, Chat, ChatInserted, ChatView, MAX_PARTICIPANTS};
 use crate::ports::{AttemptKey, AttemptLimiter, NoAttemptLimit};
+use crate::security_log::{Incident, SecurityLog, Source};
 use crate::text::ChatName;
 use crate::time::id_seconds;
 
@@ -21,6 +22,7 @@ pub struct ChatService {
     ports: Ports,
     config: Arc<ServicesConfig>,
     attempts: Arc<dyn AttemptLimiter>,
+    security: SecurityLog,
 }
 
 impl Services {
@@ -34,8 +36,12 @@ impl Services {
 }
 
 impl ChatService {
-    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>) -> Self {
-        Self { ports, config, attempts: Arc::new(NoAttemptLimit) }
+    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>, security: SecurityLog) -> Self {
+        Self { ports, config, attempts: Arc::new(NoAttemptLimit), security }
+    }
+
+    pub(super) fn security(&self) -> &SecurityLog {
+        &self.security
     }
 
     /// Most participants a chat may have: the configured group size, never above the model's
@@ -86,10 +92,10 @@ impl ChatService {
                 return Ok((existing, false));
             }
         }
-        self.attempts
-            .acquire(&AttemptKey::ChatCreate(caller))
-            .await
-            .map_err(|limited| Error::RateLimited { retry_after: limited.retry_after })?;
+        if let Err(limited) = self.attempts.acquire(&AttemptKey::ChatCreate(caller)).await {
+            self.security.record(Incident::UserLimited, Source::User(caller));
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
         let now = self.ports.clock.now();
         let chat = Chat {
             id: ChatId::generate(id_seconds(now)),
