@@ -84,6 +84,12 @@ impl FakeTokens {
         })
     }
 
+    /// A token with exactly these claims (times in the future, versions, users that do not
+    /// exist), as a signing node could have issued it.
+    pub fn mint_claims(&self, claims: TokenClaims) -> String {
+        self.store(claims)
+    }
+
     fn store(&self, claims: TokenClaims) -> String {
         let mut issued = self.issued.lock().unwrap();
         let token = format!("fake-token-{}-{}-{}", issued.len(), claims.user, claims.expires_at.timestamp_millis());

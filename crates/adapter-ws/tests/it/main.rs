@@ -12,5 +12,6 @@ mod auth;
 mod catch_up;
 mod join;
 mod limits;
+mod logout;
 mod send;
 mod typing;
