@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod cycles;
+mod deny;
 mod provision;
 #[cfg(test)]
 mod tidy;
@@ -19,8 +20,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("provision") => provision::all(&root()).map(|_| ()),
         Some("bench") => bench(&args[1..]),
+        Some("deny") => deny::check(&root()),
         _ => {
-            eprintln!("usage: cargo xtask <test|provision|bench> [args passed to cargo test]");
+            eprintln!("usage: cargo xtask <test|provision|bench|deny> [args passed to cargo test]");
             return ExitCode::from(2);
         }
     };
@@ -55,11 +57,13 @@ fn run(cmd: &mut Command) -> Result {
     }
 }
 
-/// Format check, clippy with warnings denied, then every test in the workspace with the
+/// Format check, clippy with warnings denied, cargo deny (advisories, licenses, duplicate
+/// versions, sources; offline), then every test in the workspace with the
 /// services the tests need provisioned and their locations passed in the environment.
 fn test(extra: &[String]) -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    deny::check(&root())?;
     let services = provision::all(&root())?;
     // The end-to-end suites start the real binaries, so build them first.
     run(cargo().args(["build", "--locked", "-p", "app", "-p", "socketio", "--bins", "--examples"]))?;

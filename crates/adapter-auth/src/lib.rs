@@ -31,6 +31,10 @@ struct Claims {
     exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     nbf: Option<i64>,
+    /// The user's token version at issue (a logout moves the stored one past it); tokens
+    /// issued before versions existed have none, which reads as 0.
+    #[serde(default)]
+    ver: u64,
 }
 
 /// Issues HS256 JWTs with `sub` = user id, `iat` and `exp`, and checks their signatures. It
@@ -72,10 +76,11 @@ fn seconds(secs: i64) -> Option<Timestamp> {
 }
 
 impl TokenService for JwtTokens {
-    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError> {
+    fn issue(&self, user: UserId, version: u64, issued_at: Timestamp) -> Result<String, StoreError> {
         let iat = issued_at.timestamp();
         let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        let claims = Claims { sub: user.to_string(), iat: Some(iat), exp: iat.saturating_add(ttl), nbf: None };
+        let claims =
+            Claims { sub: user.to_string(), iat: Some(iat), exp: iat.saturating_add(ttl), nbf: None, ver: version };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(StoreError::other)
     }
 
@@ -91,6 +96,7 @@ impl TokenService for JwtTokens {
             issued_at: optional(claims.iat)?,
             expires_at: seconds(claims.exp)?,
             not_before: optional(claims.nbf)?,
+            version: claims.ver,
         })
     }
 }
@@ -128,11 +134,17 @@ mod tests {
     fn a_token_carries_its_user_and_times() {
         let user = UserId::generate(1);
         let t = tokens(60);
-        let token = t.issue(user, at(1_795_633_980) + chrono::TimeDelta::milliseconds(123)).unwrap();
+        let token = t.issue(user, 3, at(1_795_633_980) + chrono::TimeDelta::milliseconds(123)).unwrap();
         let claims = t.decode(&token).unwrap();
         assert_eq!(
             claims,
-            TokenClaims { user, issued_at: Some(at(1_795_633_980)), expires_at: at(1_795_634_040), not_before: None }
+            TokenClaims {
+                user,
+                issued_at: Some(at(1_795_633_980)),
+                expires_at: at(1_795_634_040),
+                not_before: None,
+                version: 3
+            }
         );
     }
 
@@ -140,7 +152,7 @@ mod tests {
     fn decoding_judges_the_signature_not_the_time() {
         // Expired long ago, by the wall clock: judging that is the domain's job, on its clock.
         let user = UserId::generate(1);
-        let old = tokens(0).issue(user, at(1_000_000_000)).unwrap();
+        let old = tokens(0).issue(user, 0, at(1_000_000_000)).unwrap();
         assert_eq!(tokens(60).decode(&old).map(|c| c.expires_at), Some(at(1_000_000_000)));
     }
 
@@ -148,7 +160,7 @@ mod tests {
     fn rejects_forged_and_garbage_tokens() {
         let user = UserId::generate(1);
         let other = JwtTokens::new(b"another-secret-another-secret-xx", Duration::from_secs(60))
-            .issue(user, at(1_795_633_980))
+            .issue(user, 0, at(1_795_633_980))
             .unwrap();
         assert!(tokens(60).decode(&other).is_none(), "forged");
         assert!(tokens(60).decode("not.a.jwt").is_none());
@@ -162,6 +174,7 @@ mod tests {
         let with_nbf = sign(&Raw { sub, exp: Some(2_000_000_000), nbf: Some(1_900_000_000) });
         let claims = tokens(60).decode(&with_nbf).unwrap();
         assert_eq!((claims.issued_at, claims.not_before), (None, Some(at(1_900_000_000))));
+        assert_eq!(claims.version, 0, "a token without `ver` (issued before versions) is at version 0");
         assert!(tokens(60).decode(&sign(&Raw { sub, exp: None, nbf: None })).is_none(), "no exp");
         assert!(tokens(60).decode(&sign(&Raw { sub: None, exp: Some(2_000_000_000), nbf: None })).is_none(), "no sub");
         let bad_sub = sign(&Raw { sub: Some("nope"), exp: Some(2_000_000_000), nbf: None });

@@ -114,6 +114,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/health", "GET").route(web::get().to(health::health)))
             .service(resource("/api/auth/register", "POST").route(web::post().to(routes::register)))
             .service(resource("/api/auth/login", "POST").route(web::post().to(routes::login)))
+            .service(resource("/api/auth/logout", "POST").route(web::post().to(routes::logout)))
             .service(resource("/api/users/me", "GET").route(web::get().to(routes::me)))
             .service(resource("/api/users", "GET").route(web::get().to(routes::search_users)))
             .service(

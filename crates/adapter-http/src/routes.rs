@@ -59,6 +59,13 @@ pub(crate) async fn login(req: HttpRequest, state: State, body: web::Json<LoginB
     Ok(HttpResponse::Ok().json(wire::AuthSession::from(&session)))
 }
 
+/// Revokes every token of the caller issued until now (this one included), on every node, and
+/// disconnects the caller's sockets. `{success: true}`.
+pub(crate) async fn logout(caller: Caller, state: State) -> Reply {
+    state.services.auth.logout(caller.0).await?;
+    Ok(HttpResponse::Ok().json(wire::Success::YES))
+}
+
 #[utoipa::path(
     get, path = "/api/users/me", summary = "The caller's account", tag = "users", security(("bearer" = [])),
     responses(

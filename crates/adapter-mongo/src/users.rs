@@ -6,7 +6,8 @@ use chat_domain::model::User;
 use chat_domain::ports::{InsertUserError, UserRepository};
 use chat_domain::{Email, UserId};
 use futures_util::TryStreamExt;
-use mongodb::bson::{doc, Document};
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::ReturnDocument;
 
 use crate::documents::{user_oid, UserDoc};
 use crate::error::{is_duplicate_key, store_error, DriverResultExt};
@@ -66,6 +67,43 @@ impl UserRepository for MongoStore {
             .await
             .store()?;
         docs.into_iter().map(User::try_from).collect()
+    }
+
+    async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        // On every authenticated request: a point lookup on `_id`, one field back.
+        let found = self
+            .users
+            .clone_with_type::<Document>()
+            .find_one(doc! { "_id": user_oid(id) })
+            .projection(doc! { TOKEN_VERSION: 1 })
+            .await
+            .store()?;
+        Ok(found.as_ref().map(stored_version))
+    }
+
+    async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        let updated = self
+            .users
+            .clone_with_type::<Document>()
+            .find_one_and_update(doc! { "_id": user_oid(id) }, doc! { "$inc": { TOKEN_VERSION: 1_i64 } })
+            .projection(doc! { TOKEN_VERSION: 1 })
+            .return_document(ReturnDocument::After)
+            .await
+            .store()?;
+        Ok(updated.as_ref().map(stored_version))
+    }
+}
+
+/// The field of a user document holding its token version; absent (users stored before it
+/// existed, and new users) means 0.
+const TOKEN_VERSION: &str = "tokenVersion";
+
+/// The token version of a user document: absent or not a non-negative integer reads as 0.
+fn stored_version(user: &Document) -> u64 {
+    match user.get(TOKEN_VERSION) {
+        Some(Bson::Int64(v)) => u64::try_from(*v).unwrap_or(0),
+        Some(Bson::Int32(v)) => u64::try_from(*v).unwrap_or(0),
+        _ => 0,
     }
 }
 

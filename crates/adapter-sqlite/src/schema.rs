@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -113,6 +113,12 @@ CREATE TABLE receipts (
     read_seq      INTEGER NOT NULL CHECK (read_seq >= 0 AND read_seq <= delivered_seq),
     PRIMARY KEY (chat_id, user_id)
 ) STRICT, WITHOUT ROWID;
+";
+
+/// Version 4. Each user's token version (see `UserRepository::token_version`): a logout adds
+/// one, revoking every token issued before. Existing users start at 0, as their tokens do.
+const V4: &str = "
+ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0 CHECK (token_version >= 0);
 ";
 
 /// Settings of the one connection that writes to a database file: WAL (readers do not block

@@ -107,4 +107,31 @@ impl UserRepository for SqliteStore {
         })
         .await
     }
+
+    async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        // On every authenticated request: a cached statement, a point lookup on the key.
+        self.read(move |conn| {
+            const VERSION: &str = "SELECT token_version FROM users WHERE id = ?1";
+            let version: Option<i64> =
+                conn.prepare_cached(VERSION)?.query_row([id.key()], |row| row.get(0)).optional()?;
+            Ok(version.map(stored_version))
+        })
+        .await
+    }
+
+    async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        self.write(move |conn| {
+            const REVOKE: &str =
+                "UPDATE users SET token_version = token_version + 1 WHERE id = ?1 RETURNING token_version";
+            let version: Option<i64> =
+                conn.prepare_cached(REVOKE)?.query_row([id.key()], |row| row.get(0)).optional()?;
+            Ok(version.map(stored_version))
+        })
+        .await
+    }
+}
+
+/// A stored token version; the column's CHECK keeps it non-negative.
+fn stored_version(version: i64) -> u64 {
+    u64::try_from(version).unwrap_or(0)
 }

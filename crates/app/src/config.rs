@@ -7,7 +7,8 @@
 //! | `DATA_DIR` | `./data` | where the SQLite database lives |
 //! | `MONGODB_URI` | unset | use MongoDB (a replica set) instead of the embedded store |
 //! | `MONGODB_DB` | `chat` | database name on MongoDB |
-//! | `REDIS_URL` | unset | run as one node of a cluster: events fan out and the rate limit is shared through this Redis (`redis://[:password@]host:port[/db]` or `redis+unix:///path`) |
+//! | `REDIS_URL` | unset | run as one node of a cluster: events fan out and the rate limit is shared through this Redis (`redis://[:password@]host:port[/db]`, `rediss://[user:password@]host:port[/db]` for TLS, or `redis+unix:///path`) |
+//! | `REDIS_TLS_CA_FILE` | unset | with `rediss://`: PEM file of the CA(s) to trust instead of the system's roots |
 //! | `JWT_SECRET` | random per process | HS256 signing secret, at least 32 bytes |
 //! | `JWT_TTL_SECS` | `86400` | lifetime of an access token |
 //! | `RATE_LIMIT_PER_MINUTE` | `30` | messages per user per minute; `0` turns the limit off |
@@ -42,13 +43,14 @@ pub use sockets::SocketConfig;
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// Every variable this module reads, so `from_env` can refuse ones that are not UTF-8.
-const VARIABLES: [&str; 11] = [
+const VARIABLES: [&str; 12] = [
     "PORT",
     "HOST",
     "DATA_DIR",
     "MONGODB_URI",
     "MONGODB_DB",
     "REDIS_URL",
+    "REDIS_TLS_CA_FILE",
     "JWT_SECRET",
     "JWT_TTL_SECS",
     "RATE_LIMIT_PER_MINUTE",
@@ -99,11 +101,17 @@ impl fmt::Debug for MongoConfig {
 
 /// Where Redis is. The URL may hold a password, so it is never printed.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RedisUrl(String);
+pub struct RedisUrl(String, Option<Vec<u8>>);
 
 impl RedisUrl {
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The CAs (PEM, from `REDIS_TLS_CA_FILE`) a `rediss://` connection trusts instead of the
+    /// system's roots.
+    pub fn tls_root_ca(&self) -> Option<&[u8]> {
+        self.1.as_deref()
     }
 }
 
@@ -206,13 +214,19 @@ impl Config {
         let redis = match lookup("REDIS_URL").map(|raw| raw.trim().to_owned()) {
             None => None,
             Some(url) if url.is_empty() => return Err(invalid("REDIS_URL", "must not be empty")),
-            Some(url) if url.starts_with("rediss://") => {
-                return Err(invalid("REDIS_URL", "uses TLS (rediss://), which this build does not support"))
+            Some(url) if !["redis://", "rediss://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) => {
+                return Err(invalid("REDIS_URL", "must start with redis://, rediss://, redis+unix:// or unix://"))
             }
-            Some(url) if !["redis://", "redis+unix://", "unix://"].iter().any(|s| url.starts_with(s)) => {
-                return Err(invalid("REDIS_URL", "must start with redis://, redis+unix:// or unix://"))
+            Some(url) => Some(RedisUrl(url, None)),
+        };
+        let redis = match (redis, lookup("REDIS_TLS_CA_FILE").map(PathBuf::from)) {
+            (redis, None) => redis,
+            (Some(RedisUrl(url, _)), Some(path)) if url.starts_with("rediss://") => {
+                let pem = std::fs::read(&path)
+                    .map_err(|e| invalid("REDIS_TLS_CA_FILE", format!("cannot read {}: {e}", path.display())))?;
+                Some(RedisUrl(url, Some(pem)))
             }
-            Some(url) => Some(RedisUrl(url)),
+            (_, Some(_)) => return Err(invalid("REDIS_TLS_CA_FILE", "is only used with a rediss:// REDIS_URL")),
         };
         let (jwt_secret, jwt_secret_generated) = match lookup("JWT_SECRET") {
             None => (JwtSecret(random_secret()), true),
@@ -404,11 +418,26 @@ mod tests {
         let printed = format!("{c:?}");
         assert!(!printed.contains("s3cret"), "{printed}");
         assert!(config(&[("REDIS_URL", "redis+unix:///run/redis.sock")]).is_ok());
-        for bad in ["", "  ", "cache:6379", "http://cache", "rediss://cache"] {
+        for bad in ["", "  ", "cache:6379", "http://cache", "redis:/cache"] {
             let error = config(&[("REDIS_URL", bad)]).unwrap_err();
             assert_eq!(error.variable, "REDIS_URL", "{bad:?}");
         }
-        assert!(config(&[("REDIS_URL", "rediss://cache")]).unwrap_err().problem.contains("TLS"));
+        // TLS, with a password and a CA file of its own.
+        let c = config(&[("REDIS_URL", "rediss://chat:s3cret@cache:6380/0")]).unwrap();
+        assert_eq!(
+            c.redis.as_ref().map(|r| (r.as_str(), r.tls_root_ca())),
+            Some(("rediss://chat:s3cret@cache:6380/0", None))
+        );
+        let ca = std::env::temp_dir().join(format!("redis-ca-{}.pem", std::process::id()));
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        let ca_file = ca.to_string_lossy().into_owned();
+        let c = config(&[("REDIS_URL", "rediss://cache"), ("REDIS_TLS_CA_FILE", &ca_file)]).unwrap();
+        assert_eq!(c.redis.unwrap().tls_root_ca(), Some(&b"-----BEGIN CERTIFICATE-----\n"[..]));
+        std::fs::remove_file(&ca).unwrap();
+        let missing = config(&[("REDIS_URL", "rediss://cache"), ("REDIS_TLS_CA_FILE", &ca_file)]).unwrap_err();
+        assert_eq!(missing.variable, "REDIS_TLS_CA_FILE");
+        let plain = config(&[("REDIS_URL", "redis://cache"), ("REDIS_TLS_CA_FILE", "/etc/ca.pem")]).unwrap_err();
+        assert_eq!(plain.variable, "REDIS_TLS_CA_FILE");
     }
 
     #[test]

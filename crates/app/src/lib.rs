@@ -108,7 +108,11 @@ pub async fn serve(
             // catches up with the cluster once Redis answers.
             let node = RedisNode::new(
                 url.as_str(),
-                RedisSettings { secret: config.jwt_secret.as_bytes().to_vec(), ..RedisSettings::default() },
+                RedisSettings {
+                    secret: config.jwt_secret.as_bytes().to_vec(),
+                    tls_root_ca: url.tls_root_ca().map(<[u8]>::to_vec),
+                    ..RedisSettings::default()
+                },
             )
             .map_err(io::Error::other)?;
             tracing::info!(node = node.node_id(), "cluster mode: events and rate limits go through Redis");

@@ -21,7 +21,8 @@ Configuration (environment variables; 0 turns a limit off):
   DATA_DIR                           directory of the embedded SQLite store [default: ./data]
   MONGODB_URI                        use MongoDB (a replica set) instead of the embedded store
   MONGODB_DB                         database name on MongoDB [default: chat]
-  REDIS_URL                          run as one node of a cluster through this Redis
+  REDIS_URL                          run as one node of a cluster through this Redis (rediss:// for TLS)
+  REDIS_TLS_CA_FILE                  with rediss://, PEM of the CAs to trust [default: system roots]
   JWT_SECRET                         HS256 secret, 32+ bytes [default: random per process]
   JWT_TTL_SECS                       access token lifetime [default: 86400]
   RATE_LIMIT_PER_MINUTE              messages per user per minute [default: 30]

@@ -57,6 +57,7 @@ mod tests {
             issued_at: Some(at(issued_at, 0)),
             expires_at: at(expires_at, 0),
             not_before: None,
+            version: 0,
         }
     }
 

@@ -29,6 +29,9 @@ pub enum DomainEvent {
     /// The user's unread count in a chat changed by their own reading; delivered to the user's
     /// personal room, so their other devices clear the badge.
     UnreadChanged { user: UserId, chat: ChatId, unread_count: u64 },
+    /// The user logged out: every token issued to it so far is revoked. Every node disconnects
+    /// the user's open sockets.
+    TokensRevoked { user: UserId },
 }
 
 /// A persisted event in a chat's sequence, replayed to a client catching up.

@@ -20,6 +20,8 @@ use crate::time::Timestamp;
 #[derive(Default)]
 struct State {
     users: Vec<User>,
+    /// Token versions of users whose version is not 0.
+    token_versions: Vec<(UserId, u64)>,
     chats: Vec<Chat>,
     messages: Vec<Message>,
     /// The chats' event log: edits and changes, with their chat and `seq`.
@@ -51,6 +53,10 @@ impl InMemoryStore {
 }
 
 impl State {
+    fn version_of(&self, id: UserId) -> u64 {
+        self.token_versions.iter().find(|(user, _)| *user == id).map_or(0, |(_, v)| *v)
+    }
+
     fn view(&self, chat: &Chat) -> ChatView {
         let last_message = chat.last_message_id.and_then(|id| self.messages.iter().find(|m| m.id == id).cloned());
         ChatView { chat: chat.clone(), last_message }
@@ -99,6 +105,22 @@ impl UserRepository for InMemoryStore {
         found.sort_by(|a, b| a.username.as_str().cmp(b.username.as_str()).then(a.id.cmp(&b.id)));
         found.truncate(limit);
         Ok(found)
+    }
+
+    async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        let s = self.lock();
+        Ok(s.users.iter().any(|u| u.id == id).then(|| s.version_of(id)))
+    }
+
+    async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        let mut s = self.lock();
+        if !s.users.iter().any(|u| u.id == id) {
+            return Ok(None);
+        }
+        let next = s.version_of(id) + 1;
+        s.token_versions.retain(|(user, _)| *user != id);
+        s.token_versions.push((id, next));
+        Ok(Some(next))
     }
 }
 

@@ -14,6 +14,7 @@ pub mod model;
 pub mod ports;
 pub mod presence;
 pub mod receipts;
+pub mod security_log;
 pub mod services;
 pub mod text;
 pub mod time;

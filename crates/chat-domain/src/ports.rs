@@ -57,6 +57,17 @@ pub trait UserRepository: Send + Sync {
         exclude: UserId,
         limit: usize,
     ) -> Result<Vec<User>, StoreError>;
+
+    /// The user's token version: 0 for a new user, one more after each
+    /// [`revoke_tokens`](Self::revoke_tokens); `None` when no user has this id. The services
+    /// call it on every authenticated request and socket connect, so it MUST be a cheap point
+    /// lookup.
+    async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError>;
+
+    /// Adds one to the user's token version and returns the new version, atomically: of two
+    /// concurrent calls each adds one. `None` (and nothing written) when no user has this id.
+    /// Returning `Ok` means the write is durable.
+    async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -315,15 +326,19 @@ pub struct TokenClaims {
     pub expires_at: Timestamp,
     /// `nbf`, when the token carries it.
     pub not_before: Option<Timestamp>,
+    /// `ver`: the user's token version when the token was issued (0 when the token has none);
+    /// the token is revoked once the stored version has moved past it.
+    pub version: u64,
 }
 
 /// Issues access tokens and checks their signatures. Time is the domain's business: the
 /// implementation reads no clock of its own.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 pub trait TokenService: Send + Sync {
-    /// A signed token for `user`, issued at `issued_at` (the domain clock's now), with the
-    /// implementation's configured lifetime.
-    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError>;
+    /// A signed token for `user` at token version `version`, issued at `issued_at` (the domain
+    /// clock's now), with the implementation's configured lifetime. `decode` gives `version`
+    /// back.
+    fn issue(&self, user: UserId, version: u64, issued_at: Timestamp) -> Result<String, StoreError>;
     /// The claims of a token whose signature and shape check out; `None` for a token that is
     /// malformed or forged. MUST NOT judge `exp`, `nbf` or `iat` against any clock.
     fn decode(&self, token: &str) -> Option<TokenClaims>;

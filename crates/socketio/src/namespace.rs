@@ -129,6 +129,18 @@ impl Namespace {
         leaving.len()
     }
 
+    /// Disconnects every socket in `room` from this namespace, as [`Socket::disconnect`]
+    /// does each (a DISCONNECT packet, then `on_disconnect`); returns how many.
+    pub fn disconnect_room(&self, room: &str) -> usize {
+        // Collected first: a disconnect leaves the room, which takes the rooms' lock.
+        let members: Vec<Socket> =
+            self.inner.rooms().get(room).map(|members| members.values().cloned().collect()).unwrap_or_default();
+        for socket in &members {
+            socket.disconnect();
+        }
+        members.len()
+    }
+
     /// A connected socket by id.
     pub fn socket(&self, id: SocketId) -> Option<Socket> {
         self.inner.sockets().get(&id).cloned()

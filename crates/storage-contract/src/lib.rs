@@ -78,6 +78,8 @@ macro_rules! __storage_contract_cases {
             search_users_matches_usernames_in_any_case_and_emails_only_whole,
             search_users_treats_the_needle_literally,
             search_users_orders_by_username_excludes_and_limits,
+            token_version_starts_at_zero_and_each_revoke_adds_one,
+            concurrent_revokes_each_add_one,
             // Chats.
             chat_insert_round_trips,
             direct_chat_is_deduplicated_in_either_order,

@@ -210,4 +210,6 @@ impl ConnectError {
     pub const UNAUTHORIZED: Self = Self { message: "Unauthorized" };
     /// The user, or the client address, already holds as many sockets as the server allows.
     pub const TOO_MANY_CONNECTIONS: Self = Self { message: "Too many connections" };
+    /// The token could not be checked: the store did not answer. The client may retry.
+    pub const UNAVAILABLE: Self = Self { message: "Service unavailable" };
 }

@@ -41,6 +41,11 @@ pub struct Delivery {
     /// node in order, so nothing delivered after it reaches those sockets through that room.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evict: Option<Eviction>,
+    /// Rooms whose sockets are disconnected (a DISCONNECT packet from the server, after which
+    /// the official client does not reconnect by itself): a logged-out user's personal room.
+    /// Such a delivery has no `rooms`, so a node too old to know this field delivers nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disconnect_rooms: Vec<String>,
 }
 
 /// Every socket in one of `user_rooms` leaves `room`.
@@ -64,6 +69,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: false,
             seq: Some(m.seq),
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -73,6 +79,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: false,
             seq: Some(*seq),
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::ChatCreated(chat) => Delivery {
             rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
@@ -82,6 +89,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: false,
             seq: None,
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::Typing { chat, user, is_typing } => Delivery {
             rooms: vec![chat_room(*chat)],
@@ -91,6 +99,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: true,
             seq: None,
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::MessageUpdated { message, seq } => Delivery {
             rooms: vec![chat_room(message.chat)],
@@ -100,6 +109,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: false,
             seq: Some(*seq),
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::ChatUpdated { chat, change, seq } => {
             let room = chat_room(chat.chat.id);
@@ -117,6 +127,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
                 droppable: false,
                 seq: Some(*seq),
                 evict: (!departed.is_empty()).then_some(Eviction { room, user_rooms: departed }),
+                disconnect_rooms: Vec::new(),
             }
         }
         DomainEvent::AddedToChat { chat, users } => Delivery {
@@ -127,6 +138,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: false,
             seq: None,
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         // Receipts are state, not history: a slow client that loses one sees the latest values
         // in its next update or on reload, so they may be dropped rather than cost the socket.
@@ -138,6 +150,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: true,
             seq: None,
             evict: None,
+            disconnect_rooms: Vec::new(),
         },
         DomainEvent::UnreadChanged { user, chat, unread_count } => Delivery {
             rooms: vec![user_room(*user)],
@@ -147,6 +160,17 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             droppable: true,
             seq: None,
             evict: None,
+            disconnect_rooms: Vec::new(),
+        },
+        DomainEvent::TokensRevoked { user } => Delivery {
+            rooms: Vec::new(),
+            event: crate::events::TOKENS_REVOKED.to_owned(),
+            data: to_raw_value(&serde_json::Value::Null)?,
+            except_room: None,
+            droppable: false,
+            seq: None,
+            evict: None,
+            disconnect_rooms: vec![user_room(*user)],
         },
     })
 }
@@ -194,6 +218,7 @@ mod tests {
         assert!(!back.droppable);
         assert_eq!(back.seq, None);
         assert_eq!(back.evict, None);
+        assert!(back.disconnect_rooms.is_empty());
     }
 
     #[test]
@@ -229,5 +254,17 @@ mod tests {
         assert_eq!(data["change"]["by"], creator.to_string());
         assert_eq!(data["seq"], 4);
         assert_eq!(data["chat"]["participants"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_logout_disconnects_the_users_room_and_sends_nothing() {
+        let user = UserId::generate(1);
+        let delivery = route(&DomainEvent::TokensRevoked { user }).unwrap();
+        assert_eq!(delivery.disconnect_rooms, vec![user_room(user)]);
+        assert!(delivery.rooms.is_empty(), "an older node delivers it to nobody");
+        let json = serde_json::to_string(&delivery).unwrap();
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.disconnect_rooms, vec![user_room(user)]);
+        assert!(back.rooms.is_empty());
     }
 }

@@ -52,6 +52,9 @@ pub mod events {
     pub const MESSAGE_READ: &str = "message:read";
     pub const RECEIPT_UPDATED: &str = "receipt:updated";
     pub const CHAT_UNREAD: &str = "chat:unread";
+    /// The name a logout's delivery carries. It is never sent to a client: that delivery
+    /// targets no room and disconnects the user's sockets instead.
+    pub const TOKENS_REVOKED: &str = "auth:revoked";
 }
 
 /// An id as the contract shows it, in a `String` of exactly its 24 characters.
@@ -437,7 +440,7 @@ impl From<&chat_domain::MessagePage> for MessagePage {
     }
 }
 
-/// `{"success": true}`, the answer of a delete.
+/// `{"success": true}`, the answer of a delete and of a logout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Success {

@@ -4,19 +4,18 @@
 //! killed in the middle of a burst of sends and started again, `/health` says so, and after
 //! catching up with `chat:join {sinceSeq}` every client holds exactly what the database holds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use e2e::{Account, Backend, Launch, Server};
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use test_services::redis::Redis;
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
+
+use crate::cluster_client::Client;
 
 /// Longest any awaited condition may take.
-const PATIENCE: Duration = Duration::from_secs(30);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(30);
 
 /// Two nodes sharing one database and one Redis.
 pub(crate) struct Cluster {
@@ -54,144 +53,6 @@ impl Cluster {
             }
         }
         started.elapsed()
-    }
-}
-
-/// What a socket received.
-enum Packet {
-    Connected,
-    Refused(Value),
-    Event(String, Value),
-    Ack(u64, Value),
-}
-
-/// A raw Socket.IO v5 client over a WebSocket: answers pings, keeps every event in order.
-struct Client {
-    name: String,
-    out: mpsc::UnboundedSender<String>,
-    inbox: mpsc::UnboundedReceiver<Packet>,
-    events: Vec<(String, Value)>,
-    acks: HashMap<u64, Value>,
-    next_id: u64,
-}
-
-impl Client {
-    async fn connect(server: &Server, account: &Account, name: &str) -> Client {
-        let url = server.url("/socket.io/?EIO=4&transport=websocket").replacen("http://", "ws://", 1);
-        let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await.unwrap();
-        let (mut sink, mut stream) = ws.split();
-        let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
-        let (deliver, inbox) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Some(text) = outgoing.recv().await {
-                if sink.send(Message::text(text)).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let pong = out.clone();
-        tokio::spawn(async move {
-            while let Some(Ok(message)) = stream.next().await {
-                let Message::Text(text) = message else { continue };
-                let packet = match text.as_str() {
-                    "2" => {
-                        let _ = pong.send("3".to_owned());
-                        continue;
-                    }
-                    t if t.starts_with("40") => Packet::Connected,
-                    t if t.starts_with("44") => Packet::Refused(serde_json::from_str(&t[2..]).unwrap()),
-                    t if t.starts_with("42") => {
-                        let args: Vec<Value> = serde_json::from_str(&t[2..]).unwrap();
-                        Packet::Event(args[0].as_str().unwrap().to_owned(), args.get(1).cloned().unwrap_or(Value::Null))
-                    }
-                    t if t.starts_with("43") => {
-                        let digits: String = t[2..].chars().take_while(char::is_ascii_digit).collect();
-                        let args: Vec<Value> = serde_json::from_str(&t[2 + digits.len()..]).unwrap();
-                        Packet::Ack(digits.parse().unwrap(), args.into_iter().next().unwrap_or(Value::Null))
-                    }
-                    _ => continue,
-                };
-                if deliver.send(packet).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut client =
-            Client { name: name.to_owned(), out, inbox, events: Vec::new(), acks: HashMap::new(), next_id: 0 };
-        client.out.send(format!("40{}", json!({ "token": account.token }))).unwrap();
-        loop {
-            match client.next_packet("the namespace connection").await {
-                Packet::Connected => break,
-                Packet::Refused(data) => panic!("{name} was refused: {data}"),
-                other => client.keep(other),
-            }
-        }
-        client
-    }
-
-    async fn next_packet(&mut self, what: &str) -> Packet {
-        match tokio::time::timeout(PATIENCE, self.inbox.recv()).await {
-            Ok(Some(packet)) => packet,
-            Ok(None) => panic!("{}: the connection closed while waiting for {what}", self.name),
-            Err(_) => panic!("{}: {what} did not arrive within {PATIENCE:?}; got {:?}", self.name, self.events),
-        }
-    }
-
-    fn keep(&mut self, packet: Packet) {
-        match packet {
-            Packet::Event(event, data) => self.events.push((event, data)),
-            Packet::Ack(id, data) => {
-                self.acks.insert(id, data);
-            }
-            Packet::Connected | Packet::Refused(_) => {}
-        }
-    }
-
-    /// Emits `event` with an acknowledgement id and waits for the ack.
-    async fn call(&mut self, event: &str, data: Value) -> Value {
-        let id = self.request(event, data);
-        self.ack(id).await
-    }
-
-    /// Emits `event` with an acknowledgement id; returns the id.
-    fn request(&mut self, event: &str, data: Value) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.out.send(format!("42{id}{}", json!([event, data]))).unwrap();
-        id
-    }
-
-    /// Waits for the acknowledgement `id`.
-    async fn ack(&mut self, id: u64) -> Value {
-        loop {
-            if let Some(ack) = self.acks.remove(&id) {
-                return ack;
-            }
-            let packet = self.next_packet(&format!("ack {id}")).await;
-            self.keep(packet);
-        }
-    }
-
-    /// Emits `event` without an acknowledgement.
-    fn emit(&self, event: &str, data: Value) {
-        self.out.send(format!("42{}", json!([event, data]))).unwrap();
-    }
-
-    /// Receives until `done` holds for the events so far.
-    async fn until(&mut self, what: &str, done: impl Fn(&[(String, Value)]) -> bool) {
-        while !done(&self.events) {
-            let packet = self.next_packet(what).await;
-            self.keep(packet);
-        }
-    }
-
-    fn of(&self, event: &str) -> Vec<&Value> {
-        self.events.iter().filter(|(e, _)| e == event).map(|(_, d)| d).collect()
-    }
-
-    /// Ids of the `message:new` events received live, in arrival order.
-    fn live_ids(&self) -> Vec<String> {
-        self.of("message:new").iter().map(|m| m["_id"].as_str().unwrap().to_owned()).collect()
     }
 }
 
@@ -485,4 +346,32 @@ async fn catching_up_during_a_burst_on_the_other_node_misses_nothing_and_repeats
         joins.len(),
         joins.iter().map(|j| j.1).collect::<Vec<_>>()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_node_disconnects_the_users_sockets_on_both_and_revokes_its_tokens() {
+    let cluster = Cluster::start().await;
+    let (a, b) = (&cluster.a, &cluster.b);
+    cluster.wait_health("ok").await;
+    let alice = a.register("alice").await;
+    let bob = b.register("bob").await;
+    let mut alice_a = Client::connect(a, &alice, "alice@a").await;
+    let mut alice_b = Client::connect(b, &alice, "alice@b").await;
+    let mut bob_b = Client::connect(b, &bob, "bob@b").await;
+
+    a.post("/api/auth/logout", Some(&alice.token), &json!({})).await.ok(200);
+    alice_a.until_disconnected().await;
+    alice_b.until_disconnected().await;
+    // Bob's socket on node B is untouched, and so are his tokens.
+    let ack = bob_b.call("chat:leave", json!({ "chatId": "0123456789abcdef01234567" })).await;
+    assert_eq!(ack, json!({ "success": true }));
+    b.get("/api/users/me", Some(&bob.token)).await.ok(200);
+    // Alice's token is refused by both nodes; a login on node B right after works on node A.
+    for server in [a, b] {
+        assert_eq!(server.get("/api/users/me", Some(&alice.token)).await.status.as_u16(), 401);
+    }
+    let login = json!({ "email": "alice@example.com", "password": "secret123" });
+    let reply = b.post("/api/auth/login", None, &login).await;
+    let fresh = reply.ok(200)["accessToken"].as_str().unwrap().to_owned();
+    a.get("/api/users/me", Some(&fresh)).await.ok(200);
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cluster;
+mod cluster_client;
 mod cluster_js;
 mod http;
 mod metrics;

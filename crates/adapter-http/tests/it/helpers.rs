@@ -26,18 +26,29 @@ use serde_json::Value;
 /// A well-formed id that names nothing in any store.
 pub const NO_SUCH_ID: &str = "0123456789abcdef01234567";
 
-/// Tokens are `token-<userId>`: enough to tell callers apart, nothing to verify.
+/// Tokens are `token-<userId>` at version 0 and `token-<userId>.<version>` after: enough to
+/// tell callers and their logouts apart, nothing to verify.
 pub struct FakeTokens;
 
 impl TokenService for FakeTokens {
-    fn issue(&self, user: UserId, _issued_at: Timestamp) -> Result<String, StoreError> {
-        Ok(format!("token-{user}"))
+    fn issue(&self, user: UserId, version: u64, _issued_at: Timestamp) -> Result<String, StoreError> {
+        Ok(match version {
+            0 => format!("token-{user}"),
+            _ => format!("token-{user}.{version}"),
+        })
     }
 
     fn decode(&self, token: &str) -> Option<TokenClaims> {
-        let user = token.strip_prefix("token-")?.parse().ok()?;
+        let rest = token.strip_prefix("token-")?;
+        let (user, version) = rest.split_once('.').unwrap_or((rest, "0"));
         let expires_at = SystemClock.now() + chrono::TimeDelta::hours(1);
-        Some(TokenClaims { user, issued_at: None, expires_at, not_before: None })
+        Some(TokenClaims {
+            user: user.parse().ok()?,
+            issued_at: None,
+            expires_at,
+            not_before: None,
+            version: version.parse().ok()?,
+        })
     }
 }
 

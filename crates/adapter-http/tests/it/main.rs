@@ -10,6 +10,7 @@ mod auth_limits;
 mod chats;
 mod groups;
 mod helpers;
+mod logout;
 mod messages;
 mod openapi;
 mod receipts;

@@ -292,6 +292,7 @@ async fn store_failures_answer_503_and_500_without_detail() {
     let mut users = MockUserRepository::new();
     users.expect_user_by_id().returning(|_| Err(StoreError::unavailable("connection refused: db.internal:27017")));
     users.expect_search_users().returning(|_, _, _, _| Err(StoreError::other("SQL error near SELECT * FROM users")));
+    users.expect_token_version().returning(|_| Ok(Some(0)));
     let app = spawn_app_with(Options { users: Some(Arc::new(users)), ..Options::default() }).await;
     let token = format!("token-{NO_SUCH_ID}");
 
@@ -302,4 +303,12 @@ async fn store_failures_answer_503_and_500_without_detail() {
     let reply = app.get("/api/users?search=a", Some(&token)).await;
     assert_eq!(reply.assert_error(500), "internal server error");
     assert!(!reply.body.to_string().contains("SQL"));
+
+    // The token check itself reads the store: when it cannot, 503, not 401.
+    let mut users = MockUserRepository::new();
+    users.expect_token_version().returning(|_| Err(StoreError::unavailable("connection refused: db.internal:27017")));
+    let app = spawn_app_with(Options { users: Some(Arc::new(users)), ..Options::default() }).await;
+    let reply = app.get("/api/chats", Some(&token)).await;
+    assert_eq!(reply.assert_error(503), "service unavailable");
+    assert!(!reply.body.to_string().contains("db.internal"));
 }

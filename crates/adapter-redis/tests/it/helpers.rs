@@ -18,6 +18,8 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 #[derive(Default)]
 pub struct Recorder {
     pub seen: Mutex<Vec<(String, Vec<String>, String)>>,
+    /// The `disconnect_rooms` of every delivery that named some.
+    pub disconnects: Mutex<Vec<Vec<String>>>,
 }
 
 impl Recorder {
@@ -34,6 +36,9 @@ impl LocalDelivery for Recorder {
     fn deliver(&self, delivery: &Delivery) -> usize {
         let entry = (delivery.event.clone(), delivery.rooms.clone(), delivery.data.get().to_owned());
         self.seen.lock().unwrap().push(entry);
+        if !delivery.disconnect_rooms.is_empty() {
+            self.disconnects.lock().unwrap().push(delivery.disconnect_rooms.clone());
+        }
         1
     }
 }

@@ -9,3 +9,4 @@ mod helpers;
 mod limiter;
 mod outages;
 mod pubsub;
+mod secure;

@@ -106,6 +106,22 @@ async fn two_nodes_deliver_each_others_events_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_on_one_node_disconnects_the_users_sockets_on_the_other() {
+    let redis = Redis::start();
+    let (seen_a, seen_b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    let a = node(&redis).notifier(seen_a.clone());
+    let b = node(&redis).notifier(seen_b.clone());
+    subscribed(&a).await;
+    subscribed(&b).await;
+    let user = chat_domain::UserId::generate(1);
+    a.publish(DomainEvent::TokensRevoked { user }).await;
+    let room = wire::rooms::user_room(user);
+    eventually("node B was told to disconnect the user's room", || seen_b.disconnects.lock().unwrap().len() == 1).await;
+    assert_eq!(seen_b.disconnects.lock().unwrap()[0], vec![room.clone()]);
+    assert_eq!(seen_a.disconnects.lock().unwrap().clone(), vec![vec![room]], "and node A its own sockets");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_envelopes_signed_with_the_cluster_secret_are_delivered() {
     let redis = Redis::start();
     let seen = Arc::new(Recorder::default());

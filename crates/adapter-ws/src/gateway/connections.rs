@@ -164,7 +164,13 @@ mod tests {
 
     fn claims(user: UserId) -> TokenClaims {
         let issued = DateTime::from_timestamp(1_795_633_980, 0).unwrap();
-        TokenClaims { user, issued_at: Some(issued), expires_at: issued + TimeDelta::hours(1), not_before: None }
+        TokenClaims {
+            user,
+            issued_at: Some(issued),
+            expires_at: issued + TimeDelta::hours(1),
+            not_before: None,
+            version: 0,
+        }
     }
 
     fn limits(per_user: u32, per_address: u32, events_per_second: u32, event_burst: u32) -> Limits {
@@ -203,6 +209,7 @@ mod tests {
             issued_at: Some(issued),
             expires_at: issued + TimeDelta::seconds(ttl_secs),
             not_before: None,
+            version: 0,
         };
         let (short, long) = (SocketId::new_for_tests(), SocketId::new_for_tests());
         c.admit(short, with_ttl(60), None).unwrap();

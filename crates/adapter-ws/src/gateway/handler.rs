@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chat_domain::credentials::{bare_or_bearer_token, bearer_token};
 use chat_domain::receipts::MarkerKind;
+use chat_domain::security_log::{Incident, Source};
 use chat_domain::{CatchUpRefusal, ChatId, JoinOutcome, MessageId, SendMessage, Services, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -283,11 +284,20 @@ impl NamespaceHandler for ChatGateway {
         // A struct of one string always serializes; the default only satisfies the type.
         let unauthorized = || serde_json::to_value(ConnectError::UNAUTHORIZED).unwrap_or_default();
         let token = presented_token(&auth, handshake).ok_or_else(unauthorized)?;
-        let claims = self.shared.services.auth.authenticate(&token).map_err(|_| unauthorized())?;
         let address = handshake.remote_addr().map(|a| a.ip());
+        // The same check as every HTTP request: signature, times, the user exists, not revoked.
+        let claims = match self.shared.services.auth.authenticate_from(address, &token).await {
+            Ok(claims) => claims,
+            // The store did not answer: the client may retry; nothing is known about the token.
+            Err(chat_domain::Error::Unavailable) => {
+                return Err(serde_json::to_value(ConnectError::UNAVAILABLE).unwrap_or_default());
+            }
+            Err(_) => return Err(unauthorized()),
+        };
         if let Err(refusal) = self.shared.connections.admit(socket.id(), claims, address) {
-            // Security log: the address and the cap, never the token.
-            tracing::warn!(?address, ?refusal, "refused a socket over the connection cap");
+            // Security log: once per burst, the address or user and the cap, never the token.
+            tracing::debug!(?address, ?refusal, "refused a socket over the connection cap");
+            self.shared.services.security.record(Incident::SocketLimited, Source::of(address, Some(claims.user)));
             return Err(serde_json::to_value(ConnectError::TOO_MANY_CONNECTIONS).unwrap_or_default());
         }
         socket.join(&user_room(claims.user));
@@ -303,7 +313,8 @@ impl NamespaceHandler for ChatGateway {
                 return reply(ack, &Failure::rate_limited(retry_after));
             }
             Verdict::CutOff => {
-                tracing::warn!(socket = %socket.id().as_str(), "disconnected a socket that kept sending events past its budget");
+                tracing::debug!(socket = %socket.id().as_str(), "disconnected a socket that kept sending events past its budget");
+                self.shared.services.security.record(Incident::SocketLimited, Source::Unknown);
                 return socket.disconnect();
             }
         };

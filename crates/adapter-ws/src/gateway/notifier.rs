@@ -21,8 +21,9 @@ impl SocketNotifier {
     }
 
     /// Queues one delivery for this node's sockets in its rooms: the frame is built once and
-    /// shared by every recipient, after applying its eviction. Returns how many sockets it was
-    /// queued for. A delivery that
+    /// shared by every recipient, after applying its eviction, and the sockets in its
+    /// `disconnect_rooms` are disconnected. Returns how many sockets it was queued for or
+    /// disconnected. A delivery that
     /// cannot become a frame (a reserved event name from a confused peer) is logged and
     /// dropped.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
@@ -31,6 +32,13 @@ impl SocketNotifier {
         // event itself, and everything queued after it, no longer reaches them through it.
         if let Some(evict) = &delivery.evict {
             ns.evict_from_room(&evict.room, &evict.user_rooms);
+        }
+        let mut disconnected = 0;
+        for room in &delivery.disconnect_rooms {
+            disconnected += ns.disconnect_room(room);
+        }
+        if delivery.rooms.is_empty() {
+            return disconnected;
         }
         let mut frame = match ns.event_frame(&delivery.event, &*delivery.data) {
             Ok(frame) => frame,
@@ -45,7 +53,7 @@ impl SocketNotifier {
         if let Some(seq) = delivery.seq {
             frame = frame.with_seq(seq);
         }
-        let mut count = 0;
+        let mut count = disconnected;
         for (i, room) in delivery.rooms.iter().enumerate() {
             if delivery.rooms[..i].contains(room) {
                 continue;

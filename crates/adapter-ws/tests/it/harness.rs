@@ -75,7 +75,19 @@ impl FakeTokens {
         let now = self.clock.now();
         // An expired token was issued before it expired.
         let issued_at = now.min(now + lifetime - chrono::TimeDelta::seconds(1));
-        self.store(TokenClaims { user, issued_at: Some(issued_at), expires_at: now + lifetime, not_before: None })
+        self.store(TokenClaims {
+            user,
+            issued_at: Some(issued_at),
+            expires_at: now + lifetime,
+            not_before: None,
+            version: 0,
+        })
+    }
+
+    /// A token with exactly these claims (times in the future, versions, users that do not
+    /// exist), as a signing node could have issued it.
+    pub fn mint_claims(&self, claims: TokenClaims) -> String {
+        self.store(claims)
     }
 
     fn store(&self, claims: TokenClaims) -> String {
@@ -87,9 +99,9 @@ impl FakeTokens {
 }
 
 impl TokenService for FakeTokens {
-    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError> {
+    fn issue(&self, user: UserId, version: u64, issued_at: Timestamp) -> Result<String, StoreError> {
         let expires_at = issued_at + self.lifetime;
-        Ok(self.store(TokenClaims { user, issued_at: Some(issued_at), expires_at, not_before: None }))
+        Ok(self.store(TokenClaims { user, issued_at: Some(issued_at), expires_at, not_before: None, version }))
     }
 
     fn decode(&self, token: &str) -> Option<TokenClaims> {

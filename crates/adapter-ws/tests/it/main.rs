@@ -13,6 +13,7 @@ mod catch_up;
 mod groups;
 mod join;
 mod limits;
+mod logout;
 mod receipts;
 mod send;
 mod typing;

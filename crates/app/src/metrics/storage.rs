@@ -43,6 +43,8 @@ pub(crate) struct TimedUsers {
     user_by_email: Histogram,
     users_by_ids: Histogram,
     search_users: Histogram,
+    token_version: Histogram,
+    revoke_tokens: Histogram,
 }
 
 impl TimedUsers {
@@ -54,6 +56,8 @@ impl TimedUsers {
             user_by_email: histogram(store, "user_by_email"),
             users_by_ids: histogram(store, "users_by_ids"),
             search_users: histogram(store, "search_users"),
+            token_version: histogram(store, "token_version"),
+            revoke_tokens: histogram(store, "revoke_tokens"),
         })
     }
 }
@@ -84,6 +88,14 @@ impl UserRepository for TimedUsers {
         limit: usize,
     ) -> Result<Vec<User>, StoreError> {
         timed(&self.search_users, self.inner.search_users(needle, exact_email, exclude, limit)).await
+    }
+
+    async fn token_version(&self, user: UserId) -> Result<Option<u64>, StoreError> {
+        timed(&self.token_version, self.inner.token_version(user)).await
+    }
+
+    async fn revoke_tokens(&self, user: UserId) -> Result<Option<u64>, StoreError> {
+        timed(&self.revoke_tokens, self.inner.revoke_tokens(user)).await
     }
 }
 

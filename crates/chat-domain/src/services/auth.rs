@@ -15,9 +15,11 @@ use std::time::Duration;
 use super::{Ports, Services, ServicesConfig};
 use crate::credentials;
 use crate::error::{Error, Result, StoreError};
+use crate::event::DomainEvent;
 use crate::id::UserId;
 use crate::model::{PasswordHash, User};
 use crate::ports::{AttemptKey, AttemptLimiter, HashingBusy, InsertUserError, NoAttemptLimit, TokenClaims};
+use crate::security_log::{Incident, SecurityLog, Source};
 use crate::text::{Email, Password, Username, MAX_SEARCH_CHARS};
 use crate::time::id_seconds;
 
@@ -46,6 +48,7 @@ pub struct AuthService {
     attempts: Arc<dyn AttemptLimiter>,
     /// The hash an unknown email's login is verified against, computed once.
     dummy: Arc<OnceLock<PasswordHash>>,
+    security: SecurityLog,
 }
 
 impl Services {
@@ -58,8 +61,8 @@ impl Services {
 }
 
 impl AuthService {
-    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>) -> Self {
-        Self { ports, config, attempts: Arc::new(NoAttemptLimit), dummy: Arc::default() }
+    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>, security: SecurityLog) -> Self {
+        Self { ports, config, attempts: Arc::new(NoAttemptLimit), dummy: Arc::default(), security }
     }
 
     /// Computes the dummy hash now (one argon2 hash), so that no login pays for it later. Call
@@ -107,7 +110,8 @@ impl AuthService {
             Err(InsertUserError::EmailTaken) => return Err(Error::Conflict(EMAIL_TAKEN.into())),
             Err(InsertUserError::Store(e)) => return Err(e.into()),
         }
-        let access_token = self.ports.tokens.issue(user.id, now)?;
+        // A new account's token version is 0: nothing of it was ever revoked.
+        let access_token = self.ports.tokens.issue(user.id, 0, now)?;
         Ok(Session { access_token, user })
     }
 
@@ -129,12 +133,19 @@ impl AuthService {
         self.admit(client, &email).await?;
         let Some(user) = self.ports.users.user_by_email(&email).await? else {
             self.verify_dummy(&password).await?;
+            self.security.record(Incident::FailedLogin, Source::of(client, None));
             return Err(Error::InvalidCredentials);
         };
         if !self.ports.hasher.try_verify(&password, &user.password_hash).await.map_err(hashing_failed)? {
+            self.security.record(Incident::FailedLogin, Source::of(client, None));
             return Err(Error::InvalidCredentials);
         }
-        let access_token = self.ports.tokens.issue(user.id, self.ports.clock.now())?;
+        // The version read after the password checked out: a logout that completed before
+        // this point has moved it, so the new token survives it.
+        let Some(version) = self.ports.users.token_version(user.id).await? else {
+            return Err(Error::InvalidCredentials);
+        };
+        let access_token = self.ports.tokens.issue(user.id, version, self.ports.clock.now())?;
         Ok(Session { access_token, user })
     }
 
@@ -145,6 +156,7 @@ impl AuthService {
             client.map(|ip| AttemptKey::Address(address_key(ip))).into_iter().chain([AttemptKey::Email(email.clone())]);
         for key in keys {
             if let Err(refused) = self.attempts.acquire(&key).await {
+                self.security.record(Incident::AttemptLimited, Source::of(client, None));
                 return Err(Error::RateLimited { retry_after: refused.retry_after });
             }
         }
@@ -171,13 +183,40 @@ impl AuthService {
         Ok(self.dummy.get_or_init(|| hash))
     }
 
-    /// The one authentication of every adapter: the token port checks the signature, then the
-    /// token's times are judged on the domain's clock. `Unauthorized` for a token that is
-    /// malformed, forged, expired or not yet valid. Does not touch the store.
-    pub fn authenticate(&self, token: &str) -> Result<TokenClaims> {
+    /// The one authentication of every adapter (HTTP requests and socket connects), for a
+    /// caller that knows no client address; see [`authenticate_from`](Self::authenticate_from).
+    pub async fn authenticate(&self, token: &str) -> Result<TokenClaims> {
+        self.authenticate_from(None, token).await
+    }
+
+    /// The one authentication of every adapter: the token port checks the signature, the
+    /// token's times are judged on the domain's clock, then its user must exist and its
+    /// version must be the user's current token version (a logout moves it past every token
+    /// issued before). `Unauthorized` for a token that is malformed, forged, expired, not yet
+    /// valid, revoked, or whose user does not exist; `Unavailable` when the store does not
+    /// answer. One point lookup in the store (the token version).
+    pub async fn authenticate_from(&self, client: Option<IpAddr>, token: &str) -> Result<TokenClaims> {
         let claims = self.ports.tokens.decode(token).ok_or(Error::Unauthorized)?;
         self.lifetime_left(&claims).ok_or(Error::Unauthorized)?;
-        Ok(claims)
+        match self.ports.users.token_version(claims.user).await? {
+            Some(current) if current == claims.version => Ok(claims),
+            Some(_) => {
+                self.security.revoked_token(client, claims.user);
+                Err(Error::Unauthorized)
+            }
+            None => Err(Error::Unauthorized),
+        }
+    }
+
+    /// Logs the caller out everywhere: every token issued to it until now stops working, on
+    /// every node, and its open sockets are disconnected ([`DomainEvent::TokensRevoked`]). A
+    /// login after it, even within the same second, gets a working token (tokens carry the
+    /// user's token version, not only their issue time). `Unauthorized` if the account no
+    /// longer exists.
+    pub async fn logout(&self, caller: UserId) -> Result<()> {
+        self.ports.users.revoke_tokens(caller).await?.ok_or(Error::Unauthorized)?;
+        self.ports.notifier.publish(DomainEvent::TokensRevoked { user: caller }).await;
+        Ok(())
     }
 
     /// How long an authenticated token has left now, on the domain's clock; `None` once it is
@@ -202,6 +241,7 @@ impl AuthService {
             return Err(Error::invalid(format!("search must be at most {MAX_SEARCH_CHARS} characters")));
         }
         if let Err(refused) = self.attempts.acquire(&AttemptKey::Search(caller)).await {
+            self.security.record(Incident::UserLimited, Source::User(caller));
             return Err(Error::RateLimited { retry_after: refused.retry_after });
         }
         // A needle that is no email simply matches no email.

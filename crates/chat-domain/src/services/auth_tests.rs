@@ -20,7 +20,7 @@ const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7));
 
 fn tokens() -> MockTokenService {
     let mut tokens = MockTokenService::new();
-    tokens.expect_issue().returning(|user, _| Ok(format!("token-{user}")));
+    tokens.expect_issue().returning(|user, _, _| Ok(format!("token-{user}")));
     tokens
 }
 

@@ -10,6 +10,7 @@ use crate::event::DomainEvent;
 use crate::id::{ChatId, UserId};
 use crate::model::{direct_key, Chat, ChatInserted, ChatView, MAX_PARTICIPANTS};
 use crate::ports::{AttemptKey, AttemptLimiter, NoAttemptLimit};
+use crate::security_log::{Incident, SecurityLog, Source};
 use crate::text::ChatName;
 use crate::time::id_seconds;
 
@@ -22,6 +23,7 @@ pub struct ChatService {
     pub(super) ports: Ports,
     config: Arc<ServicesConfig>,
     attempts: Arc<dyn AttemptLimiter>,
+    security: SecurityLog,
 }
 
 impl Services {
@@ -35,8 +37,12 @@ impl Services {
 }
 
 impl ChatService {
-    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>) -> Self {
-        Self { ports, config, attempts: Arc::new(NoAttemptLimit) }
+    pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>, security: SecurityLog) -> Self {
+        Self { ports, config, attempts: Arc::new(NoAttemptLimit), security }
+    }
+
+    pub(super) fn security(&self) -> &SecurityLog {
+        &self.security
     }
 
     /// Most participants a chat may have: the configured group size, never above the model's
@@ -87,10 +93,10 @@ impl ChatService {
                 return Ok((receipts::summarize_one(&self.ports, caller, existing).await?, false));
             }
         }
-        self.attempts
-            .acquire(&AttemptKey::ChatCreate(caller))
-            .await
-            .map_err(|limited| Error::RateLimited { retry_after: limited.retry_after })?;
+        if let Err(limited) = self.attempts.acquire(&AttemptKey::ChatCreate(caller)).await {
+            self.security.record(Incident::UserLimited, Source::User(caller));
+            return Err(Error::RateLimited { retry_after: limited.retry_after });
+        }
         let now = self.ports.clock.now();
         let chat = Chat {
             id: ChatId::generate(id_seconds(now)),

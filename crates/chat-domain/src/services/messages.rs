@@ -12,6 +12,7 @@ use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{
     Appended, Edited, Message, MessageDraft, MessageKind, MessagePage, PageCursor, PageLimit, Seq, SoftDeleted,
 };
+use crate::security_log::{Incident, Source};
 use crate::text::{ClientId, MessageText};
 use crate::time::id_seconds;
 
@@ -76,6 +77,7 @@ impl MessageService {
             }
         }
         if let Err(limited) = self.ports.limiter.acquire(caller).await {
+            self.chats.security().record(Incident::MessageLimited, Source::User(caller));
             return Err(Error::RateLimited { retry_after: limited.retry_after });
         }
         let now = self.ports.clock.now();

@@ -20,6 +20,7 @@ use crate::ports::{
     ChatRepository, MessageRepository, Notifier, PasswordHasher, RateLimiter, ReceiptRepository, TokenService,
     UserRepository,
 };
+use crate::security_log::SecurityLog;
 use crate::time::Clock;
 
 /// Tunables of the services, with production defaults.
@@ -61,17 +62,22 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub receipts: ReceiptService,
+    /// This node's security log, which the services write to; adapters record the refusals
+    /// they decide themselves (connection caps) in it too.
+    pub security: SecurityLog,
 }
 
 impl Services {
     pub fn new(ports: Ports, config: ServicesConfig) -> Self {
         let config = Arc::new(config);
-        let chats = ChatService::new(ports.clone(), config.clone());
+        let security = SecurityLog::new(ports.clock.clone());
+        let chats = ChatService::new(ports.clone(), config.clone(), security.clone());
         Self {
-            auth: AuthService::new(ports.clone(), config.clone()),
+            auth: AuthService::new(ports.clone(), config.clone(), security.clone()),
             receipts: ReceiptService::new(ports.clone(), chats.clone()),
             messages: MessageService::new(ports, config, chats.clone()),
             chats,
+            security,
         }
     }
 }

@@ -16,6 +16,9 @@ use crate::ports::*;
 use crate::text::Password;
 use crate::time::{Clock, SystemClock, Timestamp};
 
+#[path = "logout_tests.rs"]
+mod logout;
+
 /// Records every published event.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<DomainEvent>>);
@@ -46,23 +49,25 @@ impl PasswordHasher for PlainHasher {
     }
 }
 
-/// Tokens are `t:<userId>:<iat seconds>`, alive for [`TOKEN_TTL_SECS`]; no signature.
+/// Tokens are `t:<userId>:<iat seconds>:<version>`, alive for [`TOKEN_TTL_SECS`]; no signature.
 struct IdTokens;
 
 const TOKEN_TTL_SECS: i64 = 3_600;
 
 impl TokenService for IdTokens {
-    fn issue(&self, user: UserId, issued_at: Timestamp) -> Result<String, StoreError> {
-        Ok(format!("t:{user}:{}", issued_at.timestamp()))
+    fn issue(&self, user: UserId, version: u64, issued_at: Timestamp) -> Result<String, StoreError> {
+        Ok(format!("t:{user}:{}:{version}", issued_at.timestamp()))
     }
     fn decode(&self, token: &str) -> Option<TokenClaims> {
-        let (user, iat) = token.strip_prefix("t:")?.split_once(':')?;
+        let (user, rest) = token.strip_prefix("t:")?.split_once(':')?;
+        let (iat, version) = rest.split_once(':').unwrap_or((rest, "0"));
         let issued_at = chrono::DateTime::from_timestamp(iat.parse().ok()?, 0)?;
         Some(TokenClaims {
             user: UserId::parse(user).ok()?,
             issued_at: Some(issued_at),
             expires_at: issued_at + chrono::TimeDelta::seconds(TOKEN_TTL_SECS),
             not_before: None,
+            version: version.parse().ok()?,
         })
     }
 }
@@ -145,13 +150,13 @@ async fn register_then_login_and_wrong_password() {
     let w = world();
     let s = w.services.auth.register(" Alice@Example.com ", "alice", "password").await.unwrap();
     assert_eq!(s.user.email.as_str(), "alice@example.com");
-    assert_eq!(w.services.auth.authenticate(&s.access_token).unwrap().user, s.user.id);
+    assert_eq!(w.services.auth.authenticate(&s.access_token).await.unwrap().user, s.user.id);
     let again = w.services.auth.register("alice@example.com", "alice2", "password").await;
     assert!(matches!(again, Err(Error::Conflict(_))));
     assert!(w.services.auth.login("ALICE@example.com", "password").await.is_ok());
     assert_eq!(w.services.auth.login("alice@example.com", "wrong-one").await.unwrap_err(), Error::InvalidCredentials);
     assert_eq!(w.services.auth.login("nobody@example.com", "password").await.unwrap_err(), Error::InvalidCredentials);
-    assert_eq!(w.services.auth.authenticate("garbage").unwrap_err(), Error::Unauthorized);
+    assert_eq!(w.services.auth.authenticate("garbage").await.unwrap_err(), Error::Unauthorized);
 }
 
 #[tokio::test]
@@ -162,22 +167,26 @@ async fn a_token_is_judged_on_the_domain_clock() {
     ports.clock = clock.clone();
     let services = Services::new(ports, ServicesConfig::default());
     let session = services.auth.register("a@example.com", "a", "password").await.unwrap();
-    let claims = services.auth.authenticate(&session.access_token).unwrap();
+    let claims = services.auth.authenticate(&session.access_token).await.unwrap();
     assert_eq!(services.auth.lifetime_left(&claims), Some(Duration::from_secs(TOKEN_TTL_SECS as u64)));
 
     clock.advance(chrono::TimeDelta::seconds(TOKEN_TTL_SECS) - chrono::TimeDelta::milliseconds(1));
-    assert!(services.auth.authenticate(&session.access_token).is_ok(), "alive until its exp");
+    assert!(services.auth.authenticate(&session.access_token).await.is_ok(), "alive until its exp");
     assert_eq!(services.auth.lifetime_left(&claims), Some(Duration::from_millis(1)));
     clock.advance(chrono::TimeDelta::milliseconds(1));
-    assert_eq!(services.auth.authenticate(&session.access_token).unwrap_err(), Error::Unauthorized, "dead at exp");
+    assert_eq!(
+        services.auth.authenticate(&session.access_token).await.unwrap_err(),
+        Error::Unauthorized,
+        "dead at exp"
+    );
     assert_eq!(services.auth.lifetime_left(&claims), None);
 
     // A token issued (by a node whose clock runs ahead) further in the future than the leeway.
     let leeway = chrono::TimeDelta::from_std(crate::credentials::CLOCK_SKEW_LEEWAY).unwrap();
-    let ahead = IdTokens.issue(session.user.id, clock.now() + leeway + chrono::TimeDelta::seconds(1)).unwrap();
-    assert_eq!(services.auth.authenticate(&ahead).unwrap_err(), Error::Unauthorized, "not valid yet");
-    let slightly_ahead = IdTokens.issue(session.user.id, clock.now() + leeway).unwrap();
-    assert!(services.auth.authenticate(&slightly_ahead).is_ok(), "within the leeway");
+    let ahead = IdTokens.issue(session.user.id, 0, clock.now() + leeway + chrono::TimeDelta::seconds(1)).unwrap();
+    assert_eq!(services.auth.authenticate(&ahead).await.unwrap_err(), Error::Unauthorized, "not valid yet");
+    let slightly_ahead = IdTokens.issue(session.user.id, 0, clock.now() + leeway).unwrap();
+    assert!(services.auth.authenticate(&slightly_ahead).await.is_ok(), "within the leeway");
 }
 
 #[tokio::test]

@@ -225,3 +225,36 @@ pub async fn search_users_orders_by_username_excludes_and_limits(stores: Stores)
     // An email match counts against the limit like any other.
     assert_eq!(names(&search(&stores, "me@example.com", someone, 1).await), ["me"]);
 }
+
+pub async fn token_version_starts_at_zero_and_each_revoke_adds_one(stores: Stores) {
+    let alice = new_user(&stores, "alice").await;
+    let bob = new_user(&stores, "bob").await;
+    assert_eq!(stores.users.token_version(alice.id).await.expect("token_version"), Some(0), "a new user is at 0");
+    assert_eq!(stores.users.revoke_tokens(alice.id).await.expect("revoke_tokens"), Some(1));
+    assert_eq!(stores.users.revoke_tokens(alice.id).await.expect("revoke_tokens"), Some(2));
+    assert_eq!(stores.users.token_version(alice.id).await.expect("token_version"), Some(2));
+    assert_eq!(stores.users.token_version(bob.id).await.expect("token_version"), Some(0), "other users keep theirs");
+    // The user itself is unchanged by a revocation.
+    assert_eq!(stores.users.user_by_id(alice.id).await.expect("user_by_id"), Some(alice));
+
+    let unknown = UserId::generate(id_seconds(at(0)));
+    assert_eq!(stores.users.token_version(unknown).await.expect("token_version"), None);
+    assert_eq!(stores.users.revoke_tokens(unknown).await.expect("revoke_tokens"), None);
+    assert_eq!(stores.users.user_by_id(unknown).await.expect("user_by_id"), None, "a revocation creates no user");
+}
+
+pub async fn concurrent_revokes_each_add_one(stores: Stores) {
+    let alice = new_user(&stores, "alice").await;
+    let mut tasks = JoinSet::new();
+    for _ in 0..10 {
+        let users = stores.users.clone();
+        tasks.spawn(async move { users.revoke_tokens(alice.id).await });
+    }
+    let mut versions = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        versions.push(joined.expect("revoke task").expect("revoke_tokens").expect("the user exists"));
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=10).collect::<Vec<u64>>(), "each revocation gets its own version");
+    assert_eq!(stores.users.token_version(alice.id).await.expect("token_version"), Some(10));
+}

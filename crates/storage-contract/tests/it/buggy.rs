@@ -45,6 +45,8 @@ enum Bug {
     MarkersOverwrite,
     /// `unread_counts` counts deleted messages too.
     UnreadCountsDeleted,
+    /// `revoke_tokens` answers the next version but stores nothing.
+    RevokeForgets,
 }
 
 /// The in-memory fake with one bug.
@@ -94,6 +96,15 @@ impl UserRepository for Buggy {
     ) -> Result<Vec<User>, StoreError> {
         let limit = if self.has(Bug::SearchIgnoresLimit) { usize::MAX } else { limit };
         self.inner.search_users(needle, exact_email, exclude, limit).await
+    }
+    async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        self.inner.token_version(id).await
+    }
+    async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
+        if self.has(Bug::RevokeForgets) {
+            return Ok(self.inner.token_version(id).await?.map(|v| v + 1));
+        }
+        self.inner.revoke_tokens(id).await
     }
 }
 
@@ -297,4 +308,10 @@ async fn catches_markers_that_move_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_unread_counts_that_count_deleted_messages() {
     assert_caught(Bug::UnreadCountsDeleted, cases::unread_counts_skip_own_and_deleted_messages).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_revocation_that_is_not_stored() {
+    assert_caught(Bug::RevokeForgets, cases::token_version_starts_at_zero_and_each_revoke_adds_one).await;
+    assert_caught(Bug::RevokeForgets, cases::concurrent_revokes_each_add_one).await;
 }
