@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
+use chat_domain::model::PasswordHash;
 use chat_domain::ports::{InsertUserError, UserRepository};
 use chat_domain::{Email, User, UserId};
 use rusqlite::{params, OptionalExtension};
@@ -104,6 +105,21 @@ impl UserRepository for SqliteStore {
             let mut stmt = conn.prepare_cached(SEARCH)?;
             let found = stmt.query_map(params![exclude.key(), needle, email, sql_limit(limit)], rows::user)?;
             Ok(found.collect::<rusqlite::Result<Vec<User>>>()?)
+        })
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let (current, new) = (current.0.clone(), new.0.clone());
+        self.write(move |conn| {
+            // Compare and set in one statement: a hash changed since it was read stays.
+            let sql = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2";
+            Ok(conn.prepare_cached(sql)?.execute(params![id.key(), current, new])? == 1)
         })
         .await
     }

@@ -55,6 +55,17 @@ pub trait UserRepository: Send + Sync {
         exclude: UserId,
         limit: usize,
     ) -> Result<Vec<User>, StoreError>;
+
+    /// Replaces the password hash of user `id` with `new`, only while the stored hash is still
+    /// `current` (so a hash changed meanwhile is never overwritten with an older password's).
+    /// `Ok(true)` when replaced, `Ok(false)` when the user is gone or its hash differs. Used to
+    /// upgrade hashes of an older scheme on a successful login; nothing else changes.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -243,6 +254,12 @@ pub trait PasswordHasher: Send + Sync {
     /// this one; the default suits hashers that never refuse work.
     async fn try_verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, StoreError> {
         Ok(self.verify(password, hash).await)
+    }
+    /// True when `hash` is of an older scheme (or weaker parameters) than [`hash`](Self::hash)
+    /// makes today: after a successful login with it, the service stores a new hash of the
+    /// password. The default suits hashers that know a single scheme.
+    fn needs_rehash(&self, _hash: &PasswordHash) -> bool {
+        false
     }
 }
 

@@ -69,6 +69,7 @@ macro_rules! __storage_contract_cases {
             search_users_matches_usernames_in_any_case_and_emails_only_whole,
             search_users_treats_the_needle_literally,
             search_users_orders_by_username_excludes_and_limits,
+            replace_password_hash_only_replaces_the_current_hash,
             // Chats.
             chat_insert_round_trips,
             direct_chat_is_deduplicated_in_either_order,

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
-use chat_domain::model::{Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, SoftDeleted};
+use chat_domain::model::{
+    Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, PasswordHash, SoftDeleted,
+};
 use chat_domain::ports::{ChatRepository, InsertUserError, MessageRepository, UserRepository};
 use chat_domain::{Chat, ChatEvent, ChatId, Email, Message, MessageId, Seq, Timestamp, User, UserId};
 use chrono::SubsecRound;
@@ -79,6 +81,14 @@ impl UserRepository for Buggy {
     ) -> Result<Vec<User>, StoreError> {
         let limit = if self.has(Bug::SearchIgnoresLimit) { usize::MAX } else { limit };
         self.inner.search_users(needle, exact_email, exclude, limit).await
+    }
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        self.inner.replace_password_hash(id, current, new).await
     }
 }
 
