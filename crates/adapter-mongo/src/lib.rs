@@ -9,8 +9,10 @@ mod chats;
 mod documents;
 mod error;
 mod messages;
+mod migrate;
 mod store;
 mod transaction;
 mod users;
 
+pub use migrate::{DuplicateDirect, MigrateOptions, MigrateProgress, MigrationReport, NoProgress};
 pub use store::{MongoStore, DEFAULT_SERVER_SELECTION_TIMEOUT};

@@ -11,6 +11,7 @@
 
 pub mod config;
 mod guards;
+pub mod migrate;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
