@@ -7,6 +7,7 @@
 
 mod cluster;
 mod http;
+mod migration;
 mod mongo_faults;
 mod restart;
 mod socketio_js;

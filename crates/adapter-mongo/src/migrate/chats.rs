@@ -38,15 +38,10 @@ pub(super) async fn migrate(
         .iter()
         .filter_map(|chat| chat.get_object_id("_id").ok())
         .collect();
-    let unnumbered = raw
-        .messages
-        .count_documents(doc! { "$or": [
-            { "seq": { "$exists": false } },
-            { "isDeleted": true, "deletedSeq": { "$exists": false } },
-        ] })
-        .await
-        .store()?;
-    progress.stage("chats and messages", ids.len() as u64 + unnumbered);
+    let unnumbered = raw.messages.count_documents(doc! { "seq": { "$exists": false } }).await.store()?;
+    let undeleted =
+        raw.messages.count_documents(doc! { "isDeleted": true, "deletedSeq": { "$exists": false } }).await.store()?;
+    progress.stage("chats and messages", ids.len() as u64 + unnumbered + undeleted);
     let mut keys = Keys::new();
     for id in ids {
         // Gone since the listing: nothing to do.
