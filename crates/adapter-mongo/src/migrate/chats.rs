@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Bson, Document};
 
+use super::survey::{survey, ChatStats};
 use super::{int, DuplicateDirect, MigrateOptions, MigrateProgress, MigrationReport, Raw};
 use crate::error::{is_duplicate_key, DriverResultExt};
 
@@ -38,15 +39,25 @@ pub(super) async fn migrate(
         .iter()
         .filter_map(|chat| chat.get_object_id("_id").ok())
         .collect();
-    let unnumbered = raw.messages.count_documents(doc! { "seq": { "$exists": false } }).await.store()?;
-    let undeleted =
-        raw.messages.count_documents(doc! { "isDeleted": true, "deletedSeq": { "$exists": false } }).await.store()?;
-    progress.stage("chats and messages", ids.len() as u64 + unnumbered + undeleted);
+    let survey = if options.dry_run { Some(survey(raw, options.batch_size).await?) } else { None };
+    let to_number = match &survey {
+        Some(survey) => survey.values().map(|s| s.unnumbered + s.undeleted).sum(),
+        None => {
+            raw.messages.count_documents(doc! { "seq": { "$exists": false } }).await.store()?
+                + raw
+                    .messages
+                    .count_documents(doc! { "isDeleted": true, "deletedSeq": { "$exists": false } })
+                    .await
+                    .store()?
+        }
+    };
+    progress.stage("chats and messages", ids.len() as u64 + to_number);
     let mut keys = Keys::new();
     for id in ids {
+        let stats = survey.as_ref().map(|s| s.get(&id).copied().unwrap_or_default());
         // Gone since the listing: nothing to do.
         if let Some(chat) = raw.chats.find_one(doc! { "_id": id }).await.store()? {
-            migrate_chat(raw, options, progress, report, &mut keys, chat).await?;
+            migrate_chat(raw, options, progress, report, &mut keys, chat, stats).await?;
         }
         progress.advance(1);
     }
@@ -61,9 +72,13 @@ async fn migrate_chat(
     report: &mut MigrationReport,
     keys: &mut Keys,
     chat: Document,
+    stats: Option<ChatStats>,
 ) -> Result<(), StoreError> {
     let id = chat.get_object_id("_id").map_err(|e| StoreError::other(format!("a chat's _id: {e}")))?;
-    let (last_seq, last_message) = number_messages(raw, options, progress, report, id).await?;
+    let (last_seq, last_message) = match stats {
+        Some(stats) => count_messages(progress, report, stats),
+        None => number_messages(raw, options, progress, report, id).await?,
+    };
 
     let mut set = Document::new();
     if int(&chat, "lastSeq") != Some(last_seq) {
@@ -99,6 +114,19 @@ async fn migrate_chat(
     Ok(())
 }
 
+/// What [`number_messages`] would do, for a dry run, from the survey.
+fn count_messages(
+    progress: &dyn MigrateProgress,
+    report: &mut MigrationReport,
+    stats: ChatStats,
+) -> (i64, Option<ObjectId>) {
+    report.message_seqs += stats.unnumbered;
+    report.deleted_seqs += stats.undeleted;
+    progress.advance(stats.unnumbered + stats.undeleted);
+    let added = i64::try_from(stats.unnumbered + stats.undeleted).unwrap_or(i64::MAX);
+    (stats.top.saturating_add(added), stats.newest.map(|(_, id)| id))
+}
+
 /// Numbers the chat's messages that lack a `seq`, in (createdAt, _id) order, after any the
 /// chat already has; then gives each soft-deleted message lacking one a `deletedSeq`, in
 /// (updatedAt, _id) order. One message at a time, in order, so an interrupted run leaves a
@@ -122,36 +150,34 @@ async fn number_messages(
     ];
     for (field, filter, order) in steps {
         let mut numbered = 0;
-        if options.dry_run {
-            numbered = raw.messages.count_documents(filter).await.store()?;
-            next += i64::try_from(numbered).unwrap_or(i64::MAX);
-            progress.advance(numbered);
-        } else {
-            loop {
-                let batch: Vec<Document> = raw
-                    .messages
-                    .find(filter.clone())
-                    .projection(doc! { "_id": 1 })
-                    .sort(order.clone())
-                    .limit(i64::from(options.batch_size))
-                    .await
-                    .store()?
-                    .try_collect()
-                    .await
-                    .store()?;
-                if batch.is_empty() {
-                    break;
-                }
-                for message in &batch {
-                    let id =
-                        message.get_object_id("_id").map_err(|e| StoreError::other(format!("a message's _id: {e}")))?;
-                    let unset = doc! { "_id": id, field: { "$exists": false } };
-                    raw.messages.update_one(unset, doc! { "$set": { field: next } }).await.store()?;
-                    next += 1;
-                    numbered += 1;
-                }
-                progress.advance(batch.len() as u64);
+        loop {
+            let batch: Vec<Document> = raw
+                .messages
+                .find(filter.clone())
+                .projection(doc! { "_id": 1 })
+                .sort(order.clone())
+                .limit(i64::from(options.batch_size))
+                .await
+                .store()?
+                .try_collect()
+                .await
+                .store()?;
+            if batch.is_empty() {
+                break;
             }
+            let mut updates = Vec::with_capacity(batch.len());
+            for message in &batch {
+                let id =
+                    message.get_object_id("_id").map_err(|e| StoreError::other(format!("a message's _id: {e}")))?;
+                updates.push(doc! {
+                    "q": { "_id": id, field: { "$exists": false } },
+                    "u": { "$set": { field: next } },
+                });
+                next += 1;
+            }
+            ordered_updates(raw, updates).await?;
+            numbered += batch.len() as u64;
+            progress.advance(batch.len() as u64);
         }
         match field {
             "seq" => report.message_seqs += numbered,
@@ -167,6 +193,25 @@ async fn number_messages(
         .store()?
         .and_then(|m| m.get_object_id("_id").ok());
     Ok((next - 1, newest))
+}
+
+/// Applies `updates` (one `update` command, one round trip) in order, stopping at the first
+/// that fails: whatever happens, the messages numbered are a prefix of the batch, so the order
+/// an interrupted run leaves is the order the next one continues.
+async fn ordered_updates(raw: &Raw, updates: Vec<Document>) -> Result<(), StoreError> {
+    let command = doc! {
+        "update": raw.messages.name(),
+        "updates": updates,
+        "ordered": true,
+        "writeConcern": { "w": "majority", "j": true, "wtimeout": 10_000 },
+    };
+    let reply = raw.db.run_command(command).await.store()?;
+    for failure in ["writeErrors", "writeConcernError"] {
+        if let Some(error) = reply.get(failure) {
+            return Err(StoreError::other(format!("numbering messages failed: {error}")));
+        }
+    }
+    Ok(())
 }
 
 /// The highest value of `field` among the chat's messages, 0 when none has it.

@@ -9,11 +9,12 @@
 
 mod chats;
 mod report;
+mod survey;
 mod users;
 
 use chat_domain::error::StoreError;
 use mongodb::bson::{doc, Bson, Document};
-use mongodb::Collection;
+use mongodb::{Collection, Database};
 
 pub use report::{DuplicateDirect, MigrationReport};
 
@@ -64,6 +65,7 @@ pub(crate) const STATUSES: [&str; 3] = ["sent", "delivered", "read"];
 /// The collections as raw documents: the previous backend's fields are not in this adapter's
 /// document types.
 pub(crate) struct Raw {
+    pub db: Database,
     pub users: Collection<Document>,
     pub chats: Collection<Document>,
     pub messages: Collection<Document>,
@@ -81,6 +83,7 @@ impl MongoStore {
     ) -> Result<MigrationReport, StoreError> {
         let options = MigrateOptions { batch_size: options.batch_size.max(1), ..options };
         let raw = Raw {
+            db: self.db.clone(),
             users: self.db.collection(USERS),
             chats: self.db.collection(CHATS),
             messages: self.db.collection(MESSAGES),
