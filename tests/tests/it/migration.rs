@@ -113,6 +113,10 @@ fn messages(
         .collect()
 }
 
+/// How one old chat is made: label, participants, group name, creation time, message count,
+/// whether some messages are deleted, whether `createdBy` is written.
+type Plan = (&'static str, Vec<ObjectId>, Option<&'static str>, i64, usize, bool, bool);
+
 /// The old database: four users (one email stored with capitals), two 1:1 chats of the same
 /// pair (the newer one a duplicate), a group with deleted messages, another 1:1 chat, and an
 /// empty 1:1 chat without `createdBy`. 3020 messages in all.
@@ -149,7 +153,7 @@ async fn old_database(db: &Database) -> (Vec<OldUser>, BTreeMap<&'static str, Ol
     let [alice, bob, carol, dave] = [users[0].id, users[1].id, users[2].id, users[3].id];
 
     // (label, participants, group name, created, messages, deletes, createdBy given)
-    let plans: [(&str, Vec<ObjectId>, Option<&str>, i64, usize, bool, bool); 5] = [
+    let plans: [Plan; 5] = [
         ("direct", vec![alice, bob], None, BASE_MS, 1500, false, true),
         ("duplicate", vec![bob, alice], None, BASE_MS + DAY_MS, 20, false, true),
         ("group", vec![alice, bob, carol], Some("team"), BASE_MS + 2 * DAY_MS, 1200, true, true),
