@@ -1,4 +1,7 @@
 //! argon2id password hashing on the hashing pool ([`crate::pool`]), never on Tokio's threads.
+//! bcrypt hashes (`$2a$`, `$2b$`, `$2y$`, as the previous NestJS backend stored them) are
+//! verified too, on the same pool, and reported as needing a rehash, so the domain replaces
+//! each with an argon2id hash at its owner's first successful login.
 
 use std::io;
 
@@ -64,6 +67,10 @@ impl PasswordHasher for Argon2Hasher {
         let matches = self
             .pool
             .run(move || {
+                if is_bcrypt(&hash) {
+                    // Like bcryptjs, which wrote these hashes, only the first 72 bytes count.
+                    return bcrypt::verify(password.expose().as_bytes(), &hash).unwrap_or(false);
+                }
                 let Ok(parsed) = PhcHash::new(&hash) else {
                     return false;
                 };
@@ -72,6 +79,29 @@ impl PasswordHasher for Argon2Hasher {
             .await?;
         Ok(matches)
     }
+
+    /// bcrypt hashes, and argon2 hashes of another variant or other parameters than
+    /// [`hash`](PasswordHasher::hash) makes now. A malformed hash never verifies, so is not
+    /// reported.
+    fn needs_rehash(&self, hash: &PasswordHash) -> bool {
+        if is_bcrypt(&hash.0) {
+            return true;
+        }
+        let Ok(parsed) = PhcHash::new(&hash.0) else {
+            return false;
+        };
+        let today = Argon2::default();
+        let now = today.params();
+        let same_params = argon2::Params::try_from(&parsed).is_ok_and(|params| {
+            (params.m_cost(), params.t_cost(), params.p_cost()) == (now.m_cost(), now.t_cost(), now.p_cost())
+        });
+        parsed.algorithm != argon2::Algorithm::Argon2id.ident() || !same_params
+    }
+}
+
+/// The modular crypt prefixes of bcrypt that the `bcrypt` crate verifies.
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"].iter().any(|prefix| hash.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -95,6 +125,33 @@ mod tests {
         assert!(!h.verify(&Password::parse("secret-2").unwrap(), &hash).await);
         assert!(!h.verify(&Password::parse("secret-1").unwrap(), &PasswordHash("garbage".into())).await);
         assert_eq!(h.try_verify(&Password::presented("short").unwrap(), &hash).await.ok(), Some(false));
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hashes_of_every_prefix_verify_and_need_a_rehash() {
+        let h = hasher(1);
+        let password = Password::presented("old-secret").unwrap();
+        let made = bcrypt::hash_with_result("old-secret", 4).unwrap();
+        for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoB, bcrypt::Version::TwoY] {
+            let hash = PasswordHash(made.format_for_version(version));
+            assert!(h.try_verify(&password, &hash).await.unwrap(), "{}", hash.0);
+            assert!(!h.try_verify(&Password::presented("old-secreT").unwrap(), &hash).await.unwrap());
+            assert!(h.needs_rehash(&hash), "{}", hash.0);
+        }
+        // A broken bcrypt string is a mismatch, not an error.
+        assert!(!h.try_verify(&password, &PasswordHash("$2b$04$short".into())).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn only_todays_argon2id_needs_no_rehash() {
+        let h = hasher(1);
+        let today = h.hash(&Password::parse("secret-1").unwrap()).await.unwrap();
+        assert!(!h.needs_rehash(&today));
+        let weaker = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$2mBrPO0f0yWHAYp1yZu6nTbkEw7ZPkPHRi3rgPEn3Gg";
+        assert!(h.needs_rehash(&PasswordHash(weaker.into())));
+        let argon2i = "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$2mBrPO0f0yWHAYp1yZu6nTbkEw7ZPkPHRi3rgPEn3Gg";
+        assert!(h.needs_rehash(&PasswordHash(argon2i.into())));
+        assert!(!h.needs_rehash(&PasswordHash("garbage".into())));
     }
 
     #[tokio::test]

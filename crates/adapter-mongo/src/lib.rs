@@ -10,9 +10,11 @@ mod documents;
 mod error;
 mod events;
 mod messages;
+mod migrate;
 mod receipts;
 mod store;
 mod transaction;
 mod users;
 
+pub use migrate::{DuplicateDirect, MigrateOptions, MigrateProgress, MigrationReport, NoProgress};
 pub use store::{MongoStore, DEFAULT_SERVER_SELECTION_TIMEOUT};

@@ -160,10 +160,14 @@ fn chat_indexes() -> Vec<IndexModel> {
     ]
 }
 
+/// History pages and catch-up: a chat's messages by seq.
+pub(crate) fn chat_seq_index() -> IndexModel {
+    index(doc! { "chat": 1, "seq": -1 }, false, None)
+}
+
 fn message_indexes() -> Vec<IndexModel> {
     vec![
-        // History pages and catch-up: a chat's messages by seq.
-        index(doc! { "chat": 1, "seq": -1 }, false, None),
+        chat_seq_index(),
         // Idempotent sends: one message per (sender, clientId); messages without a clientId
         // are left out of the index.
         index(doc! { "sender": 1, "clientId": 1 }, true, Some(doc! { "clientId": { "$exists": true } })),

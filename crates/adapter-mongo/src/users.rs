@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
-use chat_domain::model::User;
+use chat_domain::model::{PasswordHash, User};
 use chat_domain::ports::{InsertUserError, UserRepository};
 use chat_domain::{Email, UserId};
 use futures_util::TryStreamExt;
@@ -91,6 +91,20 @@ impl UserRepository for MongoStore {
             .await
             .store()?;
         Ok(updated.as_ref().map(stored_version))
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        // Compare and set in one update: a hash changed since it was read stays. The previous
+        // backend's `password` field (if any) is left alone: see docs/migration.md.
+        let filter = doc! { "_id": user_oid(id), "passwordHash": current.0.as_str() };
+        let result =
+            self.users.update_one(filter, doc! { "$set": { "passwordHash": new.0.as_str() } }).await.store()?;
+        Ok(result.matched_count == 1)
     }
 }
 

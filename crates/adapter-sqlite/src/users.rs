@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
+use chat_domain::model::PasswordHash;
 use chat_domain::ports::{InsertUserError, UserRepository};
 use chat_domain::{Email, User, UserId};
 use rusqlite::{params, OptionalExtension};
@@ -126,6 +127,21 @@ impl UserRepository for SqliteStore {
             let version: Option<i64> =
                 conn.prepare_cached(REVOKE)?.query_row([id.key()], |row| row.get(0)).optional()?;
             Ok(version.map(stored_version))
+        })
+        .await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let (current, new) = (current.0.clone(), new.0.clone());
+        self.write(move |conn| {
+            // Compare and set in one statement: a hash changed since it was read stays.
+            let sql = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2";
+            Ok(conn.prepare_cached(sql)?.execute(params![id.key(), current, new])? == 1)
         })
         .await
     }

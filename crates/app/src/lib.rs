@@ -12,6 +12,7 @@
 pub mod config;
 mod guards;
 mod metrics;
+pub mod migrate;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};

@@ -1,10 +1,11 @@
-//! The `chat-server` binary: parses the command line (`--help`, `--version`), reads the
-//! configuration from the environment, binds the port, and hands over to `app::run`.
+//! The `chat-server` binary: parses the command line (`--help`, `--version`, the `migrate`
+//! subcommand), reads the configuration from the environment, binds the port, and hands over
+//! to `app::run` (or runs the migration).
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// mimalloc instead of glibc malloc: glibc kept the memory of a burst (password hashes, large
 /// pages of history) in its per-thread arenas for good; mimalloc returns it and allocates the
@@ -44,18 +45,39 @@ Configuration (environment variables; 0 turns a limit off):
   METRICS_ENABLED                    serve Prometheus metrics at GET /metrics [default: true]
   METRICS_PORT                       serve /metrics only on this port, not on PORT
 
+`chat-server migrate [--dry-run]` adopts the MongoDB database of the previous (NestJS) backend
+(MONGODB_URI, MONGODB_DB); see docs/migration.md.
+
 Walkthrough, every setting in detail and the wire contract: README.md and docs/.";
 
 /// A real-time chat server: accounts, chats and messages over HTTP, and a Socket.IO gateway,
 /// on one port. With no MONGODB_URI it keeps its data in an embedded store (SQLite).
 #[derive(Debug, Parser)]
 #[command(name = "chat-server", version, after_help = ENVIRONMENT)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Adopt the MongoDB database of the previous NestJS backend (MONGODB_URI, MONGODB_DB)
+    ///
+    /// Adds what this server needs alongside the old fields: message seqs, chat counters, 1:1
+    /// keys, indexes. Never deletes data; run it again to continue an interrupted run; a
+    /// second run changes nothing. Progress on standard output (a bar on a terminal), the
+    /// report at the end. See docs/migration.md.
+    Migrate {
+        /// Report what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
 
 fn main() -> ExitCode {
     // `--help` and `--version` print and exit here; anything else on the command line is an
     // error that names the argument (exit code 2).
-    let Cli {} = Cli::parse();
+    let Cli { command } = Cli::parse();
     let config = match app::Config::from_env() {
         Ok(config) => config,
         Err(error) => {
@@ -64,6 +86,9 @@ fn main() -> ExitCode {
         }
     };
     app::init_tracing(config.log_format);
+    if let Some(Command::Migrate { dry_run }) = command {
+        return migrate(&config, dry_run);
+    }
     let listener = match TcpListener::bind((config.host.as_str(), config.port)) {
         Ok(listener) => listener,
         Err(error) => {
@@ -75,6 +100,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `chat-server migrate`: exit code 0 with the report on standard output, 1 when the
+/// migration could not finish (the reason on standard error), 2 without MONGODB_URI.
+fn migrate(config: &app::Config, dry_run: bool) -> ExitCode {
+    let Some(mongo) = &config.mongodb else {
+        eprintln!("chat-server migrate: MONGODB_URI is not set (the migration is for a MongoDB database)");
+        return ExitCode::from(2);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("chat-server migrate: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(app::migrate::migrate(mongo, dry_run)) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("chat-server migrate: {error}");
             ExitCode::FAILURE
         }
     }

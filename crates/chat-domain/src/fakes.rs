@@ -122,6 +122,22 @@ impl UserRepository for InMemoryStore {
         s.token_versions.push((id, next));
         Ok(Some(next))
     }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        let mut s = self.lock();
+        match s.users.iter_mut().find(|u| u.id == id && &u.password_hash == current) {
+            Some(user) => {
+                user.password_hash = new.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 #[async_trait]

@@ -68,6 +68,16 @@ pub trait UserRepository: Send + Sync {
     /// concurrent calls each adds one. `None` (and nothing written) when no user has this id.
     /// Returning `Ok` means the write is durable.
     async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError>;
+    /// Replaces the password hash of user `id` with `new`, only while the stored hash is still
+    /// `current` (so a hash changed meanwhile is never overwritten with an older password's).
+    /// `Ok(true)` when replaced, `Ok(false)` when the user is gone or its hash differs. Used to
+    /// upgrade hashes of an older scheme on a successful login; nothing else changes.
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -312,6 +322,12 @@ pub trait PasswordHasher: Send + Sync {
     /// this one; the default suits hashers that never refuse work.
     async fn try_verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool, StoreError> {
         Ok(self.verify(password, hash).await)
+    }
+    /// True when `hash` is of an older scheme (or weaker parameters) than [`hash`](Self::hash)
+    /// makes today: after a successful login with it, the service stores a new hash of the
+    /// password. The default suits hashers that know a single scheme.
+    fn needs_rehash(&self, _hash: &PasswordHash) -> bool {
+        false
     }
 }
 

@@ -80,6 +80,7 @@ macro_rules! __storage_contract_cases {
             search_users_orders_by_username_excludes_and_limits,
             token_version_starts_at_zero_and_each_revoke_adds_one,
             concurrent_revokes_each_add_one,
+            replace_password_hash_only_replaces_the_current_hash,
             // Chats.
             chat_insert_round_trips,
             direct_chat_is_deduplicated_in_either_order,

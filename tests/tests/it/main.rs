@@ -10,6 +10,7 @@ mod cluster_client;
 mod cluster_js;
 mod http;
 mod metrics;
+mod migration;
 mod mongo_faults;
 mod openapi;
 mod restart;

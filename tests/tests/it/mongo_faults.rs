@@ -53,15 +53,15 @@ fn assert_unavailable(status: u16, body: &str, what: &str) {
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// One connected socket on the main namespace.
-struct RawSocket {
+/// One connected socket on the main namespace (also used by `migration.rs`).
+pub(crate) struct RawSocket {
     ws: Ws,
     next_ack: u64,
 }
 
 impl RawSocket {
     /// Opens `/socket.io/?EIO=4&transport=websocket` and connects to `/` with `{token}`.
-    async fn connect(server: &Server, token: &str) -> RawSocket {
+    pub(crate) async fn connect(server: &Server, token: &str) -> RawSocket {
         let url = server.url("/socket.io/?EIO=4&transport=websocket").replacen("http://", "ws://", 1);
         let (ws, _) = tokio::time::timeout(PROGRESS_LIMIT, tokio_tungstenite::connect_async(url))
             .await
@@ -98,7 +98,7 @@ impl RawSocket {
     }
 
     /// The next packet `accept` takes; others (broadcast events) are skipped.
-    async fn next_packet_where(&mut self, accept: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn next_packet_where(&mut self, accept: impl Fn(&str) -> bool) -> String {
         loop {
             let packet = self.next_packet().await;
             if accept(&packet) {
@@ -108,7 +108,7 @@ impl RawSocket {
     }
 
     /// Emits `event` with `data` and an ack id; returns the ack's first argument.
-    async fn emit_with_ack(&mut self, event: &str, data: Value) -> Value {
+    pub(crate) async fn emit_with_ack(&mut self, event: &str, data: Value) -> Value {
         let id = self.next_ack;
         self.next_ack += 1;
         self.send(&format!("42{id}{}", json!([event, data]))).await;

@@ -4,6 +4,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, reason = "test code fails by panicking")]
 
 mod contract;
+mod migrate;
 mod specific;
 
 use adapter_mongo::MongoStore;

@@ -16,7 +16,7 @@ use chat_domain::ports::{
 use chat_domain::receipts::{Markers, Receipt};
 use chat_domain::{
     Appended, Chat, ChatEvent, ChatId, ChatInserted, ChatView, ClientId, Email, Message, MessageDraft, MessageId,
-    MessagePage, PageCursor, Seq, SoftDeleted, Timestamp, User, UserId,
+    MessagePage, PageCursor, PasswordHash, Seq, SoftDeleted, Timestamp, User, UserId,
 };
 use chat_domain::{ChatChanged, ChatUpdate, Edited, MessageText};
 use metrics::Histogram;
@@ -45,6 +45,7 @@ pub(crate) struct TimedUsers {
     search_users: Histogram,
     token_version: Histogram,
     revoke_tokens: Histogram,
+    replace_password_hash: Histogram,
 }
 
 impl TimedUsers {
@@ -58,6 +59,7 @@ impl TimedUsers {
             search_users: histogram(store, "search_users"),
             token_version: histogram(store, "token_version"),
             revoke_tokens: histogram(store, "revoke_tokens"),
+            replace_password_hash: histogram(store, "replace_password_hash"),
         })
     }
 }
@@ -96,6 +98,15 @@ impl UserRepository for TimedUsers {
 
     async fn revoke_tokens(&self, user: UserId) -> Result<Option<u64>, StoreError> {
         timed(&self.revoke_tokens, self.inner.revoke_tokens(user)).await
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        timed(&self.replace_password_hash, self.inner.replace_password_hash(id, current, new)).await
     }
 }
 

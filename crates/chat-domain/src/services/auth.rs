@@ -140,6 +140,7 @@ impl AuthService {
             self.security.record(Incident::FailedLogin, Source::of(client, None));
             return Err(Error::InvalidCredentials);
         }
+        let user = self.upgrade_hash(user, &password).await;
         // The version read after the password checked out: a logout that completed before
         // this point has moved it, so the new token survives it.
         let Some(version) = self.ports.users.token_version(user.id).await? else {
@@ -147,6 +148,28 @@ impl AuthService {
         };
         let access_token = self.ports.tokens.issue(user.id, version, self.ports.clock.now())?;
         Ok(Session { access_token, user })
+    }
+
+    /// After a successful login with a hash of an older scheme (say bcrypt, from the previous
+    /// backend's data), stores a hash of today's scheme. The login succeeds whatever happens
+    /// here: a failure to hash or to store is logged, and the old hash keeps working.
+    async fn upgrade_hash(&self, mut user: User, password: &Password) -> User {
+        if !self.ports.hasher.needs_rehash(&user.password_hash) {
+            return user;
+        }
+        let new = match self.ports.hasher.hash(password).await {
+            Ok(new) => new,
+            Err(err) => {
+                tracing::warn!(user = %user.id, error = %err, "could not rehash an old password hash");
+                return user;
+            }
+        };
+        match self.ports.users.replace_password_hash(user.id, &user.password_hash, &new).await {
+            Ok(true) => user.password_hash = new,
+            Ok(false) => tracing::info!(user = %user.id, "password hash changed meanwhile; not rehashed"),
+            Err(err) => tracing::warn!(user = %user.id, error = %err, "could not store a rehashed password"),
+        }
+        user
     }
 
     /// Counts one attempt against each key it names: the client address first, then the email.
@@ -275,3 +298,7 @@ fn hashing_failed(err: StoreError) -> Error {
 #[cfg(test)]
 #[path = "auth_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "rehash_tests.rs"]
+mod rehash_tests;

@@ -24,7 +24,13 @@ fn tokens() -> MockTokenService {
     tokens
 }
 
-fn services(store: Arc<InMemoryStore>, hasher: MockPasswordHasher, limiter: Option<MockAttemptLimiter>) -> Services {
+fn services(
+    store: Arc<InMemoryStore>,
+    mut hasher: MockPasswordHasher,
+    limiter: Option<MockAttemptLimiter>,
+) -> Services {
+    // These hashes are all of today's scheme (rehashing has tests of its own: rehash_tests.rs).
+    hasher.expect_needs_rehash().return_const(false);
     let ports = Ports {
         users: store.clone(),
         chats: store.clone(),

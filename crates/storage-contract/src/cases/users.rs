@@ -1,6 +1,7 @@
 //! Contract cases of `UserRepository`: exact round trips, unique emails under races, lookups
 //! by several ids, and the search used to pick chat partners.
 
+use chat_domain::model::PasswordHash;
 use chat_domain::ports::InsertUserError;
 use chat_domain::{Email, User, UserId};
 use chrono::{SubsecRound, Utc};
@@ -92,6 +93,28 @@ pub async fn users_by_ids_returns_only_existing(stores: Stores) {
 
     assert!(stores.users.users_by_ids(&[]).await.expect("users_by_ids").is_empty());
     assert!(stores.users.users_by_ids(&[missing]).await.expect("users_by_ids").is_empty());
+}
+
+pub async fn replace_password_hash_only_replaces_the_current_hash(stores: Stores) {
+    let ada = new_user(&stores, "ada").await;
+    let bob = new_user(&stores, "bob").await;
+    let old = ada.password_hash.clone();
+    let new = PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$bmV3$upgraded".into());
+
+    // A hash that is no longer the stored one is not replaced (nor is anyone else's).
+    let stale = PasswordHash("$2b$04$stale".into());
+    assert!(!stores.users.replace_password_hash(ada.id, &stale, &new).await.expect("replace"));
+    assert_eq!(stores.users.user_by_id(ada.id).await.expect("user_by_id"), Some(ada.clone()));
+
+    assert!(stores.users.replace_password_hash(ada.id, &old, &new).await.expect("replace"));
+    let stored = stores.users.user_by_email(&ada.email).await.expect("user_by_email").expect("ada is stored");
+    assert_eq!(stored, User { password_hash: new.clone(), ..ada.clone() }, "only the hash changes");
+    assert_eq!(stores.users.user_by_id(bob.id).await.expect("user_by_id"), Some(bob), "others are untouched");
+
+    // Done once: the old hash no longer matches, and an unknown user replaces nothing.
+    assert!(!stores.users.replace_password_hash(ada.id, &old, &new).await.expect("replace"));
+    let nobody = UserId::generate(id_seconds(at(0)));
+    assert!(!stores.users.replace_password_hash(nobody, &new, &old).await.expect("replace"));
 }
 
 /// Users for the search cases, each with its own email.

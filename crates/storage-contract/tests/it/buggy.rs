@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::model::Edited;
-use chat_domain::model::{Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, SoftDeleted};
+use chat_domain::model::{
+    Appended, ChatInserted, ChatView, MessageDraft, MessagePage, PageCursor, PasswordHash, SoftDeleted,
+};
 use chat_domain::ports::{
     ChatRepository, InsertUserError, MarkersMoved, MessageRepository, ReceiptRepository, UserRepository,
 };
@@ -105,6 +107,14 @@ impl UserRepository for Buggy {
             return Ok(self.inner.token_version(id).await?.map(|v| v + 1));
         }
         self.inner.revoke_tokens(id).await
+    }
+    async fn replace_password_hash(
+        &self,
+        id: UserId,
+        current: &PasswordHash,
+        new: &PasswordHash,
+    ) -> Result<bool, StoreError> {
+        self.inner.replace_password_hash(id, current, new).await
     }
 }
 
