@@ -24,6 +24,10 @@ pub fn check(root: &Path) -> Result {
     let deny = cargo_deny(&target)?;
     let db_root = target.join("advisory-db");
     lay_out_database(&root.join("xtask/advisory-db"), &db_root.join(DB_DIR))?;
+    // cargo-deny reads the whole dependency graph, every platform's crates included, and
+    // `--offline` forbids cargo to download any: fetch them first (from the registry, which the
+    // machine does reach), or a fresh machine lacks the ones no build of ours needed.
+    run(crate::cargo().current_dir(root).args(["fetch", "--locked"]))?;
     // Through cargo, as `cargo deny`, with the binary's directory first on PATH.
     let dir = deny.parent().map(Path::to_path_buf).unwrap_or_default();
     let path = std::env::var_os("PATH").unwrap_or_default();

@@ -301,6 +301,17 @@ impl NamespaceHandler for ChatGateway {
             return Err(serde_json::to_value(ConnectError::TOO_MANY_CONNECTIONS).unwrap_or_default());
         }
         socket.join(&user_room(claims.user));
+        // A logout that changed the version after the check above may have sent its disconnect
+        // before this socket was in the personal room. Checked again now that it is: a logout
+        // later than this second check finds the socket in the room, one earlier is seen here.
+        if let Err(e) = self.shared.services.auth.authenticate_from(address, &token).await {
+            socket.leave(&user_room(claims.user));
+            self.shared.connections.remove(socket.id());
+            return Err(match e {
+                chat_domain::Error::Unavailable => serde_json::to_value(ConnectError::UNAVAILABLE).unwrap_or_default(),
+                _ => unauthorized(),
+            });
+        }
         Ok(())
     }
 
