@@ -222,6 +222,11 @@ async fn chats_carry_their_receipts_and_messages_their_edit_time() {
     let edited_at = serde_json::to_string(&schemas["Message"]["properties"]["editedAt"]).unwrap();
     assert!(edited_at.contains("null") && edited_at.contains("Timestamp"), "{edited_at}");
 
+    // The receipt routes' bodies: a status is one of two markers, a seq any unsigned 64-bit.
+    assert_eq!(schemas["StatusBody"]["properties"]["status"]["$ref"], "#/components/schemas/ReceiptStatus");
+    assert_eq!(schemas["ReceiptStatus"]["enum"], serde_json::json!(["delivered", "read"]), "{schemas}");
+    assert_eq!(schemas["SeqBody"]["properties"]["seq"]["format"], "uint64", "{}", schemas["SeqBody"]);
+
     for (name, fields) in
         [("ReadReply", &["chatId", "readSeq", "unreadCount"][..]), ("DeliveredReply", &["chatId", "deliveredSeq"])]
     {
