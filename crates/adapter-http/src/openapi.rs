@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the code: the `#[utoipa::path]`
-//! annotations on the handlers (`routes.rs`), the request DTOs (`dto.rs`) and the response
-//! types of the `wire` crate, so it cannot drift from what the routes do. Served at
-//! `GET /api/docs-json` (the path NestJS's Swagger module uses), with Swagger UI at
-//! `/api/docs`.
+//! annotations on the handlers (`routes.rs`, `groups.rs`, `receipts.rs`), the request DTOs
+//! (`dto.rs`, and the bodies beside their handlers) and the response types of the `wire`
+//! crate, so it cannot drift from what the routes do. Served at `GET /api/docs-json` (the path
+//! NestJS's Swagger module uses), with Swagger UI at `/api/docs`.
 
 use std::sync::OnceLock;
 
