@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document of the HTTP API, generated from the code: the `#[utoipa::path]`
-//! annotations on the handlers (`routes.rs`), the request DTOs (`dto.rs`) and the response
-//! types of the `wire` crate, so it cannot drift from what the routes do. Served at
-//! `GET /api/docs-json` (the path NestJS's Swagger module uses), with Swagger UI at
-//! `/api/docs`.
+//! annotations on the handlers (`routes.rs`, `groups.rs`, `receipts.rs`), the request DTOs
+//! (`dto.rs`, and the bodies beside their handlers) and the response types of the `wire`
+//! crate, so it cannot drift from what the routes do. Served at `GET /api/docs-json` (the path
+//! NestJS's Swagger module uses), with Swagger UI at `/api/docs`.
 
 use std::sync::OnceLock;
 
@@ -39,15 +39,23 @@ pub(crate) const ID_INPUT_PATTERN: &str = "^[0-9a-fA-F]{24}$";
     paths(
         routes::register,
         routes::login,
+        routes::logout,
         routes::me,
         routes::search_users,
         routes::create_chat,
         routes::list_chats,
         routes::get_chat,
+        crate::groups::rename_chat,
+        crate::groups::add_participants,
+        crate::groups::remove_participant,
+        crate::receipts::read,
+        crate::receipts::delivered,
         routes::history,
         routes::history_alias,
         routes::send_message,
+        crate::groups::edit_message,
         routes::delete_message,
+        crate::receipts::update_status,
         crate::health::health,
     ),
     components(

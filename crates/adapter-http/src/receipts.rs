@@ -5,28 +5,95 @@ use actix_web::{web, HttpResponse};
 use chat_domain::receipts::MarkerKind;
 use chat_domain::{ChatId, MessageId};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::dto::parse_id;
 use crate::error::ApiError;
+use crate::openapi::{BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized};
 use crate::HttpState;
 
 type State = web::Data<HttpState>;
 type Reply = Result<HttpResponse, ApiError>;
 
 /// `{seq}`: the highest seq the caller has read (or received).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeqBody {
+    /// A seq of the chat; one past its end counts as its end, and a marker never moves back.
+    #[schema(format = "uint64", minimum = 0, maximum = 18_446_744_073_709_551_615_u64)]
+    #[serde(deserialize_with = "whole_number")]
     seq: u64,
 }
 
+/// A non-negative whole number however JSON writes it: `7`, and `7.0` or `7e0` too, which JSON
+/// Schema's `integer` admits and the original backend's `@IsInt()` (on a JavaScript number)
+/// accepts. A fraction, a negative number or one past `u64` is 400 "expected a whole number".
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Whole;
+
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(v), &self))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            // 2^64 is exactly representable; every whole float below it converts exactly.
+            if v.is_finite() && v.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&v) {
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Ok(v as u64)
+            } else {
+                Err(E::invalid_value(serde::de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    deserializer.deserialize_any(Whole)
+}
+
 /// `{status}`: `delivered` or `read`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StatusBody {
+    #[schema(value_type = ReceiptStatus)]
     status: String,
 }
+
+/// The marker a status names; only the schema of [`StatusBody::status`], which is read as
+/// text so that any other value gets the domain's own message.
+#[derive(ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub(crate) enum ReceiptStatus {
+    Delivered,
+    Read,
+}
+
+#[utoipa::path(
+    post, path = "/api/chats/{chatId}/read", summary = "Move the caller's read marker",
+    description = "Participants only. Moves the caller's `readSeq` (and `deliveredSeq`) forward to `seq`, never back; the chat's room hears `receipt:updated` and the caller's devices `chat:unread`.", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = String, Path, description = "The chat's id.", pattern = "^[0-9a-fA-F]{24}$")),
+    request_body = SeqBody,
+    responses(
+        (status = 200, description = "The caller's read marker and unread count now.", body = wire::ReadReply),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 
 pub(crate) async fn read(caller: Caller, state: State, path: web::Path<String>, body: web::Json<SeqBody>) -> Reply {
     let chat: ChatId = parse_id("chatId", &path)?;
@@ -34,6 +101,21 @@ pub(crate) async fn read(caller: Caller, state: State, path: web::Path<String>, 
     Ok(HttpResponse::Ok().json(wire::ReadReply::from(&receipt)))
 }
 
+#[utoipa::path(
+    post, path = "/api/chats/{chatId}/delivered", summary = "Move the caller's delivered marker",
+    description = "Participants only. Moves the caller's `deliveredSeq` forward to `seq`, never back; the chat's room hears `receipt:updated`.", tag = "chats", security(("bearer" = [])),
+    params(("chatId" = String, Path, description = "The chat's id.", pattern = "^[0-9a-fA-F]{24}$")),
+    request_body = SeqBody,
+    responses(
+        (status = 200, description = "The caller's delivered marker now.", body = wire::DeliveredReply),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub(crate) async fn delivered(
     caller: Caller,
     state: State,
@@ -45,6 +127,21 @@ pub(crate) async fn delivered(
     Ok(HttpResponse::Ok().json(wire::DeliveredReply::from(&receipt)))
 }
 
+#[utoipa::path(
+    patch, path = "/api/messages/{id}/status", summary = "Mark a message delivered or read",
+    description = "The original backend's `updateStatus`: moves the caller's marker named by `status` in the message's chat to that message's `seq`. Participants only; not on one's own message (400).", tag = "messages", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The message's id.", pattern = "^[0-9a-fA-F]{24}$")),
+    request_body = StatusBody,
+    responses(
+        (status = 200, description = "Marked.", body = wire::Success),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 pub(crate) async fn update_status(
     caller: Caller,
     state: State,
@@ -54,4 +151,39 @@ pub(crate) async fn update_status(
     let id: MessageId = parse_id("id", &path)?;
     state.services.receipts.mark_message(caller.0, id, &body.status).await?;
     Ok(HttpResponse::Ok().json(wire::Success::YES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeqBody;
+
+    fn seq(json: &str) -> Result<u64, String> {
+        serde_json::from_str::<SeqBody>(json).map(|body| body.seq).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn seq_is_any_whole_number_however_written() {
+        assert_eq!(seq(r#"{"seq": 7}"#), Ok(7));
+        assert_eq!(seq(r#"{"seq": 7.0}"#), Ok(7));
+        assert_eq!(seq(r#"{"seq": 7e0}"#), Ok(7));
+        assert_eq!(seq(r#"{"seq": 0}"#), Ok(0));
+        assert_eq!(seq(r#"{"seq": 18446744073709551615}"#), Ok(u64::MAX));
+        assert_eq!(seq(r#"{"seq": 3366546672287924.0}"#), Ok(3_366_546_672_287_924));
+    }
+
+    #[test]
+    fn seq_refuses_fractions_negatives_and_non_numbers() {
+        for json in [
+            r#"{"seq": 1.5}"#,
+            r#"{"seq": -1}"#,
+            r#"{"seq": -1.0}"#,
+            r#"{"seq": 1e20}"#,
+            r#"{"seq": "7"}"#,
+            r#"{"seq": null}"#,
+            r#"{"seq": true}"#,
+        ] {
+            let error = seq(json).unwrap_err();
+            assert!(error.contains("expected a whole number"), "{json}: {error}");
+        }
+    }
 }

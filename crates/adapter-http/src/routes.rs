@@ -59,6 +59,15 @@ pub(crate) async fn login(req: HttpRequest, state: State, body: web::Json<LoginB
     Ok(HttpResponse::Ok().json(wire::AuthSession::from(&session)))
 }
 
+#[utoipa::path(
+    post, path = "/api/auth/logout", summary = "Sign out everywhere",
+    description = "Revokes every token of the caller issued until now (this one included), on every node, and disconnects the caller's sockets. No body is needed (any is ignored).", tag = "auth", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Signed out.", body = wire::Success),
+        (status = 401, response = Unauthorized),
+        (status = 503, response = ServiceUnavailable),
+    ),
+)]
 /// Revokes every token of the caller issued until now (this one included), on every node, and
 /// disconnects the caller's sockets. `{success: true}`.
 pub(crate) async fn logout(caller: Caller, state: State) -> Reply {
@@ -130,6 +139,7 @@ pub(crate) async fn create_chat(caller: Caller, state: State, body: web::Json<Cr
 /// `GET /api/chats?limit=&before=`: both optional, kept as text so that a malformed value is
 /// answered with the same messages as message pages give.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ChatListQuery {
     /// How many chats, 1 to 100; 100 when absent.

@@ -277,12 +277,15 @@ pub struct Chat {
     pub updated_at: Timestamp,
     /// The chat's highest seq so far.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_seq: u64,
     /// The caller's unread messages: from others, not deleted, above the caller's read marker.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub unread_count: u64,
     /// One per participant, in the chat's order.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub receipts: Vec<ReceiptEntry>,
 }
 

@@ -78,12 +78,32 @@ async fn run_bounded(command: Command, dir: &Path) -> (ExitStatus, String, Strin
     (status, read(&stdout_path), read(&stderr_path))
 }
 
-/// The configuration with the ids of a chat, its other member and a message filled in.
-fn configuration(chat: &str, other_user: &str, message: &str) -> String {
+/// What the configuration's placeholders are filled with: ids the test created on the server,
+/// and the token logout is sent with.
+struct Fixtures {
+    chat: String,
+    other_user: String,
+    message: String,
+    group: String,
+    leavable_group: String,
+    editable_message: String,
+    their_message: String,
+    logout_token: String,
+}
+
+/// The configuration with the fixtures filled in.
+fn configuration(f: &Fixtures) -> String {
     let template = root().join("tests").join("openapi").join("schemathesis.toml");
     let text = std::fs::read_to_string(&template).unwrap_or_else(|e| panic!("cannot read {}: {e}", template.display()));
-    let filled =
-        text.replace("@CHAT_ID@", chat).replace("@OTHER_USER_ID@", other_user).replace("@MESSAGE_ID@", message);
+    let filled = text
+        .replace("@CHAT_ID@", &f.chat)
+        .replace("@OTHER_USER_ID@", &f.other_user)
+        .replace("@MESSAGE_ID@", &f.message)
+        .replace("@GROUP_ID@", &f.group)
+        .replace("@LEAVABLE_GROUP_ID@", &f.leavable_group)
+        .replace("@EDITABLE_MESSAGE_ID@", &f.editable_message)
+        .replace("@THEIR_MESSAGE_ID@", &f.their_message)
+        .replace("@LOGOUT_TOKEN@", &f.logout_token);
     assert!(!filled.contains('@'), "a placeholder of {} was left unfilled:\n{filled}", template.display());
     filled
 }
@@ -108,7 +128,20 @@ async fn schemathesis_finds_nothing_against_the_served_document() {
     let me = server.register("fuzzer").await;
     let other = server.register("partner").await;
     let chat = server.chat(&me, &[&other]).await;
-    let message = server.send_message(&me, &chat, "hello").await["_id"].as_str().unwrap().to_owned();
+    let id = |message: serde_json::Value| message["_id"].as_str().unwrap().to_owned();
+    // Logout revokes every token of its caller: it gets a user of its own, or the first logout
+    // would turn every later request of the run into a 401.
+    let leaver = server.register("leaver").await;
+    let fixtures = Fixtures {
+        message: id(server.send_message(&me, &chat, "hello").await),
+        editable_message: id(server.send_message(&me, &chat, "edit me").await),
+        their_message: id(server.send_message(&other, &chat, "hi").await),
+        group: server.chat(&me, &[&other, &leaver]).await,
+        leavable_group: server.chat(&me, &[&other, &leaver]).await,
+        chat: chat.clone(),
+        other_user: other.id.clone(),
+        logout_token: leaver.token.clone(),
+    };
     let document = server.get("/api/docs-json", None).await.ok(200).clone();
     let operations: usize =
         document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
@@ -116,7 +149,7 @@ async fn schemathesis_finds_nothing_against_the_served_document() {
 
     let work = TempDir::new().unwrap();
     let config = work.path().join("schemathesis.toml");
-    std::fs::write(&config, configuration(&chat, &other.id, &message)).unwrap();
+    std::fs::write(&config, configuration(&fixtures)).unwrap();
     let mut run = Command::new(&command);
     run.arg("--config-file")
         .arg(&config)

@@ -274,3 +274,18 @@ async fn the_chat_list_pages_with_limit_and_before() {
         assert_eq!(reply.assert_error(400), "before must be one of your chats");
     }
 }
+
+#[actix_web::test]
+async fn the_chat_list_refuses_unknown_query_parameters() {
+    let app = spawn_app().await;
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    app.chat(&alice, &[&bob]).await;
+    // `skip` pages history, not the chat list: silently ignoring it would serve page one again.
+    for query in ["skip=1", "limit=2&offset=1", "page=2"] {
+        let reply = app.get(&format!("/api/chats?{query}"), Some(&alice.token)).await;
+        assert!(reply.assert_error(400).starts_with("unknown field `"), "{query}");
+    }
+    let reply = app.get("/api/chats?limit=1", Some(&alice.token)).await;
+    assert_eq!(reply.assert_status(200).as_array().unwrap().len(), 1);
+}

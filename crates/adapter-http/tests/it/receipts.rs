@@ -96,3 +96,19 @@ async fn update_status_is_the_original_backends_receipt() {
     let missing = format!("/api/messages/{NO_SUCH_ID}/status");
     app.patch(&missing, Some(&bob.token), json!({"status": "read"})).await.assert_error(404);
 }
+
+#[actix_web::test]
+async fn a_seq_written_as_a_whole_float_is_a_whole_number() {
+    let app = spawn_app().await;
+    let (alice, bob) = (app.register("alice").await, app.register("bob").await);
+    let chat = app.chat(&alice, &[&bob]).await;
+    for text in ["one", "two"] {
+        app.send(&alice, &chat, text).await;
+    }
+    // JSON Schema's `integer` (the OpenAPI document's) admits 1.0, and so did the original's
+    // `@IsInt()`; schemathesis found it refused.
+    let reply = app.post(&format!("/api/chats/{chat}/delivered"), Some(&bob.token), json!({"seq": 2.0})).await;
+    assert_eq!(reply.assert_status(200), &json!({"chatId": chat, "deliveredSeq": 2}));
+    let reply = app.post(&format!("/api/chats/{chat}/read"), Some(&bob.token), json!({"seq": 1.0})).await;
+    assert_eq!(reply.assert_status(200), &json!({"chatId": chat, "readSeq": 1, "unreadCount": 1}));
+}
