@@ -14,9 +14,8 @@ use std::process::{Command, Output};
 use e2e::Launch;
 use tempfile::TempDir;
 
-/// Longest the browser scenario may take before node's runner fails it (generous: a loaded
-/// machine with one Chromium per person took close to two minutes).
-const SUITE_TIMEOUT_MS: u32 = 300_000;
+/// Longest the browser scenario may take before node's runner fails it.
+const SUITE_TIMEOUT_MS: u32 = 120_000;
 
 fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("web")
