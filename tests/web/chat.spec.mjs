@@ -48,6 +48,11 @@ after(async () => {
 /** A person with their own browser context (own storage, own socket). */
 async function person(name) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, colorScheme: "light" });
+  return { name, context, page: await newPage(name, context) };
+}
+
+/** A page (tab) of that person's context, its script errors collected into `problems`. */
+async function newPage(name, context) {
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
   page.on("pageerror", (error) => problems.push(`${name}: ${error.message}`));
@@ -57,7 +62,7 @@ async function person(name) {
       problems.push(`${name} console: ${message.text()}`);
     }
   });
-  return { name, context, page };
+  return page;
 }
 
 async function register({ page, name }) {
@@ -199,6 +204,24 @@ test("two people chat in the browser client", async (t) => {
     await ticks(alice.page, away, "read").waitFor();
   });
 
+  const offline = "Sent while you were away";
+
+  await t.test("sent while bob has no page open: sent, then delivered when his page loads", async () => {
+    await bob.page.close();
+    await send(alice.page, offline);
+    // Nobody of bob's is connected, so nothing can have marked it delivered.
+    await ticks(alice.page, offline, "sent").waitFor();
+    bob.page = await newPage(bob.name, bob.context);
+    await bob.page.goto(`${BASE}/`); // signed in still (localStorage), no chat open
+    await bob.page.locator("#no-chat:not([hidden])").waitFor();
+    await ticks(alice.page, offline, "delivered").waitFor(); // the chat list marks it delivered
+    await bob.page.locator("#chat-list .chat-item .badge").filter({ hasText: /^1$/ }).waitFor();
+    await bob.page.locator("#chat-list .chat-item").first().click();
+    await bubble(bob.page, offline).waitFor();
+    await ticks(alice.page, offline, "read").waitFor();
+    await bob.page.locator("#chat-list .chat-item .badge").waitFor({ state: "detached" });
+  });
+
   await t.test("history pages back past the newest 50", async () => {
     const session = await alice.page.evaluate(() => JSON.parse(localStorage.getItem("chat.session")));
     const chatId = new URL(alice.page.url()).hash.slice(1);
@@ -217,10 +240,10 @@ test("two people chat in the browser client", async (t) => {
     await bob.page.getByRole("button", { name: "Load older messages" }).click();
     await bubble(bob.page, "Message 1").waitFor();
     await bubble(bob.page, reply).waitFor();
-    assert.equal(await bob.page.locator("#message-list li.message").count(), 63);
+    assert.equal(await bob.page.locator("#message-list li.message").count(), 64);
     await bob.page.getByRole("button", { name: "Load older messages" }).waitFor({ state: "hidden" });
     const order = await bob.page.locator("#message-list li.message .text").allTextContents();
-    assert.deepEqual(order.slice(0, 3), [reply, edited, away]);
+    assert.deepEqual(order.slice(0, 4), [reply, edited, away, offline]);
     assert.equal(order.at(-1), "Message 60");
   });
 
