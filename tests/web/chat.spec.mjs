@@ -48,6 +48,11 @@ after(async () => {
 /** A person with their own browser context (own storage, own socket). */
 async function person(name) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, colorScheme: "light" });
+  return { name, context, page: await newPage(name, context) };
+}
+
+/** A page (tab) of that person's context, its script errors collected into `problems`. */
+async function newPage(name, context) {
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT_MS);
   page.on("pageerror", (error) => problems.push(`${name}: ${error.message}`));
@@ -57,7 +62,7 @@ async function person(name) {
       problems.push(`${name} console: ${message.text()}`);
     }
   });
-  return { name, context, page };
+  return page;
 }
 
 async function register({ page, name }) {
@@ -80,10 +85,16 @@ function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
+/** The ticks of one's own message once its status is `status` (sent, delivered or read). */
+function ticks(page, text, status) {
+  return bubble(page, text).locator(`.ticks[data-status="${status}"]`);
+}
+
+/** Sends `text` and waits for the server's ack (any status: the reader may be quick). */
 async function send(page, text) {
   await page.getByLabel("Message", { exact: true }).fill(text);
   await page.getByLabel("Message", { exact: true }).press("Enter");
-  await bubble(page, text).locator(".ticks.sent").waitFor();
+  await bubble(page, text).locator(".ticks[data-status]").waitFor();
 }
 
 async function api(method, path, token, body) {
@@ -120,10 +131,16 @@ test("two people chat in the browser client", async (t) => {
     await alice.page.getByLabel("Message", { exact: true }).fill(hello);
     await alice.page.getByLabel("Message", { exact: true }).press("Enter");
     await bubble(bob.page, hello).waitFor();
-    await bubble(alice.page, hello).locator(".ticks.sent").waitFor();
     assert.equal(await bubble(bob.page, hello).getAttribute("class"), "message theirs");
     // Sending ends the typing notice.
     await bob.page.locator("#chat-subtitle:not(.typing)").waitFor();
+  });
+
+  await t.test("bob has the chat open, so alice's ticks move to read", async () => {
+    // Bob's page reads it on arrival (message:read); alice's page hears receipt:updated.
+    await ticks(alice.page, hello, "read").waitFor();
+    assert.equal(await ticks(alice.page, hello, "read").textContent(), "✓✓");
+    assert.equal(await bob.page.locator("#chat-list .badge").count(), 0, "no badge for the open chat");
   });
 
   await t.test("alice sees bob's reply live", async () => {
@@ -135,11 +152,27 @@ test("two people chat in the browser client", async (t) => {
   await t.test("a picture of the conversation", async () => {
     await send(alice.page, "The new web client works!");
     await bubble(bob.page, "The new web client works!").waitFor();
+    await ticks(alice.page, "The new web client works!", "read").waitFor();
     await bob.page.getByLabel("Message", { exact: true }).pressSequentially("Nice", { delay: 20 });
     await alice.page.locator("#chat-subtitle.typing").waitFor();
     mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await alice.page.screenshot({ path: SCREENSHOT });
     await bob.page.getByLabel("Message", { exact: true }).fill("");
+  });
+
+  const edited = "The new web client works, with ticks!";
+
+  await t.test("alice edits her message and bob sees the new text, marked edited", async () => {
+    assert.equal(await bubble(alice.page, reply).getByRole("button", { name: "Edit" }).count(), 0);
+    const mine = bubble(alice.page, "The new web client works!");
+    await mine.hover();
+    await mine.getByRole("button", { name: "Edit" }).click();
+    await alice.page.getByLabel("Edit message").fill(edited);
+    await alice.page.getByRole("button", { name: "Save" }).click();
+    await bubble(alice.page, edited).locator(".edited", { hasText: "(edited)" }).waitFor();
+    await bubble(bob.page, edited).locator(".edited", { hasText: "(edited)" }).waitFor();
+    assert.equal(await bubble(bob.page, "The new web client works!").count(), 0);
+    await ticks(alice.page, edited, "read").waitFor(); // an edit keeps the receipts
   });
 
   await t.test("alice deletes her own message and it disappears for both", async () => {
@@ -151,6 +184,42 @@ test("two people chat in the browser client", async (t) => {
     await mine.waitFor({ state: "detached" });
     await bubble(bob.page, hello).waitFor({ state: "detached" });
     await bubble(bob.page, reply).waitFor();
+  });
+
+  const away = "Still there, Bob?";
+
+  await t.test("sent while bob's chat is closed: delivered, a badge, then read when he opens it", async () => {
+    await bob.page.locator("#composer-text").press("Escape");
+    await bob.page.locator("#no-chat:not([hidden])").waitFor();
+    await send(alice.page, away);
+    // Bob's page got it with the conversation closed: message:delivered, not read.
+    await ticks(alice.page, away, "delivered").waitFor();
+    const badge = bob.page.locator("#chat-list .chat-item .badge");
+    await badge.filter({ hasText: /^1$/ }).waitFor();
+    await bob.page.locator("#chat-list .chat-preview", { hasText: away }).waitFor();
+    assert.equal(await ticks(alice.page, away, "read").count(), 0);
+    await bob.page.locator("#chat-list .chat-item").first().click();
+    await bubble(bob.page, away).waitFor();
+    await badge.waitFor({ state: "detached" });
+    await ticks(alice.page, away, "read").waitFor();
+  });
+
+  const offline = "Sent while you were away";
+
+  await t.test("sent while bob has no page open: sent, then delivered when his page loads", async () => {
+    await bob.page.close();
+    await send(alice.page, offline);
+    // Nobody of bob's is connected, so nothing can have marked it delivered.
+    await ticks(alice.page, offline, "sent").waitFor();
+    bob.page = await newPage(bob.name, bob.context);
+    await bob.page.goto(`${BASE}/`); // signed in still (localStorage), no chat open
+    await bob.page.locator("#no-chat:not([hidden])").waitFor();
+    await ticks(alice.page, offline, "delivered").waitFor(); // the chat list marks it delivered
+    await bob.page.locator("#chat-list .chat-item .badge").filter({ hasText: /^1$/ }).waitFor();
+    await bob.page.locator("#chat-list .chat-item").first().click();
+    await bubble(bob.page, offline).waitFor();
+    await ticks(alice.page, offline, "read").waitFor();
+    await bob.page.locator("#chat-list .chat-item .badge").waitFor({ state: "detached" });
   });
 
   await t.test("history pages back past the newest 50", async () => {
@@ -171,10 +240,10 @@ test("two people chat in the browser client", async (t) => {
     await bob.page.getByRole("button", { name: "Load older messages" }).click();
     await bubble(bob.page, "Message 1").waitFor();
     await bubble(bob.page, reply).waitFor();
-    assert.equal(await bob.page.locator("#message-list li.message").count(), 62);
+    assert.equal(await bob.page.locator("#message-list li.message").count(), 64);
     await bob.page.getByRole("button", { name: "Load older messages" }).waitFor({ state: "hidden" });
     const order = await bob.page.locator("#message-list li.message .text").allTextContents();
-    assert.deepEqual(order.slice(0, 2), [reply, "The new web client works!"]);
+    assert.deepEqual(order.slice(0, 4), [reply, edited, away, offline]);
     assert.equal(order.at(-1), "Message 60");
   });
 

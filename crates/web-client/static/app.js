@@ -4,6 +4,11 @@
 // The page is written against the whole wire contract (docs/contract.md) but shows only what
 // the server actually sends: badges, presence dots, read ticks and edits appear once the
 // server serves them, and nothing is made up in the meantime.
+//
+// Receipts: the server does not mark delivery by itself, so the page does what a real client
+// does: a message from someone else is acknowledged with `message:read` when its conversation
+// is open and the page visible, else with `message:delivered`; opening a conversation reads it
+// up to its newest message, and the chats loaded at sign-in are marked delivered.
 
 import { $, paintAvatar, show } from "./dom.js";
 import {
@@ -41,6 +46,15 @@ ctx.openChat = (chatId) => {
   conversation.open(chatId);
 };
 
+ctx.closeChat = () => {
+  if (!ctx.openChatId) return;
+  ctx.openChatId = null;
+  history.replaceState(null, "", location.pathname);
+  document.body.classList.remove("chat-open");
+  conversation.close();
+  chatList.render();
+};
+
 ctx.joinChat = async (chatId) => {
   if (!ctx.socket?.connected) return; // joined on (re)connect
   const sinceSeq = ctx.lastSeq.get(chatId);
@@ -61,9 +75,43 @@ function receiptsChanged(chatId) {
   if (receipts && chatId === conversation.chatId) conversation.onReceipt(receipts);
 }
 
+/** Takes in one participant's markers; they only move forward, whatever order news comes in. */
+function mergeReceipt(chatId, { userId, deliveredSeq, readSeq }) {
+  if (typeof userId !== "string") return;
+  const receipts = ctx.receipts.get(chatId) ?? new Map();
+  const known = receipts.get(userId);
+  receipts.set(userId, {
+    userId,
+    deliveredSeq: Math.max(known?.deliveredSeq ?? 0, deliveredSeq ?? 0),
+    readSeq: Math.max(known?.readSeq ?? 0, readSeq ?? 0),
+  });
+  ctx.receipts.set(chatId, receipts);
+}
+
 function rememberReceipts(chat) {
-  if (!Array.isArray(chat.receipts)) return;
-  ctx.receipts.set(chat._id, new Map(chat.receipts.map((r) => [r.userId, r])));
+  if (!chat?._id || !Array.isArray(chat.receipts)) return;
+  chat.receipts.forEach((r) => mergeReceipt(chat._id, r));
+}
+ctx.rememberReceipts = rememberReceipts;
+
+/** Tells the server a message from someone else reached us, or that we read it. */
+function acknowledge(message) {
+  if (message.sender === ctx.me._id || typeof message.seq !== "number" || !ctx.socket) return;
+  const open = message.chat === conversation.chatId && document.visibilityState === "visible";
+  if (open) return; // the conversation reads it (conversation.onMessage → markRead)
+  const mine = ctx.receipts.get(message.chat)?.get(ctx.me._id);
+  if (mine?.deliveredSeq >= message.seq) return;
+  ctx.socket.emit("message:delivered", { chatId: message.chat, seq: message.seq });
+}
+
+/** At sign-in: whatever arrived in our chats while we were away is now delivered. */
+function acknowledgeLoaded(chats) {
+  for (const chat of chats) {
+    const mine = ctx.receipts.get(chat._id)?.get(ctx.me._id);
+    if (mine && typeof chat.lastSeq === "number" && chat.lastSeq > mine.deliveredSeq) {
+      ctx.socket?.emit("message:delivered", { chatId: chat._id, seq: chat.lastSeq });
+    }
+  }
 }
 
 function setTyping({ chatId, userId, isTyping }) {
@@ -90,6 +138,7 @@ function dispatch(event, data) {
       if (data.sender !== ctx.me._id) setTyping({ chatId: data.chat, userId: data.sender, isTyping: false });
       chatList.onMessage(data);
       conversation.onMessage(data);
+      acknowledge(data);
       break;
     case "message:deleted":
       seen(data.chatId, data.seq);
@@ -112,16 +161,14 @@ function dispatch(event, data) {
       break;
     case "chat:updated":
       seen(data.chat?._id, data.seq);
+      rememberReceipts(data.chat);
       if (data.chat) chatList.upsert(data.chat);
       if (data.chat?._id === conversation.chatId) conversation.renderHeader();
       break;
-    case "receipt:updated": {
-      const receipts = ctx.receipts.get(data.chatId) ?? new Map();
-      receipts.set(data.userId, data);
-      ctx.receipts.set(data.chatId, receipts);
+    case "receipt:updated":
+      mergeReceipt(data.chatId, data);
       receiptsChanged(data.chatId);
       break;
-    }
     case "chat:unread":
       chatList.setUnread(data.chatId, data.unreadCount);
       break;
@@ -184,6 +231,7 @@ async function start(session) {
       rememberReceipts(chat);
       seen(chat._id, chat.lastSeq ?? chat.lastMessage?.seq);
     });
+    acknowledgeLoaded(chats);
     await joinAll();
     const wanted = location.hash.slice(1);
     if (chatList.chats.has(wanted)) ctx.openChat(wanted);
@@ -258,7 +306,12 @@ function wireAuth() {
     }
   });
   $("logout").addEventListener("click", () => signOut());
-  $("back").addEventListener("click", () => document.body.classList.remove("chat-open"));
+  $("back").addEventListener("click", () => ctx.closeChat());
+  // Escape closes the open conversation (the search box and an edit use it for themselves).
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || event.defaultPrevented || event.target?.id === "search") return;
+    ctx.closeChat();
+  });
 }
 
 whenUnauthorized((_error, token) => {

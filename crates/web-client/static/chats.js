@@ -2,9 +2,11 @@
 // unread badge and a presence dot where the server provides them), and the people search
 // that starts a chat.
 //
-// Unread counts and presence are newer parts of the contract that a server may not serve yet:
-// a badge is drawn only for a chat whose `unreadCount` is a number above zero, and a dot only
-// for a person the server told us about (`GET /api/presence` or `presence:update`).
+// The unread badge comes from the chat's `unreadCount`: bumped by a live message from someone
+// else to a chat that is not open, set by `chat:unread` (the server's count after a read),
+// cleared by opening the chat. A badge is drawn only for a number above zero (a server without
+// unread counts shows none), and a presence dot only for a person the server told us about
+// (`GET /api/presence` or `presence:update`).
 
 import { $, el, decodeEntities, paintAvatar, shortTime, show } from "./dom.js";
 import { ApiError, nameOf, rememberUser } from "./api.js";
@@ -211,7 +213,9 @@ export function createChatList(ctx) {
 
     async function startChat(user) {
       try {
-        const chat = upsert(await ctx.api.createChat([user._id]));
+        const created = await ctx.api.createChat([user._id]);
+        ctx.rememberReceipts?.(created);
+        const chat = upsert(created);
         input.value = "";
         show(results, false);
         ctx.joinChat(chat._id);

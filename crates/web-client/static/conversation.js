@@ -5,7 +5,7 @@
 import { $, el, decodeEntities, longTime, paintAvatar, shortTime, show } from "./dom.js";
 import { ApiError, nameOf, newClientId, request } from "./api.js";
 
-/** Ticks for `status` (sent ✓, delivered ✓✓, read ✓✓ in colour), as the server reports it. */
+/** Ticks for `status` (sent ✓, delivered ✓✓, read ✓✓ in colour). */
 const TICKS = {
   sent: { text: "✓", label: "Sent" },
   delivered: { text: "✓✓", label: "Delivered" },
@@ -15,6 +15,23 @@ const TICKS = {
 /** How often a start of typing is repeated while one keeps typing, and when it stops. */
 const TYPING_REPEAT_MS = 2000;
 const TYPING_IDLE_MS = 3000;
+
+/** Statuses in the order they move (never back). */
+const RANK = { sent: 0, delivered: 1, read: 2 };
+
+/**
+ * The status of one's own message from the markers of the chat's other participants: read
+ * once every one of them read up to its seq, delivered once every one received it, else sent.
+ * Never below what the server said (`message.status`): markers only move forward.
+ */
+export function statusOf(message, receipts, me) {
+  const others = [...(receipts?.values() ?? [])].filter((r) => r.userId !== me);
+  let status = "sent";
+  if (others.length && others.every((r) => r.readSeq >= message.seq)) status = "read";
+  else if (others.length && others.every((r) => r.deliveredSeq >= message.seq)) status = "delivered";
+  const told = message.status in RANK ? message.status : "sent";
+  return RANK[told] > RANK[status] ? told : status;
+}
 
 export function createConversation(ctx) {
   const list = $("message-list");
@@ -39,7 +56,9 @@ export function createConversation(ctx) {
     if (message.pending) return el("span", { className: "ticks pending", title: "Sending" }, "…");
     if (message.failed) return null;
     const tick = TICKS[message.status];
-    return tick ? el("span", { className: `ticks ${message.status}`, title: tick.label, "aria-label": tick.label }, tick.text) : null;
+    return tick
+      ? el("span", { className: `ticks ${message.status}`, title: tick.label, "aria-label": tick.label, data: { status: message.status } }, tick.text)
+      : null;
   }
 
   function actions(message) {
@@ -76,7 +95,7 @@ export function createConversation(ctx) {
         group && !mine ? el("span", { className: "sender" }, nameOf(message.sender)) : null,
         el("p", { className: "text" }, text),
         el("span", { className: "meta" },
-          message.editedAt ? el("span", { className: "edited", title: longTime(message.editedAt) }, "edited") : null,
+          message.editedAt ? el("span", { className: "edited", title: `Edited ${longTime(message.editedAt)}` }, "(edited)") : null,
           el("time", { dateTime: message.createdAt ?? "", title: longTime(message.createdAt) }, shortTime(message.createdAt)),
           mine ? ticks(message) : null)),
       actions(message),
@@ -102,6 +121,9 @@ export function createConversation(ctx) {
   /** Adds or updates a message of this chat (from history, the socket, or an ack). */
   function upsert(message) {
     if (message.chat !== chatId || message.isDeleted) return;
+    if (message.sender === ctx.me._id && typeof message.seq === "number") {
+      message = { ...message, status: statusOf(message, ctx.receipts.get(chatId), ctx.me._id) };
+    }
     const pendingKey = message.clientId ? `pending:${message.clientId}` : null;
     const replacing = pendingKey && messages.has(pendingKey) ? pendingKey : null;
     if (replacing) messages.delete(replacing);
@@ -134,17 +156,13 @@ export function createConversation(ctx) {
   }
 
   /**
-   * Recomputes the ticks of one's own messages from the other participants' markers (only
-   * where the server sends receipts: `chat.receipts`, `receipt:updated`).
+   * Recomputes the ticks of one's own messages from the other participants' markers
+   * (`chat.receipts`, then `receipt:updated`), redrawing only the ones that moved.
    */
   function applyReceipts(receipts) {
-    const others = [...(receipts?.values() ?? [])].filter((r) => r.userId !== ctx.me._id);
-    if (!others.length) return;
-    for (const message of messages.values()) {
-      if (message.sender !== ctx.me._id || message.seq === undefined) continue;
-      const status = others.every((r) => r.readSeq >= message.seq) ? "read"
-        : others.every((r) => r.deliveredSeq >= message.seq) ? "delivered" : "sent";
-      if (status !== message.status) upsert({ ...message, status });
+    for (const message of [...messages.values()]) {
+      if (message.sender !== ctx.me._id || typeof message.seq !== "number") continue;
+      if (statusOf(message, receipts, ctx.me._id) !== message.status) upsert(message);
     }
   }
 
@@ -177,12 +195,18 @@ export function createConversation(ctx) {
     }
   }
 
-  /** Tells the server we read up to the newest message (only where it keeps read markers). */
+  /**
+   * Tells the server we read the open chat up to its newest message (`message:read`, which
+   * also marks it delivered), unless our read marker is there already; clears the badge.
+   */
   function markRead() {
     const chat = ctx.chatList.chats.get(chatId);
     if (!chat || typeof chat.unreadCount !== "number") return;
-    const newest = Math.max(0, ...[...messages.values()].map((m) => m.seq ?? 0));
-    if (newest > 0 && ctx.socket?.connected) ctx.socket.emit("message:read", { chatId, seq: newest });
+    const newest = Math.max(0, chat.lastSeq ?? 0, ctx.lastSeq.get(chatId) ?? 0, ...[...messages.values()].map((m) => m.seq ?? 0));
+    const mine = ctx.receipts.get(chatId)?.get(ctx.me._id);
+    if (newest > 0 && !(mine?.readSeq >= newest) && ctx.socket) {
+      ctx.socket.emit("message:read", { chatId, seq: newest }); // buffered while reconnecting
+    }
     ctx.chatList.setUnread(chatId, 0);
   }
 
@@ -260,11 +284,27 @@ export function createConversation(ctx) {
     const save = el("button", { type: "submit", className: "primary small" }, "Save");
     const cancel = el("button", { type: "button", className: "link" }, "Cancel");
     const form = el("form", { className: "edit-form" }, field, el("span", {}, cancel, save));
-    cancel.addEventListener("click", () => place(message));
+    const restore = () => place(messages.get(message._id) ?? message); // ticks may have moved meanwhile
+    cancel.addEventListener("click", restore);
+    field.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.stopPropagation(); // cancels the edit, not the conversation
+        restore();
+      }
+    });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
+      const text = field.value.trim();
+      if (!text) return showError("A message cannot be empty: delete it instead.");
       try {
-        upsert(await ctx.api.edit(message._id, field.value));
+        if (ctx.socket?.connected) {
+          const ack = await request(ctx.socket, "message:edit", { messageId: message._id, text });
+          if (!ack.success) throw new Error(ack.message ?? ack.error ?? "refused");
+          upsert(ack.message);
+        } else {
+          upsert(await ctx.api.edit(message._id, text));
+        }
+        hideError();
       } catch (error) {
         if (error instanceof ApiError && error.routeMissing) {
           ctx.editSupported = false; // the server has no edit yet: stop offering it
@@ -345,7 +385,7 @@ export function createConversation(ctx) {
       const follow = nearBottom() || message.sender === ctx.me._id;
       upsert(message);
       if (follow) scrollToBottom();
-      if (document.visibilityState === "visible") markRead();
+      if (message.sender !== ctx.me._id && document.visibilityState === "visible") markRead();
     },
     onDeleted({ messageId }) {
       removeMessage(messageId);
