@@ -63,13 +63,15 @@ pub(crate) struct CreateChatBody {
 
 impl CreateChatBody {
     pub fn participants(&self) -> Result<Vec<UserId>, ApiError> {
-        self.participants
-            .iter()
-            .map(|raw| {
-                raw.parse().map_err(|_| ApiError::bad_request("each value in participants must be a mongodb id"))
-            })
-            .collect()
+        parse_user_ids("participants", &self.participants)
     }
+}
+
+/// Every id of a list field (`participants`, `userIds`), or 400 naming the field.
+pub(crate) fn parse_user_ids(field: &str, raw: &[String]) -> Result<Vec<UserId>, ApiError> {
+    raw.iter()
+        .map(|id| id.parse().map_err(|_| ApiError::bad_request(format!("each value in {field} must be a mongodb id"))))
+        .collect()
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -92,11 +92,7 @@ pub(crate) async fn add_participants(
     body: web::Json<AddParticipantsBody>,
 ) -> Reply {
     let chat: ChatId = parse_id("chatId", &path)?;
-    let users = body
-        .user_ids
-        .iter()
-        .map(|raw| raw.parse().map_err(|_| ApiError::bad_request("each value in userIds must be a mongodb id")))
-        .collect::<Result<Vec<UserId>, ApiError>>()?;
+    let users = crate::dto::parse_user_ids("userIds", &body.user_ids)?;
     let view = state.services.chats.add_participants(caller.0, chat, &users).await?;
     Ok(HttpResponse::Ok().json(wire::Chat::from(&view)))
 }

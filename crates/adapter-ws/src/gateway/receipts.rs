@@ -14,6 +14,7 @@ use super::ChatGateway;
 #[serde(rename_all = "camelCase")]
 struct ReceiptPayload {
     chat_id: String,
+    #[serde(deserialize_with = "wire::whole_number")]
     seq: u64,
 }
 

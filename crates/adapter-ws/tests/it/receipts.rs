@@ -38,6 +38,10 @@ async fn reading_over_the_socket_moves_the_ticks_and_clears_other_devices_badges
     assert_eq!(bob_laptop.expect_event("chat:unread").await, unread);
     alice_1.assert_quiet().await;
 
+    // A whole number written as a float is the same seq, as over HTTP: nothing moves.
+    let ack = bob_phone.call("message:read", json!({ "chatId": chat.to_string(), "seq": 1.0 })).await;
+    assert_eq!(ack, json!({ "success": true }));
+
     // A lower seq moves nothing and announces nothing.
     let ack = bob_phone.call("message:read", json!({ "chatId": chat.to_string(), "seq": 1 })).await;
     assert_eq!(ack, json!({ "success": true }));
