@@ -39,7 +39,7 @@ pub(super) fn open(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) 
         return EioError::BadRequest.response();
     };
     let reader = WsReader::new(body, engine.config.max_payload);
-    let session = engine.open_session(TransportKind::WebSocket, Handshake::of(req), Some(reader));
+    let session = engine.open_session(TransportKind::WebSocket, Handshake::of(req.head()), Some(reader));
     response.streaming(WsBody::new(session, None))
 }
 
