@@ -25,7 +25,7 @@ use crate::engineio::{queue::Item, session::EngineSession, wsframe};
 
 /// How long the last frames of a closed session (a DISCONNECT, a CONNECT_ERROR) may take to
 /// reach a client before the connection is dropped anyway.
-const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The outbound side of a WebSocket that is still probing an upgrade: it does not carry the
 /// session yet, so what it sends (`3probe`, pongs) waits here.
@@ -73,6 +73,16 @@ pub(super) struct WsBody {
 impl WsBody {
     pub(super) fn new(session: Arc<EngineSession>, probe: Option<Arc<ProbeLink>>) -> Self {
         Self { session, probe, batch: VecDeque::new(), flush_deadline: None, finishing: false }
+    }
+
+    /// The session this connection carries, or probes an upgrade for.
+    pub(super) fn session(&self) -> &Arc<EngineSession> {
+        &self.session
+    }
+
+    /// Whether the connection carries its session (not, or no longer, probing an upgrade).
+    pub(super) fn carries_session(&self) -> bool {
+        self.probe.as_ref().is_none_or(|link| link.attached.load(Ordering::Acquire))
     }
 
     fn finish(&mut self) {
