@@ -119,8 +119,9 @@ impl WsBody {
             self.finish();
             return true;
         }
-        // An idle connection keeps no large batch buffer around.
-        if self.batch.capacity() > 64 {
+        // An idle connection keeps no batch buffer: the next take swaps this empty one into the
+        // session's queue, so neither holds an allocation until something is queued again.
+        if self.batch.capacity() > 0 {
             self.batch = VecDeque::new();
         }
         false
