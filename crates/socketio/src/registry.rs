@@ -38,8 +38,19 @@ impl<S> Registry<S> {
         self.sockets.write().remove(id);
     }
 
-    pub(crate) fn add_to_room(&self, room: Arc<str>, id: SocketId, socket: S) {
-        self.rooms.write().entry(room).or_default().insert(id, socket);
+    /// Adds a member to `room` (created if new) and returns the room's name as the registry
+    /// holds it, so that members share one allocation of it rather than one each.
+    pub(crate) fn add_to_room(&self, room: &str, id: SocketId, socket: S) -> Arc<str> {
+        let mut rooms = self.rooms.write();
+        match rooms.get_mut(room) {
+            Some(members) => {
+                members.insert(id, socket);
+            }
+            None => {
+                rooms.insert(Arc::from(room), HashMap::from([(id, socket)]));
+            }
+        }
+        rooms.get_key_value(room).map_or_else(|| Arc::from(room), |(name, _)| Arc::clone(name))
     }
 
     pub(crate) fn remove_from_room(&self, room: &str, id: &SocketId) {
@@ -60,5 +71,25 @@ impl<S> Registry<S> {
     /// The rooms, read-locked for as long as the guard lives.
     pub(crate) fn rooms(&self) -> RwLockReadGuard<'_, Rooms<S>> {
         self.rooms.read()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_of_a_room_share_its_name() {
+        let registry = Registry::new(Str::from("/"));
+        let first = registry.add_to_room("chat:1", SocketId::new(), 1);
+        let second = registry.add_to_room("chat:1", SocketId::new(), 2);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(registry.rooms().get("chat:1").map(HashMap::len), Some(2));
+        // A room created again after it emptied gets a new name (the old one is not kept).
+        let id = SocketId::new();
+        let before = registry.add_to_room("chat:2", id, 3);
+        registry.remove_from_room("chat:2", &id);
+        assert!(registry.rooms().get("chat:2").is_none());
+        assert!(!Arc::ptr_eq(&before, &registry.add_to_room("chat:2", id, 3)));
     }
 }

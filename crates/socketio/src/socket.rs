@@ -120,9 +120,8 @@ impl Socket {
         if rooms.closed || rooms.names.contains(room) {
             return;
         }
-        let room: Arc<str> = Arc::from(room);
-        rooms.names.insert(Arc::clone(&room));
-        self.core.ns.add_to_room(room, self.core.id, self.clone());
+        let name = self.core.ns.add_to_room(room, self.core.id, self.clone());
+        rooms.names.insert(name);
     }
 
     /// Joins a room but holds back its broadcasts to this socket until
@@ -133,11 +132,15 @@ impl Socket {
         if rooms.closed {
             return;
         }
-        let room: Arc<str> = Arc::from(room);
-        rooms.held.entry(Arc::clone(&room)).or_default();
-        if rooms.names.insert(Arc::clone(&room)) {
-            self.core.ns.add_to_room(room, self.core.id, self.clone());
-        }
+        let name = match rooms.names.get(room) {
+            Some(name) => Arc::clone(name),
+            None => {
+                let name = self.core.ns.add_to_room(room, self.core.id, self.clone());
+                rooms.names.insert(Arc::clone(&name));
+                name
+            }
+        };
+        rooms.held.entry(name).or_default();
     }
 
     /// Ends holding a room: queues `first` (typically the acknowledgement carrying the replay,
