@@ -129,7 +129,9 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             biased;
             () = control.wake.notified() => {
                 for request in control.take() {
-                    dispatcher.on_control(request).await;
+                    // Boxed, like every rare step: a task is as large as its largest state, and
+                    // an idle connection should only pay for the loop.
+                    Box::pin(dispatcher.on_control(request)).await;
                 }
             }
             Some(message) = inbound.recv() => dispatcher.on_inbound(message).await,
@@ -143,7 +145,7 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             }
         }
     }
-    dispatcher.cleanup().await;
+    Box::pin(dispatcher.cleanup()).await;
 }
 
 impl Dispatcher {
@@ -167,11 +169,11 @@ impl Dispatcher {
             return;
         }
         match packet {
-            Incoming::Connect { ns, auth } => self.connect(ns, auth).await,
+            Incoming::Connect { ns, auth } => Box::pin(self.connect(ns, auth)).await,
             Incoming::Disconnect { ns } => {
                 // A DISCONNECT for a namespace the server has just left is a harmless race.
                 if let Some(connected) = self.sockets.remove(&ns) {
-                    self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect).await;
+                    Box::pin(self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect)).await;
                     self.rearm_connect_timeout();
                 }
             }

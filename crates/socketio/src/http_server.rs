@@ -146,7 +146,11 @@ where
             if let Some(enabled) = tcp_nodelay {
                 service = service.tcp_nodelay(enabled);
             }
-            let app = factory().into_factory().map_err(|err| err.into().error_response());
+            // Boxed: the connection's task holds the app's request future inline, sized for the
+            // largest request state, for as long as the connection lives (WebSockets too). Boxed
+            // it is one allocation per request, freed with the request.
+            let app =
+                actix_service::boxed::factory(factory().into_factory().map_err(|err| err.into().error_response()));
             service.upgrade(takeover(Arc::clone(&takeover_of))).finish(map_config(app, |()| AppConfig::default())).tcp()
         })?;
         Ok(self)
