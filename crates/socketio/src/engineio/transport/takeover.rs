@@ -25,10 +25,7 @@ use actix_service::{fn_service, ServiceFactory};
 use actix_web::http::header::{self, HeaderValue};
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::Stream;
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
-};
+use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use super::{
     classify,
@@ -267,10 +264,20 @@ async fn linger(mut stream: TcpStream) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    let drain = async {
+    // Read into a buffer on the stack: one kept in this future would be part of every
+    // connection's task for the connection's whole life.
+    let drain = std::future::poll_fn(|cx| loop {
+        if ready!(stream.poll_read_ready(cx)).is_err() {
+            return Poll::Ready(());
+        }
         let mut sink = [0_u8; 1024];
-        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
-    };
+        match stream.try_read(&mut sink) {
+            Ok(0) => return Poll::Ready(()),
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => return Poll::Ready(()),
+        }
+    });
     let _ = tokio::time::timeout(LINGER, drain).await;
 }
 
