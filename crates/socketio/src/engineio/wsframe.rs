@@ -31,10 +31,6 @@ const MAX_CONTROL_PAYLOAD: usize = 125;
 /// idle connection should hold as little as possible.
 const INITIAL_READ_BUFFER: usize = 256;
 
-/// An emptied read buffer that grew past this is released rather than kept for the next
-/// message, so one large message does not pin memory on an idle connection.
-const RETAINED_READ_BUFFER: usize = 4096;
-
 /// The close frame the server sends last (no status code, no reason).
 pub(crate) const CLOSE_FRAME: Bytes = Bytes::from_static(&[CLOSE, 0]);
 
@@ -189,8 +185,11 @@ impl WsDecoder {
         }
     }
 
+    /// An emptied read buffer is released rather than kept for the next message: an idle
+    /// connection holds no read buffer at all (a message costs one allocation, and no large
+    /// message pins memory afterwards).
     fn release_if_idle(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > RETAINED_READ_BUFFER {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.buf = BytesMut::new();
         }
     }
