@@ -96,9 +96,8 @@ mod tests {
     #[tokio::test]
     async fn delivering_without_the_namespace_reaches_nobody() {
         let notifier = SocketNotifier::new(SocketIo::new(socketio::EngineConfig::default()));
-        let delivery =
-            route(&DomainEvent::Typing { chat: ChatId::generate(1), user: UserId::generate(1), is_typing: false })
-                .unwrap();
+        let (chat, user) = (ChatId::generate(1), UserId::generate(1));
+        let delivery = route(&DomainEvent::Typing { chat, user, is_typing: false, members: None }).unwrap();
         assert_eq!(notifier.deliver(&delivery), 0);
     }
 }

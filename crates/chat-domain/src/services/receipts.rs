@@ -60,7 +60,8 @@ impl ReceiptService {
         };
         if moved.moved() {
             let markers = moved.after;
-            self.ports.notifier.publish(DomainEvent::ReceiptUpdated { chat: chat.id, user: caller, markers }).await;
+            let event = DomainEvent::ReceiptUpdated { chat: chat.id, user: caller, markers, members: chat.members() };
+            self.ports.notifier.publish(event).await;
         }
         if moved.after.read_seq != moved.before.read_seq {
             let event = DomainEvent::UnreadChanged { user: caller, chat: chat.id, unread_count };
@@ -96,19 +97,12 @@ impl ReceiptService {
         let to = Markers { delivered_seq: seq, read_seq: 0 };
         let moved = self.ports.receipts.advance_markers(chat, user, to).await?;
         if moved.moved() {
-            let event = DomainEvent::ReceiptUpdated { chat, user, markers: moved.after };
+            // No chat was read here: 1:1 or group, the room's sockets get it (a receipt is
+            // state, not history).
+            let event = DomainEvent::ReceiptUpdated { chat, user, markers: moved.after, members: None };
             self.ports.notifier.publish(event).await;
         }
         Ok(())
-    }
-}
-
-/// The sender's own read marker moves to the message it just sent. A failure is logged, not
-/// returned: the message is stored and acknowledged whatever happens to the marker.
-pub(super) async fn sent(ports: &Ports, message: &Message) {
-    let to = Markers { delivered_seq: message.seq, read_seq: message.seq };
-    if let Err(error) = ports.receipts.advance_markers(message.chat, message.sender, to).await {
-        tracing::warn!(%error, chat = %message.chat, "could not move the sender's read marker");
     }
 }
 

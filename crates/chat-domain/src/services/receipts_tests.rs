@@ -106,13 +106,16 @@ async fn moving_a_marker_announces_the_receipt_and_the_readers_unread_count() {
     w.events.take();
 
     w.services.receipts.mark(bo, chat, MarkerKind::Delivered, 2).await.unwrap();
-    assert_eq!(w.events.take(), [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 0) }]);
+    assert_eq!(
+        w.events.take(),
+        [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 0), members: None }]
+    );
 
     w.services.receipts.mark(bo, chat, MarkerKind::Read, 1).await.unwrap();
     assert_eq!(
         w.events.take(),
         [
-            DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 1) },
+            DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 1), members: None },
             DomainEvent::UnreadChanged { user: bo, chat, unread_count: 1 },
         ]
     );
@@ -170,7 +173,10 @@ async fn the_servers_delivery_receipt_moves_only_delivery() {
     w.send(ann, chat, "one").await.unwrap();
     w.events.take();
     w.services.receipts.delivered(bo, chat, 1).await.unwrap();
-    assert_eq!(w.events.take(), [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(1, 0) }]);
+    assert_eq!(
+        w.events.take(),
+        [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(1, 0), members: None }]
+    );
     w.services.receipts.delivered(bo, chat, 1).await.unwrap();
     assert!(w.events.take().is_empty());
     assert_eq!(w.status_in_history(ann, chat).await, [MessageStatus::Delivered]);
