@@ -102,6 +102,8 @@ pub async fn serve(
     };
     let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
     let local = SocketNotifier::new(io.clone());
+    // The gateway, built later, hears of the evictions this notifier applies (typing ends).
+    let evictions = local.clone();
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
         None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),
         Some(url) => {
@@ -159,7 +161,9 @@ pub async fn serve(
         event_burst: config.sockets.event_burst,
         ..GatewayConfig::default()
     };
-    ChatGateway::new(services.clone(), gateway).mount(&io);
+    let gateway = ChatGateway::new(services.clone(), gateway);
+    evictions.attach(&gateway);
+    gateway.mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
         .with_health(Arc::new(NodeHealth { store: store.clone(), redis: redis.clone() }));

@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::ports::{
-    ChatRepository, MessageRepository, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
+    ChatRepository, MessageRepository, Notifier, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
 };
 use chat_domain::{
-    Chat, ChatId, ChatInserted, ChatView, Clock, Password, PasswordHash, ServicePorts, Services, ServicesConfig,
-    SystemClock, Timestamp, UserId,
+    Chat, ChatId, ChatInserted, ChatView, Clock, DomainEvent, Password, PasswordHash, ServicePorts, Services,
+    ServicesConfig, SystemClock, Timestamp, UserId,
 };
 use socketio::SocketIo;
 use tokio::sync::oneshot;
@@ -214,9 +214,46 @@ pub struct TestUser {
     pub token: String,
 }
 
+/// The services' notifier: this node's `SocketNotifier`, which a test may make hold the
+/// group changes it is given (as if their delivery were still on its way from another node)
+/// while everything else is delivered at once.
+pub struct Relay {
+    local: SocketNotifier,
+    held: Mutex<Option<Vec<DomainEvent>>>,
+}
+
+impl Relay {
+    /// From now on, group changes are held until [`release`](Self::release).
+    pub fn hold_changes(&self) {
+        *self.held.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Delivers the held changes, in order, and holds nothing more.
+    pub fn release(&self) {
+        let held = self.held.lock().unwrap().take().unwrap_or_default();
+        for event in &held {
+            self.local.deliver_event(event);
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Relay {
+    async fn publish(&self, event: DomainEvent) {
+        if matches!(event, DomainEvent::ChatUpdated { .. } | DomainEvent::AddedToChat { .. }) {
+            if let Some(held) = self.held.lock().unwrap().as_mut() {
+                held.push(event);
+                return;
+            }
+        }
+        self.local.deliver_event(&event);
+    }
+}
+
 /// One gateway served in-process until dropped.
 pub struct Harness {
     pub services: Services,
+    pub relay: Arc<Relay>,
     pub tokens: Arc<FakeTokens>,
     pub clock: Arc<TestClock>,
     pub io: SocketIo,
@@ -244,12 +281,14 @@ impl Harness {
         let gated = Arc::new(GatedChats { store: store.clone(), gate: Mutex::new(None) });
         let chats: Arc<dyn ChatRepository> = gated.clone();
         let messages: Arc<dyn MessageRepository> = store.clone();
+        let notifier = SocketNotifier::new(io.clone());
+        let relay = Arc::new(Relay { local: notifier.clone(), held: Mutex::new(None) });
         let ports = ServicePorts {
             users,
             chats,
             messages,
             receipts: store,
-            notifier: Arc::new(SocketNotifier::new(io.clone())),
+            notifier: relay.clone(),
             limiter: Arc::new(Unlimited),
             hasher: Arc::new(FakeHasher),
             tokens: tokens.clone(),
@@ -257,6 +296,7 @@ impl Harness {
         };
         let services = Services::new(ports, ServicesConfig::default());
         let gateway = ChatGateway::new(services.clone(), config);
+        notifier.attach(&gateway);
         gateway.clone().mount(&io);
 
         // Bound before serving: clients may connect as soon as this returns.
@@ -271,7 +311,7 @@ impl Harness {
             .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { services, tokens, clock, io, gateway, chats: gated, port, server: handle }
+        Self { services, relay, tokens, clock, io, gateway, chats: gated, port, server: handle }
     }
 
     /// The WebSocket URL of the Engine.IO endpoint, with `extra` appended to the query.
