@@ -25,34 +25,7 @@ pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptU
 pub use numbers::whole_number;
 pub use time::{format_timestamp, TimestampText};
 
-/// The Socket.IO rooms of the contract.
-pub mod rooms {
-    /// The personal room every socket of a user joins on connect.
-    pub fn user_room(user: chat_domain::UserId) -> String {
-        user_room_of(&user.to_string())
-    }
-
-    /// The personal room of the user whose id is `user` as the wire writes it (a
-    /// `Delivery`'s `members`).
-    pub fn user_room_of(user: &str) -> String {
-        format!("user-{user}")
-    }
-
-    /// The room of a chat's live events.
-    pub fn chat_room(chat: chat_domain::ChatId) -> String {
-        format!("chat-{chat}")
-    }
-
-    /// The chat whose room `room` is, if it is a chat's room.
-    pub fn chat_of_room(room: &str) -> Option<chat_domain::ChatId> {
-        chat_domain::ChatId::parse(room.strip_prefix("chat-")?).ok()
-    }
-
-    /// The user whose personal room `room` is, if it is one.
-    pub fn user_of_room(room: &str) -> Option<chat_domain::UserId> {
-        chat_domain::UserId::parse(room.strip_prefix("user-")?).ok()
-    }
-}
+pub mod rooms;
 
 /// Names of the Socket.IO events of the contract.
 pub mod events {
