@@ -192,7 +192,7 @@ export function groupScenarios(A, B, label) {
         }
       }));
 
-    test(`${label} ${mode}: messages sent through the other node right after a removal never reach the removed user there`, () =>
+    test(`${label} ${mode}: messages sent through node B right after a removal through node A never reach the removed user on B`, () =>
       withSockets(async (sockets) => {
         const [alice, bob, carol] = await registerAll(A, "alice", "bob", "carol");
         const chat = await group(A, alice, [bob, carol]);

@@ -68,12 +68,21 @@ impl SocketNotifier {
     /// cannot become a frame (a reserved event name from a confused peer) is logged and
     /// dropped.
     pub fn deliver(&self, delivery: &Delivery) -> usize {
+        let count = self.queue(delivery);
+        // Once the change is queued, so that the others hear it before the typing stops.
+        if let Some(evict) = &delivery.evict {
+            self.end_typing(evict);
+        }
+        count
+    }
+
+    /// [`deliver`](Self::deliver) but for the typing it ends.
+    fn queue(&self, delivery: &Delivery) -> usize {
         let Some(ns) = self.io.of("/") else { return 0 };
         // Users taken out of a chat leave its room before anything else of this delivery: the
         // event itself, and everything queued after it, no longer reaches them through it.
         if let Some(evict) = &delivery.evict {
             ns.evict_from_room(&evict.room, &evict.user_rooms);
-            self.end_typing(evict);
         }
         let mut disconnected = 0;
         for room in &delivery.disconnect_rooms {
