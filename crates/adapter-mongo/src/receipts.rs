@@ -14,7 +14,7 @@ use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
-use mongodb::{Collection, IndexModel};
+use mongodb::{ClientSession, Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::{bson_seq, chat_oid, domain_seq, user_oid};
@@ -51,6 +51,24 @@ pub(crate) fn receipt_indexes() -> Vec<IndexModel> {
 impl MongoStore {
     fn receipts(&self) -> Collection<ReceiptDoc> {
         self.db.collection(RECEIPTS)
+    }
+
+    /// Moves a sender's markers to `seq` (each to the greater of it and the stored one) inside
+    /// the append's transaction: one upsert, no read first.
+    pub(crate) async fn advance_own_markers(
+        &self,
+        session: &mut ClientSession,
+        chat: ObjectId,
+        user: ObjectId,
+        seq: i64,
+    ) -> Result<(), mongodb::error::Error> {
+        let update = doc! { "$max": { "deliveredSeq": seq, "readSeq": seq } };
+        self.receipts()
+            .update_one(doc! { "chat": chat, "user": user }, update)
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(())
     }
 
     async fn upsert_markers(&self, filter: &Document, to: Markers) -> Result<Option<ReceiptDoc>, StoreError> {

@@ -31,13 +31,20 @@ fn advance(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult
     let before = stored_markers(tx, chat, user)?;
     let after = before.merged(to);
     if after != before {
-        let sql = "INSERT INTO receipts (chat_id, user_id, delivered_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
-                   ON CONFLICT (chat_id, user_id) DO UPDATE SET
-                       delivered_seq = max(delivered_seq, excluded.delivered_seq),
-                       read_seq = max(read_seq, excluded.read_seq)";
-        tx.prepare_cached(sql)?.execute(params![chat.key(), user.key(), after.delivered_seq, after.read_seq])?;
+        advance_in(tx, chat, user, after)?;
     }
     Ok(MarkersMoved { before, after })
+}
+
+/// Moves `user`'s markers in `chat` to the pointwise maximum of the stored ones and `to`, in
+/// one upsert (no read first), inside the caller's savepoint: an append moves its sender's.
+pub(crate) fn advance_in(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult<()> {
+    let sql = "INSERT INTO receipts (chat_id, user_id, delivered_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
+               ON CONFLICT (chat_id, user_id) DO UPDATE SET
+                   delivered_seq = max(delivered_seq, excluded.delivered_seq),
+                   read_seq = max(read_seq, excluded.read_seq)";
+    tx.prepare_cached(sql)?.execute(params![chat.key(), user.key(), to.delivered_seq, to.read_seq])?;
+    Ok(())
 }
 
 fn stored_receipts(conn: &Connection, chats: &[ChatId]) -> DbResult<Vec<(ChatId, Receipt)>> {

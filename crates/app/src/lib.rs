@@ -105,6 +105,8 @@ pub async fn serve(
     // server's own delivery receipts from that note once a second.
     let ledger = DeliveryLedger::new();
     let local = SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone());
+    // The gateway, built later, hears of the evictions this notifier applies (typing ends).
+    let evictions = local.clone();
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
         None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),
         Some(url) => {
@@ -167,7 +169,9 @@ pub async fn serve(
         event_burst: config.sockets.event_burst,
         ..GatewayConfig::default()
     };
-    ChatGateway::new(services.clone(), gateway).with_delivery_receipts(ledger).mount(&io);
+    let gateway = ChatGateway::new(services.clone(), gateway).with_delivery_receipts(ledger);
+    evictions.attach(&gateway);
+    gateway.mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
         .with_health(Arc::new(NodeHealth { store: store.clone(), redis: redis.clone() }));

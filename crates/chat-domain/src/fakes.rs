@@ -220,12 +220,18 @@ impl MessageRepository for InMemoryStore {
             }
         }
         let chat = s.chats.iter_mut().find(|c| c.id == draft.chat).ok_or_else(|| StoreError::other("no such chat"))?;
+        if !chat.is_participant(draft.sender) {
+            return Ok(Appended::NotParticipant);
+        }
         chat.last_seq += 1;
         chat.last_message_id = Some(draft.id);
         chat.updated_at = draft.created_at;
+        let members = chat.members();
         let message = draft.into_message(chat.last_seq);
+        let stored = s.markers.entry((message.chat, message.sender)).or_default();
+        *stored = stored.merged(Markers::both(message.seq));
         s.messages.push(message.clone());
-        Ok(Appended::Created(message))
+        Ok(Appended::Created { message, members })
     }
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
@@ -273,10 +279,10 @@ impl MessageRepository for InMemoryStore {
         let chat_id = s.messages[index].chat;
         let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
         chat.last_seq += 1;
-        let seq = chat.last_seq;
+        let (seq, members) = (chat.last_seq, chat.members());
         let message = &mut s.messages[index];
         message.mark_deleted(seq, at);
-        Ok(SoftDeleted::Deleted { message: message.clone(), seq })
+        Ok(SoftDeleted::Deleted { message: message.clone(), seq, members })
     }
 
     async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
@@ -288,14 +294,18 @@ impl MessageRepository for InMemoryStore {
             return Ok(Edited::Deleted(s.messages[index].clone()));
         }
         let chat_id = s.messages[index].chat;
+        let sender = s.messages[index].sender;
         let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
+        if !chat.is_participant(sender) {
+            return Ok(Edited::NotParticipant);
+        }
         chat.last_seq += 1;
-        let seq = chat.last_seq;
+        let (seq, members) = (chat.last_seq, chat.members());
         let message = &mut s.messages[index];
         message.mark_edited(text, at);
         let message = message.clone();
         s.log.push((chat_id, seq, Logged::Edit(id)));
-        Ok(Edited::Edited { message, seq })
+        Ok(Edited::Edited { message, seq, members })
     }
 
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {

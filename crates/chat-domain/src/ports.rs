@@ -126,11 +126,16 @@ pub trait ChatRepository: Send + Sync {
 pub trait MessageRepository: Send + Sync {
     /// Stores `draft` as a new message of its chat, atomically: if the sender already has a
     /// message with the draft's `client_id` (in any chat), MUST write nothing and return
-    /// `Duplicate` with it; otherwise the message takes the chat's next `seq`
+    /// `Duplicate` with it; if the sender is not a participant of the chat when the `seq` is
+    /// taken (a removal that committed after the service's own check), MUST write nothing and
+    /// return `NotParticipant`; otherwise the message takes the chat's next `seq`
     /// (`last_seq + 1`), the chat's `last_seq`, `last_message_id` and `updated_at` (to
-    /// `draft.created_at`) move with it, and either all of that is written or none of it.
-    /// Fails with `Other` when the chat does not exist. Returning `Ok` means the write is
-    /// durable.
+    /// `draft.created_at`) move with it, the sender's receipt markers in the chat move to the
+    /// pointwise maximum of the stored ones and (`seq`, `seq`) (one's own message is read), and
+    /// either all of that is written or none of it, in one transaction (no second write per
+    /// message). `Created` carries the chat's [`Members`](crate::model::Members) as read in
+    /// that transaction: its participants for a group, `None` for a 1:1 chat. Fails with
+    /// `Other` when the chat does not exist. Returning `Ok` means the write is durable.
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
@@ -153,16 +158,20 @@ pub trait MessageRepository: Send + Sync {
     /// `last_seq` moves with it; `last_message_id` does not change) and setting `updated_at` to
     /// `at` on the message. It MUST erase the stored text (and anything derived from it) in
     /// the same atomic write, and return the message with its text `""`, as
-    /// [`Message::mark_deleted`] leaves it. A message already deleted is returned unchanged,
-    /// with nothing written.
+    /// [`Message::mark_deleted`] leaves it, and the chat's members as read in that write (as
+    /// [`append_message`](Self::append_message) does). A message already deleted is returned
+    /// unchanged, with nothing written.
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
 
     /// Replaces the text of a message that is not deleted, atomically taking its chat's next
     /// `seq` (the chat's `last_seq` moves with it; `last_message_id` and the chat's
     /// `updated_at` do not), setting `edited_at` and `updated_at` to `at` on the message, as
     /// [`Message::mark_edited`] leaves it, and recording the edit in the chat's event log at
-    /// that `seq`. A deleted message is returned as `Deleted`, with nothing written; `NotFound`
-    /// when there is no such message.
+    /// that `seq`; `Edited` carries the chat's members as read in that write (as
+    /// [`append_message`](Self::append_message) does). A deleted message is returned as
+    /// `Deleted`, and a message whose sender is no longer a participant of its chat when the
+    /// `seq` would be taken as `NotParticipant`, each with nothing written; `NotFound` when
+    /// there is no such message.
     async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError>;
 
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each

@@ -115,6 +115,12 @@ impl ReceiptPacer {
         out
     }
 
+    /// Whether any participant of `chat` is tracked (announced within a window, or holding a
+    /// move).
+    pub fn tracks_chat(&self, chat: ChatId) -> bool {
+        self.chats.contains_key(&chat)
+    }
+
     /// Participants tracked (announced within a window, or holding a move), for tests and
     /// metrics.
     pub fn tracked(&self) -> usize {

@@ -28,7 +28,10 @@
 //!    serializes an event once into a [`Frame`], and
 //!    [`broadcast_frame_to`](Namespace::broadcast_frame_to) queues the same buffers for every
 //!    member of a room (or [`broadcast_frame_to_except_room`](Namespace::broadcast_frame_to_except_room),
-//!    [`broadcast_frame`](Namespace::broadcast_frame) to the whole namespace). A slow client
+//!    [`broadcast_frame`](Namespace::broadcast_frame) to the whole namespace, or
+//!    [`broadcast_frame_to_sockets`](Namespace::broadcast_frame_to_sockets) to those of a room
+//!    in a set, such as the one [`sockets_in`](Namespace::sockets_in) collects from other
+//!    rooms). A slow client
 //!    never makes a broadcast wait; a frame marked [`droppable`](Frame::droppable) (a typing
 //!    indicator) is the first thing shed for it.
 //!

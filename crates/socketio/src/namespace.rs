@@ -1,7 +1,11 @@
 //! Namespaces: the handle the application broadcasts through (serialized once, queued for every
 //! member), and the table of registered namespaces with their handlers.
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::Arc,
+};
 
 use parking_lot::RwLock;
 use serde::Serialize;
@@ -91,6 +95,28 @@ impl Namespace {
         members
             .iter()
             .filter(|(id, _)| excluded.is_none_or(|ex| !ex.contains_key(*id)))
+            .filter(|(_, socket)| socket.send_room_frame(room, frame.clone()).is_ok())
+            .count()
+    }
+
+    /// The ids of the sockets in any of `rooms` (for example the personal rooms of a chat's
+    /// members), collected once to filter broadcasts with
+    /// [`broadcast_frame_to_sockets`](Self::broadcast_frame_to_sockets).
+    pub fn sockets_in<'a>(&self, rooms: impl IntoIterator<Item = &'a str>) -> HashSet<SocketId> {
+        let registry = self.inner.rooms();
+        rooms.into_iter().filter_map(|room| registry.get(room)).flat_map(|members| members.keys().copied()).collect()
+    }
+
+    /// Queues a prepared frame for every socket in `room` whose id is in `only` (one hash
+    /// lookup per socket of the room). Returns how many sockets the frame was queued for.
+    pub fn broadcast_frame_to_sockets(&self, room: &str, frame: &Frame, only: &HashSet<SocketId>) -> usize {
+        let rooms = self.inner.rooms();
+        let Some(members) = rooms.get(room) else {
+            return 0;
+        };
+        members
+            .iter()
+            .filter(|(id, _)| only.contains(*id))
             .filter(|(_, socket)| socket.send_room_frame(room, frame.clone()).is_ok())
             .count()
     }

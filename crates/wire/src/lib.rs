@@ -25,18 +25,7 @@ pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptU
 pub use numbers::whole_number;
 pub use time::{format_timestamp, TimestampText};
 
-/// The Socket.IO rooms of the contract.
-pub mod rooms {
-    /// The personal room every socket of a user joins on connect.
-    pub fn user_room(user: chat_domain::UserId) -> String {
-        format!("user-{user}")
-    }
-
-    /// The room of a chat's live events.
-    pub fn chat_room(chat: chat_domain::ChatId) -> String {
-        format!("chat-{chat}")
-    }
-}
+pub mod rooms;
 
 /// Names of the Socket.IO events of the contract.
 pub mod events {

@@ -92,6 +92,11 @@ impl ChatGateway {
         });
     }
 
+    /// A handle on the gateway's state that does not keep it alive (for the notifier).
+    pub(super) fn downgrade(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.shared)
+    }
+
     pub(super) fn services(&self) -> &Services {
         &self.shared.services
     }

@@ -3,13 +3,14 @@
 //! most once per participant and chat per window (the latest values winning), whichever way the
 //! marker moved (client events, HTTP, the server's own delivery receipts).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chat_domain::ports::Notifier;
 use chat_domain::receipt_pacing::{PacedReceipt, ReceiptPacer};
-use chat_domain::DomainEvent;
+use chat_domain::{ChatId, DomainEvent, Members};
 use parking_lot::Mutex;
 
 /// How often held receipts are looked at: a held receipt goes out at most this long after its
@@ -24,8 +25,15 @@ pub type PacingClock = Arc<dyn Fn() -> Instant + Send + Sync>;
 /// devices only).
 pub struct PacedReceipts {
     inner: Arc<dyn Notifier>,
-    pacer: Mutex<ReceiptPacer>,
+    pacer: Mutex<Pacing>,
     clock: PacingClock,
+}
+
+/// The rule's state, and the members of each chat it tracks as the latest receipt named them
+/// (a held receipt goes only to the sockets of the chat's members when it is announced).
+struct Pacing {
+    pacer: ReceiptPacer,
+    members: HashMap<ChatId, Members>,
 }
 
 impl PacedReceipts {
@@ -37,14 +45,27 @@ impl PacedReceipts {
     /// A pacing with its own rule and clock (tests move the clock and call
     /// [`flush_due`](Self::flush_due) themselves).
     pub fn with_clock(inner: Arc<dyn Notifier>, pacer: ReceiptPacer, clock: PacingClock) -> Arc<Self> {
-        Arc::new(Self { inner, pacer: Mutex::new(pacer), clock })
+        Arc::new(Self { inner, pacer: Mutex::new(Pacing { pacer, members: HashMap::new() }), clock })
     }
 
     /// Announces the held receipts whose window has ended.
     pub async fn flush_due(&self) {
-        let due = self.pacer.lock().due((self.clock)());
-        for receipt in due {
-            self.announce(receipt).await;
+        let due = {
+            let mut pacing = self.pacer.lock();
+            let due = pacing.pacer.due((self.clock)());
+            let due: Vec<_> = due
+                .into_iter()
+                .map(|receipt| {
+                    let members = pacing.members.get(&receipt.chat).cloned().flatten();
+                    (receipt, members)
+                })
+                .collect();
+            let Pacing { pacer, members } = &mut *pacing;
+            members.retain(|chat, _| pacer.tracks_chat(*chat));
+            due
+        };
+        for (receipt, members) in due {
+            self.announce(receipt, members).await;
         }
     }
 
@@ -65,11 +86,11 @@ impl PacedReceipts {
 
     /// Participants whose receipts are tracked now (for tests).
     pub fn tracked(&self) -> usize {
-        self.pacer.lock().tracked()
+        self.pacer.lock().pacer.tracked()
     }
 
-    async fn announce(&self, PacedReceipt { chat, user, markers }: PacedReceipt) {
-        self.inner.publish(DomainEvent::ReceiptUpdated { chat, user, markers }).await;
+    async fn announce(&self, PacedReceipt { chat, user, markers }: PacedReceipt, members: Members) {
+        self.inner.publish(DomainEvent::ReceiptUpdated { chat, user, markers, members }).await;
     }
 }
 
@@ -77,10 +98,17 @@ impl PacedReceipts {
 impl Notifier for PacedReceipts {
     async fn publish(&self, event: DomainEvent) {
         match event {
-            DomainEvent::ReceiptUpdated { chat, user, markers } => {
-                let now = self.pacer.lock().moved(chat, user, markers, (self.clock)());
+            DomainEvent::ReceiptUpdated { chat, user, markers, members } => {
+                let now = {
+                    let mut pacing = self.pacer.lock();
+                    let now = pacing.pacer.moved(chat, user, markers, (self.clock)());
+                    if pacing.pacer.tracks_chat(chat) {
+                        pacing.members.insert(chat, members.clone());
+                    }
+                    now
+                };
                 if let Some(receipt) = now {
-                    self.announce(receipt).await;
+                    self.announce(receipt, members).await;
                 }
             }
             other => self.inner.publish(other).await,

@@ -13,11 +13,11 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::ports::{
-    ChatRepository, MessageRepository, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
+    ChatRepository, MessageRepository, Notifier, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
 };
 use chat_domain::{
-    Chat, ChatId, ChatInserted, ChatView, Clock, Password, PasswordHash, ServicePorts, Services, ServicesConfig,
-    SystemClock, Timestamp, UserId,
+    Chat, ChatId, ChatInserted, ChatView, Clock, DomainEvent, Password, PasswordHash, ServicePorts, Services,
+    ServicesConfig, SystemClock, Timestamp, UserId,
 };
 use socketio::SocketIo;
 use tokio::sync::oneshot;
@@ -214,9 +214,46 @@ pub struct TestUser {
     pub token: String,
 }
 
+/// The services' notifier: this node's `SocketNotifier`, which a test may make hold the
+/// group changes it is given (as if their delivery were still on its way from another node)
+/// while everything else is delivered at once.
+pub struct Relay {
+    local: SocketNotifier,
+    held: Mutex<Option<Vec<DomainEvent>>>,
+}
+
+impl Relay {
+    /// From now on, group changes are held until [`release`](Self::release).
+    pub fn hold_changes(&self) {
+        *self.held.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Delivers the held changes, in order, and holds nothing more.
+    pub fn release(&self) {
+        let held = self.held.lock().unwrap().take().unwrap_or_default();
+        for event in &held {
+            self.local.deliver_event(event);
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Relay {
+    async fn publish(&self, event: DomainEvent) {
+        if matches!(event, DomainEvent::ChatUpdated { .. } | DomainEvent::AddedToChat { .. }) {
+            if let Some(held) = self.held.lock().unwrap().as_mut() {
+                held.push(event);
+                return;
+            }
+        }
+        self.local.deliver_event(&event);
+    }
+}
+
 /// One gateway served in-process until dropped.
 pub struct Harness {
     pub services: Services,
+    pub relay: Arc<Relay>,
     pub tokens: Arc<FakeTokens>,
     pub clock: Arc<TestClock>,
     pub io: SocketIo,
@@ -263,21 +300,25 @@ impl Harness {
         let messages: Arc<dyn MessageRepository> = store.clone();
         let ledger = DeliveryLedger::new();
         let pacing_offset = Arc::new(Mutex::new(Duration::ZERO));
-        let (notifier, paced): (Arc<dyn chat_domain::ports::Notifier>, _) = if receipts {
-            let local = Arc::new(SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone()));
+        let notifier = match receipts {
+            true => SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone()),
+            false => SocketNotifier::new(io.clone()),
+        };
+        let relay = Arc::new(Relay { local: notifier.clone(), held: Mutex::new(None) });
+        let (publisher, paced): (Arc<dyn chat_domain::ports::Notifier>, _) = if receipts {
             let (base, offset) = (std::time::Instant::now(), pacing_offset.clone());
             let clock = Arc::new(move || base + base.elapsed() + *offset.lock().unwrap());
-            let paced = PacedReceipts::with_clock(local, Default::default(), clock);
+            let paced = PacedReceipts::with_clock(relay.clone(), Default::default(), clock);
             (paced.clone(), Some(paced))
         } else {
-            (Arc::new(SocketNotifier::new(io.clone())), None)
+            (relay.clone(), None)
         };
         let ports = ServicePorts {
             users,
             chats,
             messages,
             receipts: store,
-            notifier,
+            notifier: publisher,
             limiter: Arc::new(Unlimited),
             hasher: Arc::new(FakeHasher),
             tokens: tokens.clone(),
@@ -288,6 +329,7 @@ impl Harness {
         if receipts {
             gateway = gateway.with_delivery_receipts(ledger);
         }
+        notifier.attach(&gateway);
         gateway.clone().mount(&io);
 
         // Bound before serving: clients may connect as soon as this returns.
@@ -302,7 +344,7 @@ impl Harness {
             .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { services, tokens, clock, io, gateway, paced, pacing_offset, chats: gated, port, server: handle }
+        Self { services, relay, tokens, clock, io, gateway, paced, pacing_offset, chats: gated, port, server: handle }
     }
 
     /// Writes the server's own delivery receipts noted so far, as the gateway's flusher does

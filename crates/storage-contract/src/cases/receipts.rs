@@ -54,7 +54,9 @@ pub async fn markers_only_move_forward(stores: Stores) {
 
     let receipts = receipts_of(&stores, &chat).await;
     assert_eq!(receipts[1], Receipt { user: b.id, markers: markers(5, 4) });
-    assert_eq!(receipts[0], Receipt { user: a.id, markers: markers(0, 0) }, "the other participant is untouched");
+    // Ann's own markers are where her last message put them (an append moves its sender's),
+    // and bo's receipts did not touch them.
+    assert_eq!(receipts[0], Receipt { user: a.id, markers: markers(6, 6) }, "the other participant is untouched");
 }
 
 pub async fn concurrent_marker_updates_keep_the_maximum(stores: Stores) {
@@ -114,16 +116,27 @@ pub async fn unread_counts_skip_own_and_deleted_messages(stores: Stores) {
     let a = new_user(&stores, "ann").await;
     let b = new_user(&stores, "bo").await;
     let chat = new_chat(&stores, &[&a, &b]).await;
-    let from_a = append_many(&stores, &chat, &a, 4).await; // seq 1..=4
-    append_new(&stores, draft_at(&chat, &b, "mine", at(10_000))).await; // seq 5
+    append_new(&stores, draft_at(&chat, &b, "mine", at(500))).await; // seq 1
+    let from_a = append_many(&stores, &chat, &a, 4).await; // seq 2..=5
     stores.messages.soft_delete_message(from_a[1].id, at(11_000)).await.expect("soft_delete_message"); // seq 6
+                                                                                                       // Each sender's read marker is at their last message: bo's at 1, ann's at 5.
+    stores.receipts.advance_markers(chat.id, b.id, markers(1, 0)).await.expect("advance_markers");
 
     let c = new_user(&stores, "cy").await;
     let quiet = new_chat(&stores, &[&a, &b, &c]).await;
     let counts = stores.receipts.unread_counts(b.id, &[chat.id, quiet.id]).await.expect("unread_counts");
     assert_eq!(counts, vec![3, 0], "ann's four, less the deleted one; bo's own never count");
     let counts = stores.receipts.unread_counts(a.id, &[chat.id]).await.expect("unread_counts");
-    assert_eq!(counts, vec![1], "for ann, bo's one message");
+    assert_eq!(counts, vec![0], "for ann, bo's one message is below her own last one");
+    let d = new_user(&stores, "di").await;
+    let trio = new_chat(&stores, &[&a, &b, &d]).await;
+    append_new(&stores, draft_at(&trio, &d, "hello", at(12_000))).await;
+    append_new(&stores, draft_at(&trio, &a, "hi", at(13_000))).await;
+    append_new(&stores, draft_at(&trio, &d, "how are you", at(14_000))).await;
+    let counts = stores.receipts.unread_counts(a.id, &[trio.id]).await.expect("unread_counts");
+    assert_eq!(counts, vec![1], "for ann, what di said after her own message");
+    let counts = stores.receipts.unread_counts(b.id, &[trio.id]).await.expect("unread_counts");
+    assert_eq!(counts, vec![3], "for bo, who said nothing, every message");
     assert!(stores.receipts.unread_counts(a.id, &[]).await.expect("unread_counts").is_empty());
 }
 

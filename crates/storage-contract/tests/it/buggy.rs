@@ -51,6 +51,10 @@ enum Bug {
     UnreadCountsDeleted,
     /// `revoke_tokens` answers the next version but stores nothing.
     RevokeForgets,
+    /// `append_message` answers a non-participant's message as created.
+    AppendIgnoresMembership,
+    /// `append_message` names no members, even for a group.
+    NoMembers,
 }
 
 /// The in-memory fake with one bug.
@@ -165,10 +169,19 @@ impl MessageRepository for Buggy {
         if self.has(Bug::NoClientIdDedup) {
             draft.client_id = None;
         }
+        let sender_chat = (draft.sender, draft.chat);
+        let unsent = draft.clone().into_message(0);
         Ok(match self.inner.append_message(draft).await? {
-            Appended::Created(mut m) if self.has(Bug::NoClientIdDedup) => {
-                m.client_id = client_id;
-                Appended::Created(m)
+            Appended::Created { mut message, members } if self.has(Bug::NoClientIdDedup) => {
+                message.client_id = client_id;
+                Appended::Created { message, members }
+            }
+            Appended::Created { message, .. } if self.has(Bug::NoMembers) => {
+                Appended::Created { message, members: None }
+            }
+            Appended::NotParticipant if self.has(Bug::AppendIgnoresMembership) => {
+                let chat = self.inner.chat_alone(sender_chat.1).await?;
+                Appended::Created { message: unsent, members: chat.and_then(|c| c.members()) }
             }
             other => other,
         })
@@ -348,4 +361,14 @@ async fn catches_a_revocation_that_is_not_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_a_room_flush_that_overwrites_delivered_markers() {
     assert_caught(Bug::DeliveredOverwrite, cases::delivered_many_moves_each_user_behind_and_reports_only_moves).await;
+}
+
+#[tokio::test]
+async fn catches_appends_that_ignore_membership_or_members() {
+    assert_caught(
+        Bug::AppendIgnoresMembership,
+        cases::append_and_edit_by_a_removed_sender_are_refused_and_write_nothing,
+    )
+    .await;
+    assert_caught(Bug::NoMembers, cases::writes_name_a_groups_members_as_of_their_seq_and_none_for_a_direct_chat).await;
 }
