@@ -126,6 +126,9 @@ macro_rules! __storage_contract_cases {
             markers_are_kept_per_chat_and_user,
             unread_counts_skip_own_and_deleted_messages,
             unread_counts_follow_the_read_marker,
+            // Presence.
+            contacts_are_everyone_sharing_a_chat_each_once,
+            last_seen_round_trips_and_only_moves_forward,
         }
     };
 }
@@ -178,6 +181,7 @@ mod tests {
         ("history", include_str!("cases/history.rs")),
         ("lifecycle", include_str!("cases/lifecycle.rs")),
         ("receipts", include_str!("cases/receipts.rs")),
+        ("presence", include_str!("cases/presence.rs")),
     ];
 
     #[test]

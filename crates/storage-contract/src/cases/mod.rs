@@ -5,6 +5,7 @@ mod groups;
 mod history;
 mod lifecycle;
 mod messages;
+mod presence;
 mod receipts;
 mod users;
 
@@ -13,5 +14,6 @@ pub use groups::*;
 pub use history::*;
 pub use lifecycle::*;
 pub use messages::*;
+pub use presence::*;
 pub use receipts::*;
 pub use users::*;
