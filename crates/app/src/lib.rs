@@ -13,6 +13,7 @@ pub mod config;
 mod guards;
 mod metrics;
 pub mod migrate;
+mod presence;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -159,6 +160,7 @@ pub async fn serve(
         event_burst: config.sockets.event_burst,
         ..GatewayConfig::default()
     };
+    presence::spawn(services.presence.clone(), None);
     ChatGateway::new(services.clone(), gateway).mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
