@@ -17,7 +17,12 @@ use crate::HttpState;
 pub(crate) struct PresenceQuery {
     /// The users' ids, separated by commas: 1 to 100 of them.
     #[serde(default, rename = "userIds")]
-    #[param(rename = "userIds", required = true, example = "6565f0c2a1b2c3d4e5f60718,6565f0c2a1b2c3d4e5f60719")]
+    #[param(
+        rename = "userIds",
+        required = true,
+        pattern = "^[0-9a-fA-F]{24}(,[0-9a-fA-F]{24}){0,99}$",
+        example = "6565f0c2a1b2c3d4e5f60718,6565f0c2a1b2c3d4e5f60719"
+    )]
     pub user_ids: Option<String>,
 }
 
