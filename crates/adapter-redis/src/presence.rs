@@ -122,6 +122,9 @@ pub struct RedisPresence {
     /// Whether a heartbeat has listed this node yet: only a node listed before and missing
     /// now was forgotten.
     listed: std::sync::atomic::AtomicBool,
+    /// A hold or release failed since the last heartbeat: Redis's counts of this node may be
+    /// off, and the next heartbeat tells them again.
+    out_of_step: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RedisPresence {
@@ -146,9 +149,19 @@ impl RedisPresence {
             sweep: redis::Script::new(SWEEP),
             mine: Mutex::new(HashMap::new()),
             listed: std::sync::atomic::AtomicBool::new(false),
+            out_of_step: std::sync::atomic::AtomicBool::new(false),
         });
         tokio::spawn(beat(Arc::downgrade(&presence), presence.settings.heartbeat));
         presence
+    }
+
+    /// The answer of a hold or release script; a failure leaves Redis out of step with this
+    /// node until the next heartbeat.
+    fn counted(&self, answer: Result<i64, StoreError>) -> Result<bool, StoreError> {
+        if answer.is_err() {
+            self.out_of_step.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        Ok(answer? == 1)
     }
 
     fn key(&self, rest: &str) -> String {
@@ -171,25 +184,43 @@ impl RedisPresence {
 
     /// Refreshes this node's heartbeat; when Redis had forgotten the node (swept as dead, or
     /// Redis lost its data), its holds are told again.
+    /// Makes Redis hold exactly this node's holds again, in absolute counts (telling them twice
+    /// does no harm): after the node was forgotten, or after a hold or release that Redis did
+    /// not take (for which the services announced from this node's view alone).
+    async fn resync(&self) -> Result<(), StoreError> {
+        let node_key = self.key(&format!("node:{}", self.node_id()));
+        let mut commands = self.node.shared.commands.clone();
+        let stored: HashMap<String, i64> =
+            redis::cmd("HGETALL").arg(&node_key).query_async(&mut commands).await.map_err(unavailable)?;
+        let holds: Vec<(UserId, u32)> = self.mine.lock().iter().map(|(u, n)| (*u, *n)).collect();
+        let mut pipe = redis::pipe();
+        for user in stored.keys() {
+            if !holds.iter().any(|(u, _)| u.to_string() == *user) {
+                pipe.hdel(self.key(&format!("user:{user}")), self.node_id()).ignore();
+                pipe.hdel(&node_key, user).ignore();
+            }
+        }
+        for (user, count) in holds {
+            pipe.hset(self.key(&format!("user:{user}")), self.node_id(), count).ignore();
+            pipe.hset(&node_key, user.to_string(), count).ignore();
+        }
+        pipe.query_async::<()>(&mut commands).await.map_err(unavailable)
+    }
+
     async fn beat(&self) -> Result<(), StoreError> {
         let mut invocation = self.heartbeat.prepare_invoke();
         invocation.key(self.key("nodes")).arg(self.node_id());
         let added: i64 = self.run(&invocation).await?;
         let was_listed = self.listed.swap(true, std::sync::atomic::Ordering::SeqCst);
-        if added == 1 && was_listed {
-            let holds: Vec<(UserId, u32)> = self.mine.lock().iter().map(|(u, n)| (*u, *n)).collect();
-            tracing::warn!(
-                users = holds.len(),
-                "this node was missing from the presence directory; holding its users again"
-            );
-            // Absolute counts, not increments: telling them twice does no harm.
-            let mut pipe = redis::pipe();
-            for (user, count) in holds {
-                pipe.hset(self.key(&format!("user:{user}")), self.node_id(), count).ignore();
-                pipe.hset(self.key(&format!("node:{}", self.node_id())), user.to_string(), count).ignore();
+        let forgotten = added == 1 && was_listed;
+        if forgotten {
+            tracing::warn!("this node was missing from the presence directory; holding its users again");
+        }
+        if forgotten || self.out_of_step.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            if let Err(error) = self.resync().await {
+                self.out_of_step.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Err(error);
             }
-            let mut commands = self.node.shared.commands.clone();
-            pipe.query_async::<()>(&mut commands).await.map_err(unavailable)?;
         }
         Ok(())
     }
@@ -217,7 +248,7 @@ impl PresenceDirectory for RedisPresence {
             .key(self.key(&format!("node:{}", self.node_id())))
             .arg(self.node_id())
             .arg(user.to_string());
-        Ok(self.run::<i64>(&invocation).await? == 1)
+        self.counted(self.run::<i64>(&invocation).await)
     }
 
     async fn release(&self, user: UserId) -> Result<bool, StoreError> {
@@ -237,7 +268,7 @@ impl PresenceDirectory for RedisPresence {
             .key(self.key(&format!("node:{}", self.node_id())))
             .arg(self.node_id())
             .arg(user.to_string());
-        Ok(self.run::<i64>(&invocation).await? == 1)
+        self.counted(self.run::<i64>(&invocation).await)
     }
 
     async fn held(&self, users: &[UserId]) -> Result<Vec<bool>, StoreError> {

@@ -10,7 +10,7 @@ use chat_domain::ports::PresenceDirectory;
 use chat_domain::{Timestamp, UserId};
 use test_services::redis::Redis;
 
-use crate::helpers::{node, PATIENCE};
+use crate::helpers::{node, settings, PATIENCE};
 
 /// Short periods, so that a node dies (and is swept) within a test.
 fn quick() -> PresenceSettings {
@@ -132,4 +132,34 @@ async fn a_node_forgotten_while_alive_holds_its_users_again() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(alive.release(ann).await.unwrap(), "the restored count is the node's own");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_hold_redis_did_not_answer_the_next_heartbeat_puts_the_counts_right() {
+    let redis = Redis::start();
+    // The production command timeout, so that a paused Redis makes a hold fail.
+    let settings = adapter_redis::RedisSettings { command_timeout: Duration::from_millis(250), ..settings() };
+    let handle = adapter_redis::RedisNode::new(&redis.url(), settings).unwrap();
+    let alive = handle.presence_directory(quick());
+    let (ann, bo) = (UserId::generate(1), UserId::generate(1));
+    alive.hold(ann).await.unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Redis loses ann's hold behind the node's back, then does not answer the node for a while.
+    redis::cmd("DEL")
+        .arg(format!("chat:presence:user:{ann}"))
+        .arg(format!("chat:presence:node:{}", handle.node_id()))
+        .query_async::<()>(&mut conn)
+        .await
+        .unwrap();
+    redis::cmd("CLIENT").arg("PAUSE").arg(1_000).arg("ALL").query_async::<()>(&mut conn).await.unwrap();
+    assert!(alive.hold(bo).await.is_err(), "no answer in time");
+    let started = Instant::now();
+    while alive.held(&[ann, bo]).await.ok() != Some(vec![true, true]) {
+        assert!(started.elapsed() < PATIENCE, "the counts were not put right");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(alive.release(ann).await.unwrap(), "one hold of ann, as the node holds her");
+    assert!(alive.release(bo).await.unwrap(), "one hold of bo, though Redis ran his script late");
+    assert_eq!(alive.held(&[ann, bo]).await.unwrap(), [false, false]);
 }
