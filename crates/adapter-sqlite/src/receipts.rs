@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::ports::{MarkersMoved, ReceiptRepository};
 use chat_domain::receipts::{Markers, Receipt};
-use chat_domain::{ChatId, UserId};
+use chat_domain::{ChatId, Seq, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::DbResult;
@@ -73,6 +73,31 @@ fn unread_counts(conn: &Connection, user: UserId, chats: &[ChatId]) -> DbResult<
 impl ReceiptRepository for SqliteStore {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
         self.write(move |tx| advance(tx, chat, user, to)).await
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users = users.to_vec();
+        // One job of the writer: the whole room in one savepoint of one group commit.
+        self.write(move |tx| {
+            let to = Markers { delivered_seq: seq, read_seq: 0 };
+            let mut moved = Vec::new();
+            for &user in &users {
+                let m = advance(tx, chat, user, to)?;
+                if m.after.delivered_seq != m.before.delivered_seq {
+                    moved.push(Receipt { user, markers: m.after });
+                }
+            }
+            Ok(moved)
+        })
+        .await
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

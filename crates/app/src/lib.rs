@@ -34,7 +34,7 @@ use adapter_mongo::MongoStore;
 use adapter_ratelimit::InProcessRateLimiter;
 use adapter_redis::{LocalDelivery, RedisNode, RedisSettings};
 use adapter_sqlite::SqliteStore;
-use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
+use adapter_ws::gateway::{ChatGateway, DeliveryLedger, GatewayConfig, PacedReceipts, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, ReceiptRepository, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
@@ -103,7 +103,10 @@ pub async fn serve(
         CorsOrigins::List(origins) => Some(origins.clone()),
     };
     let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
-    let local = SocketNotifier::new(io.clone());
+    // The notifier notes the chat rooms a `message:new` reached; the gateway writes the
+    // server's own delivery receipts from that note once a second.
+    let ledger = DeliveryLedger::new();
+    let local = SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone());
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
         None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),
         Some(url) => {
@@ -124,6 +127,11 @@ pub async fn serve(
             (notifier, node.rate_limiter(config.rate_limit_per_minute, fallback), Some(node))
         }
     };
+    // `receipt:updated` at most once per participant and chat per window, whatever moved the
+    // marker; everything else passes at once.
+    let paced = PacedReceipts::new(notifier);
+    paced.spawn();
+    let notifier: Arc<dyn Notifier> = paced;
     let hasher = guards::hasher(&config.auth)?;
     let mut attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
     let mut chat_creations = guards::chat_limiter(&config.chats, redis.as_ref());
@@ -174,7 +182,7 @@ pub async fn serve(
         ..GatewayConfig::default()
     };
     presence::spawn(services.presence.clone(), presence_sweep);
-    ChatGateway::new(services.clone(), gateway).mount(&io);
+    ChatGateway::new(services.clone(), gateway).with_delivery_receipts(ledger).mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
         .with_health(Arc::new(NodeHealth { store: store.clone(), redis: redis.clone() }));

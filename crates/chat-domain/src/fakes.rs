@@ -371,6 +371,24 @@ impl ReceiptRepository for InMemoryStore {
         Ok(MarkersMoved { before, after: *stored })
     }
 
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut s = self.lock();
+        let mut moved = Vec::new();
+        for &user in users {
+            let stored = s.markers.entry((chat, user)).or_default();
+            if stored.delivered_seq < seq {
+                stored.delivered_seq = seq;
+                moved.push(Receipt { user, markers: *stored });
+            }
+        }
+        Ok(moved)
+    }
+
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
         let s = self.lock();
         Ok(s.markers

@@ -13,6 +13,7 @@ pub mod id;
 pub mod model;
 pub mod ports;
 pub mod presence;
+pub mod receipt_pacing;
 pub mod receipts;
 pub mod security_log;
 pub mod services;

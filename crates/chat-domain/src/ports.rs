@@ -209,6 +209,19 @@ pub trait ReceiptRepository: Send + Sync {
     /// order and neither moves a marker back. Writes nothing when nothing moves.
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError>;
 
+    /// Moves the delivered marker of each of `users` in `chat` forward to `seq` (a `max`, as
+    /// [`advance_markers`](Self::advance_markers) does, read markers untouched), for all of them
+    /// in one store round trip: the server's own delivery receipts flush a whole room at once.
+    /// Returns the receipt (the markers after this update) of each user whose delivered marker
+    /// moved, in any order; users already at or beyond `seq` are left out and nothing is
+    /// written for them. Repeated users count once.
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError>;
+
     /// Every stored receipt of the chats `chats`, each with its chat, in any order. Users with
     /// nothing stored have no entry (their markers are `0, 0`); entries of users who are no
     /// longer participants may be returned ([`crate::receipts::receipts_for`] keeps only the

@@ -36,7 +36,8 @@
 //! the room's broadcasts back while the application reads the history, and
 //! [`Socket::release_room`] sends the catch-up first (typically
 //! [`AckSender::into_frame`]), then the held frames the application keeps (by
-//! [`seq`](Frame::with_seq), so nothing arrives twice). [`SocketIo::session_count`],
+//! [`seq`](Frame::with_seq), so nothing arrives twice). [`Namespace::room_members`] lists the
+//! sockets in a room (the application knows who is behind each). [`SocketIo::session_count`],
 //! [`socket_count`](SocketIo::socket_count) and [`room_count`](SocketIo::room_count) are for
 //! health checks and tests, [`SocketIo::stats`] for metrics (sessions by transport, frames
 //! shed, slow consumers); [`SocketIo::shutdown`] closes every connection.

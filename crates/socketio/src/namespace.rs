@@ -141,6 +141,12 @@ impl Namespace {
         members.len()
     }
 
+    /// The ids of the sockets in `room` now, in no particular order (for example, to find
+    /// which users a room's frames reached, from what the application knows of each socket).
+    pub fn room_members(&self, room: &str) -> Vec<SocketId> {
+        self.inner.rooms().get(room).map(|members| members.keys().copied().collect()).unwrap_or_default()
+    }
+
     /// A connected socket by id.
     pub fn socket(&self, id: SocketId) -> Option<Socket> {
         self.inner.sockets().get(&id).cloned()

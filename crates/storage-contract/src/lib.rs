@@ -126,6 +126,8 @@ macro_rules! __storage_contract_cases {
             markers_are_kept_per_chat_and_user,
             unread_counts_skip_own_and_deleted_messages,
             unread_counts_follow_the_read_marker,
+            delivered_many_moves_each_user_behind_and_reports_only_moves,
+            concurrent_delivered_many_and_reads_keep_the_maximum,
             // Presence.
             contacts_are_everyone_sharing_a_chat_each_once,
             last_seen_round_trips_and_only_moves_forward,

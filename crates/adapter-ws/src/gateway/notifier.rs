@@ -8,16 +8,28 @@ use chat_domain::DomainEvent;
 use socketio::SocketIo;
 use wire::delivery::{route, Delivery};
 
+use super::delivered::DeliveryLedger;
+
 /// Delivers domain events to the sockets connected to this node. On its own it is the whole
 /// notifier of a single node; a cluster notifier wraps it for the local half.
 #[derive(Clone)]
 pub struct SocketNotifier {
     io: SocketIo,
+    /// Where `message:new` deliveries are noted for the server's own delivery receipts.
+    ledger: Option<DeliveryLedger>,
 }
 
 impl SocketNotifier {
     pub fn new(io: SocketIo) -> Self {
-        Self { io }
+        Self { io, ledger: None }
+    }
+
+    /// Also notes, in `ledger`, each chat room a `message:new` was queued for and its `seq`,
+    /// which the gateway's delivery-receipt flusher takes (see
+    /// [`ChatGateway::with_delivery_receipts`](super::ChatGateway::with_delivery_receipts)).
+    pub fn with_delivery_ledger(mut self, ledger: DeliveryLedger) -> Self {
+        self.ledger = Some(ledger);
+        self
     }
 
     /// Queues one delivery for this node's sockets in its rooms: the frame is built once and
@@ -64,6 +76,13 @@ impl SocketNotifier {
             };
         }
         metrics::counter!("chat_deliveries_total").increment(count as u64);
+        // The server's own delivery receipts: one map update per delivery, never per socket;
+        // the flusher finds the users of the room's sockets later, once per period.
+        if let (Some(ledger), Some(seq)) = (&self.ledger, delivery.seq) {
+            if count > disconnected && delivery.event == wire::events::MESSAGE_NEW {
+                delivery.rooms.iter().for_each(|room| ledger.record(room, seq));
+            }
+        }
         count
     }
 

@@ -16,4 +16,5 @@ mod limits;
 mod logout;
 mod receipts;
 mod send;
+mod server_receipts;
 mod typing;

@@ -252,6 +252,7 @@ impl MessageRepository for TimedMessages {
 pub(crate) struct TimedReceipts {
     inner: Arc<dyn ReceiptRepository>,
     advance_markers: Histogram,
+    advance_delivered_many: Histogram,
     stored_receipts: Histogram,
     unread_counts: Histogram,
 }
@@ -261,6 +262,7 @@ impl TimedReceipts {
         Arc::new(Self {
             inner,
             advance_markers: histogram(store, "advance_markers"),
+            advance_delivered_many: histogram(store, "advance_delivered_many"),
             stored_receipts: histogram(store, "stored_receipts"),
             unread_counts: histogram(store, "unread_counts"),
         })
@@ -271,6 +273,15 @@ impl TimedReceipts {
 impl ReceiptRepository for TimedReceipts {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
         timed(&self.advance_markers, self.inner.advance_markers(chat, user, to)).await
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        timed(&self.advance_delivered_many, self.inner.advance_delivered_many(chat, users, seq)).await
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

@@ -89,15 +89,26 @@ impl ReceiptService {
         summarize(&self.ports, caller, views).await
     }
 
-    /// The server's own delivery receipt: a `message:new` of `chat` up to `seq` was written to
-    /// one of `user`'s sockets. The gateway calls it (coalesced per user and chat) only for
-    /// events of rooms the user was let into, so no membership check runs here.
+    /// The server's own delivery receipt for one user; see
+    /// [`delivered_by_server`](Self::delivered_by_server).
     pub async fn delivered(&self, user: UserId, chat: ChatId, seq: Seq) -> Result<()> {
-        let to = Markers { delivered_seq: seq, read_seq: 0 };
-        let moved = self.ports.receipts.advance_markers(chat, user, to).await?;
-        if moved.moved() {
-            let event = DomainEvent::ReceiptUpdated { chat, user, markers: moved.after };
-            self.ports.notifier.publish(event).await;
+        self.delivered_by_server(chat, &[user], seq).await
+    }
+
+    /// The server's own delivery receipts: a `message:new` of `chat` up to `seq` was written to
+    /// a socket of each of `users`. Moves every one of their delivered markers in one store
+    /// round trip, and the room hears `receipt:updated` for each marker that moved. The gateway
+    /// calls it (coalesced per chat, at most once a second) only for users whose sockets are in
+    /// the chat's room, which only participants are let into, so no membership check runs
+    /// here. The sender's own sockets count like any other; their markers are already at the
+    /// message (sending reads it), so they move nothing and announce nothing.
+    pub async fn delivered_by_server(&self, chat: ChatId, users: &[UserId], seq: Seq) -> Result<()> {
+        if users.is_empty() || seq == 0 {
+            return Ok(());
+        }
+        let moved = self.ports.receipts.advance_delivered_many(chat, users, seq).await?;
+        for Receipt { user, markers } in moved {
+            self.ports.notifier.publish(DomainEvent::ReceiptUpdated { chat, user, markers }).await;
         }
         Ok(())
     }

@@ -176,6 +176,10 @@ async fn broadcast_reaches_the_room_except_the_sender() {
     c.expect_text("431[{\"success\":true}]").await;
     let ns = server.io.of("/").unwrap();
     assert_eq!(ns.room_size("chat-1"), 3);
+    let members = ns.room_members("chat-1");
+    assert_eq!(members.len(), 3);
+    assert!(members.contains(&a_id));
+    assert!(ns.room_members("nobody").is_empty());
     let sent = ns.broadcast_to("chat-1", "message:new", &json!({"n": 1}), None).unwrap();
     assert_eq!(sent, 3);
     for client in [&mut a, &mut b, &mut c] {

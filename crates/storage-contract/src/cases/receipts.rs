@@ -147,3 +147,59 @@ pub async fn unread_counts_follow_the_read_marker(stores: Stores) {
     stores.receipts.advance_markers(chat.id, b.id, markers(5, 5)).await.expect("advance_markers");
     assert_eq!(stores.receipts.unread_counts(b.id, &[chat.id]).await.expect("unread_counts"), vec![0]);
 }
+
+pub async fn delivered_many_moves_each_user_behind_and_reports_only_moves(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let d = new_user(&stores, "di").await;
+    let chat = new_chat(&stores, &[&a, &b, &c, &d]).await;
+    let other = new_chat(&stores, &[&a, &b]).await;
+    append_many(&stores, &chat, &a, 6).await;
+    // Ann has read everything; bo has a document behind; cy has none yet; di is ahead.
+    stores.receipts.advance_markers(chat.id, a.id, markers(6, 6)).await.expect("advance_markers");
+    stores.receipts.advance_markers(chat.id, b.id, markers(2, 1)).await.expect("advance_markers");
+    stores.receipts.advance_markers(chat.id, d.id, markers(9, 0)).await.expect("advance_markers");
+
+    let users = [a.id, b.id, c.id, d.id, b.id];
+    let mut moved = stores.receipts.advance_delivered_many(chat.id, &users, 5).await.expect("advance_delivered_many");
+    moved.sort_by_key(|r| r.user != b.id);
+    let expected = [Receipt { user: b.id, markers: markers(5, 1) }, Receipt { user: c.id, markers: markers(5, 0) }];
+    assert_eq!(moved, expected, "only the users behind, once each, read markers kept");
+    let receipts = receipts_of(&stores, &chat).await;
+    let now: Vec<Markers> = receipts.iter().map(|r| r.markers).collect();
+    assert_eq!(now, [markers(6, 6), markers(5, 1), markers(5, 0), markers(9, 0)], "nothing moved back");
+    assert!(stores.receipts.stored_receipts(&[other.id]).await.expect("stored_receipts").is_empty(), "only that chat");
+
+    let again = stores.receipts.advance_delivered_many(chat.id, &users, 5).await.expect("advance_delivered_many");
+    assert!(again.is_empty(), "a repeated flush moves nothing: {again:?}");
+    let behind = stores.receipts.advance_delivered_many(chat.id, &users, 3).await.expect("advance_delivered_many");
+    assert!(behind.is_empty(), "a lower seq moves nothing: {behind:?}");
+    assert!(stores.receipts.advance_delivered_many(chat.id, &[], 6).await.expect("advance_delivered_many").is_empty());
+}
+
+pub async fn concurrent_delivered_many_and_reads_keep_the_maximum(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let chat = new_chat(&stores, &[&a, &b, &c]).await;
+    append_many(&stores, &chat, &a, 2).await;
+
+    // Two nodes flush the room at every seq from 1 to 30 while bo reads, in no set order.
+    let mut tasks = Vec::new();
+    for n in 1..=30u64 {
+        let (chat, users) = (chat.id, [b.id, c.id]);
+        let receipts = stores.receipts.clone();
+        tasks.push(tokio::spawn(async move { receipts.advance_delivered_many(chat, &users, n).await.map(|_| ()) }));
+        let receipts = stores.receipts.clone();
+        tasks.push(tokio::spawn(
+            async move { receipts.advance_markers(chat, users[0], markers(n, n)).await.map(|_| ()) },
+        ));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("a concurrent receipt");
+    }
+    let receipts = receipts_of(&stores, &chat).await;
+    let now: Vec<Markers> = receipts.iter().map(|r| r.markers).collect();
+    assert_eq!(now, [markers(0, 0), markers(30, 30), markers(30, 0)]);
+}

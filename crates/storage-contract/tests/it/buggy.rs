@@ -45,6 +45,8 @@ enum Bug {
     EventsWithoutLog,
     /// `advance_markers` overwrites the markers instead of keeping the maximum.
     MarkersOverwrite,
+    /// `advance_delivered_many` writes the seq over the delivered markers, also backwards.
+    DeliveredOverwrite,
     /// `unread_counts` counts deleted messages too.
     UnreadCountsDeleted,
     /// `revoke_tokens` answers the next version but stores nothing.
@@ -261,6 +263,23 @@ impl ReceiptRepository for Buggy {
         }
         self.inner.advance_markers(chat, user, to).await
     }
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if self.has(Bug::DeliveredOverwrite) {
+            let stored = self.inner.stored_receipts(&[chat]).await?;
+            let mut moved = Vec::new();
+            for &user in users {
+                let read_seq = stored.iter().find(|(_, r)| r.user == user).map_or(0, |(_, r)| r.markers.read_seq);
+                moved.push(Receipt { user, markers: Markers { delivered_seq: seq, read_seq } });
+            }
+            return Ok(moved);
+        }
+        self.inner.advance_delivered_many(chat, users, seq).await
+    }
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
         self.inner.stored_receipts(chats).await
     }
@@ -370,4 +389,9 @@ async fn catches_a_last_seen_that_moves_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catches_contacts_that_include_the_user() {
     assert_caught(Bug::ContactsIncludeSelf, cases::contacts_are_everyone_sharing_a_chat_each_once).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_room_flush_that_overwrites_delivered_markers() {
+    assert_caught(Bug::DeliveredOverwrite, cases::delivered_many_moves_each_user_behind_and_reports_only_moves).await;
 }
