@@ -169,6 +169,19 @@ impl ChatRepository for SqliteStore {
         self.write(move |conn| crate::events::change_chat(conn, update)).await
     }
 
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        self.read(move |conn| {
+            // The user's chats by the primary key's prefix, their members by the chat index.
+            let sql = "SELECT DISTINCT theirs.user_id FROM chat_participants mine
+                       JOIN chat_participants theirs ON theirs.chat_id = mine.chat_id
+                       WHERE mine.user_id = ?1 AND theirs.user_id <> ?1";
+            let mut stmt = conn.prepare_cached(sql)?;
+            let found = stmt.query_map([user.key()], |row| Ok(UserId(rows::id(row, 0)?)))?;
+            Ok(found.collect::<rusqlite::Result<Vec<UserId>>>()?)
+        })
+        .await
+    }
+
     async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
         let key = key.to_owned();
         self.read(move |conn| {

@@ -3,8 +3,9 @@
 //!
 //! With `REDIS_URL` the process is one node of a cluster: domain events go to this node's
 //! sockets and, through Redis, to every other node's ([`adapter_redis::RedisNotifier`]); the
-//! rate limit is one budget for the cluster ([`adapter_redis::RedisRateLimiter`]); and
-//! `GET /health` reports Redis besides storage.
+//! rate limit is one budget for the cluster ([`adapter_redis::RedisRateLimiter`]); presence
+//! is summed over the nodes ([`adapter_redis::RedisPresence`]); and `GET /health` reports
+//! Redis besides storage.
 //!
 //! `main.rs` only reads the configuration, binds the listener and calls [`run`]; tests bind
 //! port 0 themselves and call [`serve`] with their own shutdown future.
@@ -13,6 +14,7 @@ pub mod config;
 mod guards;
 mod metrics;
 pub mod migrate;
+mod presence;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -158,8 +160,20 @@ pub async fn serve(
         clock: Arc::new(SystemClock),
     };
     let services_config = ServicesConfig { max_group_size: config.chats.max_group_size, ..ServicesConfig::default() };
-    let services =
+    let mut services =
         Services::new(ports, services_config).with_attempt_limiter(attempts).with_chat_limiter(chat_creations);
+    // In a cluster, presence is summed over the nodes in Redis, and dead nodes are swept.
+    let presence_sweep = redis.as_ref().map(|node| {
+        let periods = config.presence;
+        let settings = adapter_redis::PresenceSettings {
+            heartbeat: periods.heartbeat,
+            node_ttl: periods.node_ttl,
+            sweep: periods.sweep,
+            ..adapter_redis::PresenceSettings::default()
+        };
+        services = services.clone().with_presence_directory(node.presence_directory(settings));
+        periods.sweep
+    });
     // The dummy hash unknown emails' logins verify against, made once before serving.
     services.auth.prepare().await.map_err(|e| io::Error::other(format!("cannot prepare password hashing: {e}")))?;
     let gateway = GatewayConfig {
@@ -169,6 +183,7 @@ pub async fn serve(
         event_burst: config.sockets.event_burst,
         ..GatewayConfig::default()
     };
+    presence::spawn(services.presence.clone(), presence_sweep);
     let gateway = ChatGateway::new(services.clone(), gateway).with_delivery_receipts(ledger);
     evictions.attach(&gateway);
     gateway.mount(&io);

@@ -4,6 +4,7 @@ use crate::group::ChatChange;
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{Chat, ChatView, Members, Message, Seq};
 use crate::receipts::Markers;
+use crate::time::Timestamp;
 
 /// Something that happened and that connected clients should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,9 @@ pub enum DomainEvent {
     /// The user's unread count in a chat changed by their own reading; delivered to the user's
     /// personal room, so their other devices clear the badge.
     UnreadChanged { user: UserId, chat: ChatId, unread_count: u64 },
+    /// `user` came online (`last_seen_at` is `None`) or went offline (when their last socket
+    /// closed); delivered to the personal rooms of `to`, the users who share a chat with them.
+    PresenceChanged { user: UserId, online: bool, last_seen_at: Option<Timestamp>, to: Vec<UserId> },
     /// The user logged out: every token issued to it so far is revoked. Every node disconnects
     /// the user's open sockets.
     TokensRevoked { user: UserId },

@@ -28,6 +28,8 @@ struct State {
     log: Vec<(ChatId, Seq, Logged)>,
     /// Receipt markers by (chat, user); absent means `0, 0`.
     markers: std::collections::HashMap<(ChatId, UserId), crate::receipts::Markers>,
+    /// `lastSeenAt` of the users that have one.
+    last_seen: std::collections::HashMap<UserId, Timestamp>,
 }
 
 enum Logged {
@@ -138,6 +140,24 @@ impl UserRepository for InMemoryStore {
             None => Ok(false),
         }
     }
+
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.users.iter().any(|u| u.id == user) {
+            let stored = s.last_seen.entry(user).or_insert(at);
+            *stored = (*stored).max(at);
+        }
+        Ok(())
+    }
+
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        let s = self.lock();
+        let mut found: Vec<(UserId, Timestamp)> =
+            users.iter().filter_map(|u| s.last_seen.get(u).map(|at| (*u, *at))).collect();
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -207,6 +227,20 @@ impl ChatRepository for InMemoryStore {
         let (chat, seq) = (chat.clone(), chat.last_seq);
         s.log.push((chat.id, seq, Logged::Change(update.change)));
         Ok(ChatChanged::Changed { chat, seq })
+    }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        let s = self.lock();
+        let mut contacts: Vec<UserId> = s
+            .chats
+            .iter()
+            .filter(|c| c.is_participant(user))
+            .flat_map(|c| c.participants.iter().copied())
+            .filter(|p| *p != user)
+            .collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        Ok(contacts)
     }
 }
 

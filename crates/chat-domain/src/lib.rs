@@ -26,8 +26,8 @@ pub use group::{visible_to, ChangeKind, ChatChange, ChatChanged, ChatUpdate};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{
-    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, ReceiptService, ReceiptState,
-    SendMessage, ServicePorts, Services, ServicesConfig, Session,
+    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, Presence, PresenceService,
+    ReceiptService, ReceiptState, SendMessage, ServicePorts, Services, ServicesConfig, Session,
 };
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -78,6 +78,14 @@ pub trait UserRepository: Send + Sync {
         current: &PasswordHash,
         new: &PasswordHash,
     ) -> Result<bool, StoreError>;
+
+    /// Moves `user`'s `lastSeenAt` (when their last socket closed, see [`crate::presence`]) to
+    /// `at`, unless the stored one is later already: two nodes may report out of order. Does
+    /// nothing when no user has this id. Returning `Ok` means the write is durable.
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// The stored `lastSeenAt` of those of `users` that have one, each once, in any order.
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -119,6 +127,11 @@ pub trait ChatRepository: Send + Sync {
     /// event log at that `seq`, for [`MessageRepository::chat_events_since`]. `NotFound` when
     /// the chat does not exist. `Ok` means durable.
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError>;
+
+    /// Every user other than `user` who is a participant of at least one chat `user` is a
+    /// participant of, each once, in any order: who hears of `user`'s presence, and whose
+    /// presence `user` may ask for. Empty for a user in no chat (or no such user).
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -238,6 +251,33 @@ pub trait ReceiptRepository: Send + Sync {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn publish(&self, event: DomainEvent);
+}
+
+/// Which nodes hold which users, across the cluster ([`crate::presence`]): a node holds a user
+/// from the first socket the user opens on it until the grace after its last one there ran
+/// out. The services hold and release; the directory only counts, so that a user comes online
+/// with the cluster's first hold and goes offline with its last release.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PresenceDirectory: Send + Sync {
+    /// This node holds `user` once more. `true` when no node held the user before, that is
+    /// the user comes online. Holds are counted per node, so that a hold and a release racing
+    /// on one node commute; of two nodes holding at once, exactly one gets `true`.
+    async fn hold(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// This node holds `user` once less. `true` when no node holds the user any more, that is
+    /// the user goes offline; of two last releases at once, exactly one gets `true`. A release
+    /// without a hold changes nothing and returns `false`.
+    async fn release(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// For each of `users` (in that order), whether some live node holds it.
+    async fn held(&self, users: &[UserId]) -> Result<Vec<bool>, StoreError>;
+
+    /// Forgets the holds of nodes found dead (a cluster's nodes prove they live with a
+    /// heartbeat), and returns the users no node holds any more, each with when its dead node
+    /// was last heard from. Each such user is returned once, by one call on one node. A single
+    /// node's directory has nobody else to sweep and returns nothing.
+    async fn sweep(&self) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
 }
 
 /// A notifier that drops every event, for setups with no real-time delivery.

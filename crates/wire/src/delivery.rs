@@ -190,6 +190,18 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             disconnect_rooms: Vec::new(),
             members: None,
         },
+        // Presence is state too: the next update, or the page's next query, says it again.
+        DomainEvent::PresenceChanged { user, online, last_seen_at, to } => Delivery {
+            rooms: to.iter().map(|u| user_room(*u)).collect(),
+            event: crate::events::PRESENCE_UPDATE.to_owned(),
+            data: to_raw_value(&crate::PresenceState::new(*user, *online, *last_seen_at))?,
+            except_room: None,
+            droppable: true,
+            seq: None,
+            evict: None,
+            disconnect_rooms: Vec::new(),
+            members: None,
+        },
         DomainEvent::TokensRevoked { user } => Delivery {
             rooms: Vec::new(),
             event: crate::events::TOKENS_REVOKED.to_owned(),
@@ -299,6 +311,24 @@ mod tests {
         assert_eq!(data["chat"]["participants"].as_array().unwrap().len(), 2);
         let members = [creator, stays, gone].map(|u| u.to_string()).to_vec();
         assert_eq!(back.members, Some(members), "the chat after the change, and whom it took out");
+    }
+
+    #[test]
+    fn presence_goes_to_the_contacts_personal_rooms_in_the_contracts_shape() {
+        let (user, a, b) = (UserId::generate(1), UserId::generate(1), UserId::generate(1));
+        let at = chrono::DateTime::from_timestamp_millis(1_795_633_980_123).unwrap();
+        let event = DomainEvent::PresenceChanged { user, online: false, last_seen_at: Some(at), to: vec![a, b] };
+        let delivery = route(&event).unwrap();
+        assert_eq!(delivery.rooms, vec![user_room(a), user_room(b)]);
+        assert_eq!(delivery.event, "presence:update");
+        let data: serde_json::Value = serde_json::from_str(delivery.data.get()).unwrap();
+        let expected =
+            serde_json::json!({"userId": user.to_string(), "online": false, "lastSeenAt": "2026-11-25T19:13:00.123Z"});
+        assert_eq!(data, expected);
+        let online =
+            route(&DomainEvent::PresenceChanged { user, online: true, last_seen_at: None, to: vec![a] }).unwrap();
+        let data: serde_json::Value = serde_json::from_str(online.data.get()).unwrap();
+        assert_eq!(data["lastSeenAt"], serde_json::Value::Null, "null while online, never missing");
     }
 
     #[test]

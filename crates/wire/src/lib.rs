@@ -15,11 +15,13 @@ mod groups;
 mod numbers;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod presence;
 mod receipts;
 mod time;
 
 pub use groups::{ChatChange, ChatUpdated, MessageUpdated};
 
+pub use presence::PresenceState;
 pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptUpdated};
 
 pub use numbers::whole_number;
@@ -43,6 +45,7 @@ pub mod events {
     pub const MESSAGE_READ: &str = "message:read";
     pub const RECEIPT_UPDATED: &str = "receipt:updated";
     pub const CHAT_UNREAD: &str = "chat:unread";
+    pub const PRESENCE_UPDATE: &str = "presence:update";
     /// The name a logout's delivery carries. It is never sent to a client: that delivery
     /// targets no room and disconnects the user's sockets instead.
     pub const TOKENS_REVOKED: &str = "auth:revoked";

@@ -335,6 +335,8 @@ impl NamespaceHandler for ChatGateway {
                 _ => unauthorized(),
             });
         }
+        // Authenticated and in its personal room: the socket counts for the user's presence.
+        self.shared.services.presence.connected(claims.user).await;
         Ok(())
     }
 
@@ -380,6 +382,10 @@ impl NamespaceHandler for ChatGateway {
 
     async fn on_disconnect(&self, socket: &Socket, _reason: DisconnectReason) {
         let claims = self.shared.connections.remove(socket.id());
+        if let Some(claims) = claims {
+            // The grace runs out in the services' `expire`, which the node calls periodically.
+            self.shared.services.presence.disconnected(claims.user);
+        }
         // A typist that disconnects is announced as stopped.
         for chat in self.shared.typists.forget_socket(socket.id()) {
             if let Some(claims) = claims {

@@ -191,6 +191,10 @@ impl ChatRepository for GatedChats {
     async fn change_chat(&self, update: chat_domain::ChatUpdate) -> Result<chat_domain::ChatChanged, StoreError> {
         self.store.change_chat(update).await
     }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        self.store.contacts_of(user).await
+    }
 }
 
 /// Stores passwords as `plain:<password>`; hashing is another adapter's business.

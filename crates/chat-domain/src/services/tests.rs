@@ -101,6 +101,9 @@ impl Clock for SteppingClock {
 #[path = "receipts_tests.rs"]
 mod receipts;
 
+#[path = "presence_tests.rs"]
+mod presence;
+
 struct World {
     services: Services,
     events: Arc<Recorder>,

@@ -6,6 +6,7 @@ mod history;
 mod lifecycle;
 mod membership;
 mod messages;
+mod presence;
 mod receipts;
 mod users;
 
@@ -15,5 +16,6 @@ pub use history::*;
 pub use lifecycle::*;
 pub use membership::*;
 pub use messages::*;
+pub use presence::*;
 pub use receipts::*;
 pub use users::*;

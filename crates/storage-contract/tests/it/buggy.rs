@@ -55,21 +55,35 @@ enum Bug {
     AppendIgnoresMembership,
     /// `append_message` names no members, even for a group.
     NoMembers,
+    /// `record_last_seen` overwrites a later `lastSeenAt` with an earlier one.
+    LastSeenMovesBack,
+    /// `contacts_of` lists the user among their own contacts.
+    ContactsIncludeSelf,
 }
 
 /// The in-memory fake with one bug.
 struct Buggy {
     inner: InMemoryStore,
     bug: Option<Bug>,
+    /// `lastSeenAt` values written over the fake's (which keeps the maximum), for
+    /// [`Bug::LastSeenMovesBack`].
+    forced_last_seen: std::sync::Mutex<Vec<(UserId, Timestamp)>>,
 }
 
 impl Buggy {
     fn stores(bug: Option<Bug>) -> Stores {
-        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug }))
+        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug, forced_last_seen: Default::default() }))
     }
 
     fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
+    }
+
+    async fn overwrite_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let mut forced = self.forced_last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        forced.retain(|(u, _)| *u != user);
+        forced.push((user, at));
+        Ok(())
     }
 
     fn user_out(&self, mut user: User) -> User {
@@ -122,6 +136,21 @@ impl UserRepository for Buggy {
     ) -> Result<bool, StoreError> {
         self.inner.replace_password_hash(id, current, new).await
     }
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        if self.has(Bug::LastSeenMovesBack) {
+            // A fresh store per call forgets the earlier time, as an overwrite would.
+            let before = self.inner.last_seen(&[user]).await?;
+            if before.iter().any(|(_, stored)| *stored > at) {
+                return self.overwrite_last_seen(user, at).await;
+            }
+        }
+        self.inner.record_last_seen(user, at).await
+    }
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        let found = self.inner.last_seen(users).await?;
+        let forced = self.forced_last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(found.into_iter().map(|(u, at)| (u, forced.iter().find(|(f, _)| *f == u).map_or(at, |(_, t)| *t))).collect())
+    }
 }
 
 #[async_trait]
@@ -159,6 +188,13 @@ impl ChatRepository for Buggy {
             }
         }
         self.inner.change_chat(update).await
+    }
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        let mut contacts = self.inner.contacts_of(user).await?;
+        if self.has(Bug::ContactsIncludeSelf) && !contacts.is_empty() {
+            contacts.push(user);
+        }
+        Ok(contacts)
     }
 }
 
@@ -356,6 +392,16 @@ async fn catches_unread_counts_that_count_deleted_messages() {
 async fn catches_a_revocation_that_is_not_stored() {
     assert_caught(Bug::RevokeForgets, cases::token_version_starts_at_zero_and_each_revoke_adds_one).await;
     assert_caught(Bug::RevokeForgets, cases::concurrent_revokes_each_add_one).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_last_seen_that_moves_back() {
+    assert_caught(Bug::LastSeenMovesBack, cases::last_seen_round_trips_and_only_moves_forward).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_contacts_that_include_the_user() {
+    assert_caught(Bug::ContactsIncludeSelf, cases::contacts_are_everyone_sharing_a_chat_each_once).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
