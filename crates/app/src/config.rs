@@ -23,6 +23,7 @@
 //! | `LOG_FORMAT` | `text` | `text` or `json` |
 //! | `METRICS_ENABLED` | `true` | serve Prometheus metrics at `GET /metrics` |
 //! | `METRICS_PORT` | unset | serve `/metrics` only on this port, not on `PORT` |
+//! | `DELIVERY_RECEIPT_INTERVAL_MS` | `1000` | how often the server writes its own delivery receipts; `0` writes none |
 //! | `PRESENCE_HEARTBEAT_MS` | `10000` | with `REDIS_URL`: how often a node proves to the cluster that it lives |
 //! | `PRESENCE_NODE_TTL_MS` | `30000` | with `REDIS_URL`: a node not heard from for this long is dead, and its users go offline (at least twice the heartbeat) |
 //! | `PRESENCE_SWEEP_MS` | `10000` | with `REDIS_URL`: how often each node looks for dead nodes |

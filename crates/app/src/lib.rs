@@ -105,8 +105,13 @@ pub async fn serve(
     let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
     // The notifier notes the chat rooms a `message:new` reached; the gateway writes the
     // server's own delivery receipts from that note once a second.
-    let ledger = DeliveryLedger::new();
-    let local = SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone());
+    // DELIVERY_RECEIPT_INTERVAL_MS=0 turns them off.
+    let receipts_every = Duration::from_millis(u64::from(config.sockets.delivery_receipt_ms));
+    let ledger = (!receipts_every.is_zero()).then(DeliveryLedger::new);
+    let local = match &ledger {
+        Some(ledger) => SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone()),
+        None => SocketNotifier::new(io.clone()),
+    };
     // The gateway, built later, hears of the evictions this notifier applies (typing ends).
     let evictions = local.clone();
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
@@ -181,10 +186,18 @@ pub async fn serve(
         max_sockets_per_address: config.sockets.per_address,
         events_per_second: config.sockets.events_per_second,
         event_burst: config.sockets.event_burst,
+        delivery_receipt_interval: if receipts_every.is_zero() {
+            GatewayConfig::default().delivery_receipt_interval
+        } else {
+            receipts_every
+        },
         ..GatewayConfig::default()
     };
     presence::spawn(services.presence.clone(), presence_sweep);
-    let gateway = ChatGateway::new(services.clone(), gateway).with_delivery_receipts(ledger);
+    let mut gateway = ChatGateway::new(services.clone(), gateway);
+    if let Some(ledger) = ledger {
+        gateway = gateway.with_delivery_receipts(ledger);
+    }
     evictions.attach(&gateway);
     gateway.mount(&io);
     let state = HttpState::new(services)
