@@ -192,6 +192,37 @@ export function groupScenarios(A, B, label) {
         }
       }));
 
+    test(`${label} ${mode}: messages sent through node B right after a removal through node A never reach the removed user on B`, () =>
+      withSockets(async (sockets) => {
+        const [alice, bob, carol] = await registerAll(A, "alice", "bob", "carol");
+        const chat = await group(A, alice, [bob, carol]);
+        const a = await sockets.user(A, options, alice);
+        const b = await sockets.user(B, options, bob);
+        const cB = await sockets.user(B, options, carol);
+        for (const inbox of [a, b, cB]) await inbox.join(chat);
+
+        const removed = await http(A, "DELETE", `/api/chats/${chat}/participants/${carol.id}`, { token: alice.token });
+        assert.deepEqual(removed.body, { success: true });
+        // At once, without waiting for node B to hear of the removal: B may deliver these
+        // before the removal's own delivery (and its eviction) arrives over Redis. Each names
+        // the chat's members as of its seq, which no longer include carol.
+        const sends = [
+          b.emit("message:send", { chatId: chat, text: "b1" }),
+          postMessage(B, bob, chat, "b2"),
+          b.emit("message:send", { chatId: chat, text: "b3" }),
+        ];
+        const replies = await Promise.all(sends);
+        assert.equal(replies[1].status, 201, JSON.stringify(replies[1].body));
+        for (const text of ["b1", "b2", "b3"]) await a.waitFor("message:new", (m) => m.text === text);
+        const update = await cB.waitFor("chat:updated");
+        assert.deepEqual(update.change, { type: "removed", userIds: [carol.id], by: alice.id });
+        await cB.assertNone("message:new", () => true, "a message sent after the removal");
+        // And her own send through B, right after, is refused and stores nothing.
+        assertFailure(await cB.emit("message:send", { chatId: chat, text: "still here?" }), "forbidden");
+        const page = await http(A, "GET", `/api/chats/${chat}/messages`, { token: alice.token });
+        assert.deepEqual(page.body.messages.map((m) => m.text).sort(), ["b1", "b2", "b3"]);
+      }));
+
     test(`${label} ${mode}: a client that drops during a burst of changes and rejoins with sinceSeq holds what the database holds`, () =>
       withSockets(async (sockets) => {
         const [alice, bob, carol, dave] = await registerAll(A, "alice", "bob", "carol", "dave");

@@ -60,3 +60,67 @@ for (const [mode, options] of MODES) {
     }
   });
 }
+
+// The server's own delivery receipt: Bob's phone is in the chat's room and gets the
+// message:new, so within the flush period (1 s) the room hears his deliveredSeq move, without
+// Bob's client saying anything. Alice's own sockets got the message too; nothing of hers moves.
+test("the server marks a message delivered once it reached a socket of the recipient", async () => {
+  const sockets = new Sockets();
+  try {
+    const [alice, bob] = await registerAll(BASE, "alice", "bob");
+    const chatId = await chatOf(BASE, alice, [bob]);
+    const aliceInbox = await sockets.user(BASE, {}, alice);
+    const bobPhone = await sockets.user(BASE, {}, bob);
+    await aliceInbox.join(chatId);
+    await bobPhone.join(chatId);
+
+    const reply = await aliceInbox.emit("message:send", { chatId, text: "are you there?" });
+    assert.equal(reply.success, true, JSON.stringify(reply));
+    assert.equal(reply.message.status, "sent");
+    await bobPhone.waitFor("message:new");
+    const receipt = await aliceInbox.waitFor("receipt:updated", (r) => r.userId === bob.id);
+    assert.deepEqual(receipt, { chatId, userId: bob.id, deliveredSeq: reply.message.seq, readSeq: 0 });
+    const chat = (await http(BASE, "GET", `/api/chats/${chatId}`, { token: alice.token })).body;
+    assert.equal(chat.lastMessage.status, "delivered");
+    assert.equal(chat.unreadCount, 0);
+    await aliceInbox.assertNone("receipt:updated", (r) => r.userId === alice.id, "a receipt of the sender");
+  } finally {
+    sockets.closeAll();
+  }
+});
+
+// receipt:updated is paced: at most one per participant and chat per second, the latest
+// values winning. The server's delivery receipt opens Bob's window; two quick reads inside it
+// reach the room once, as the latest values, when the window ends. Bob's own badge (chat:unread)
+// is not paced.
+test("two quick reads reach the room once, with the latest values", async () => {
+  const sockets = new Sockets();
+  try {
+    const [alice, bob] = await registerAll(BASE, "alice", "bob");
+    const chatId = await chatOf(BASE, alice, [bob]);
+    const aliceInbox = await sockets.user(BASE, {}, alice);
+    const bobPhone = await sockets.user(BASE, {}, bob);
+    await aliceInbox.join(chatId);
+    await bobPhone.join(chatId);
+    let last = 0;
+    for (const text of ["one", "two", "three"]) {
+      const reply = await aliceInbox.emit("message:send", { chatId, text });
+      assert.equal(reply.success, true, JSON.stringify(reply));
+      last = reply.message.seq;
+    }
+    const isBob = (r) => r.userId === bob.id;
+    await aliceInbox.waitFor("receipt:updated", (r) => isBob(r) && r.deliveredSeq === last);
+
+    assert.deepEqual(await bobPhone.emit("message:read", { chatId, seq: last - 2 }), { success: true });
+    assert.deepEqual(await bobPhone.emit("message:read", { chatId, seq: last }), { success: true });
+    assert.deepEqual(await bobPhone.waitFor("chat:unread", (u) => u.unreadCount === 0), { chatId, unreadCount: 0 });
+    const read = await aliceInbox.waitFor("receipt:updated", (r) => isBob(r) && r.readSeq === last);
+    assert.deepEqual(read, { chatId, userId: bob.id, deliveredSeq: last, readSeq: last });
+    // Nothing of the first read reached the room: it was merged into the latest values.
+    await aliceInbox.settle();
+    const bobs = aliceInbox.received("receipt:updated", isBob);
+    assert.deepEqual(bobs.map((r) => r.readSeq).filter((seq) => seq > 0), [last], JSON.stringify(bobs));
+  } finally {
+    sockets.closeAll();
+  }
+});

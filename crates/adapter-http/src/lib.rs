@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod metrics;
 pub mod openapi;
+mod presence;
 mod receipts;
 mod routes;
 
@@ -117,6 +118,7 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/api/auth/logout", "POST").route(web::post().to(routes::logout)))
             .service(resource("/api/users/me", "GET").route(web::get().to(routes::me)))
             .service(resource("/api/users", "GET").route(web::get().to(routes::search_users)))
+            .service(resource("/api/presence", "GET").route(web::get().to(presence::presence)))
             .service(
                 resource("/api/chats", "GET, POST")
                     .route(web::get().to(routes::list_chats))

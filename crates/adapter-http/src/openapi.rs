@@ -42,6 +42,7 @@ pub(crate) const ID_INPUT_PATTERN: &str = "^[0-9a-fA-F]{24}$";
         routes::logout,
         routes::me,
         routes::search_users,
+        crate::presence::presence,
         routes::create_chat,
         routes::list_chats,
         routes::get_chat,

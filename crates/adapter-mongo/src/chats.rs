@@ -103,6 +103,32 @@ impl ChatRepository for MongoStore {
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
         self.change(update).await
     }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        // The user's chats through the `participants` index, only their member lists.
+        let me = user_oid(user);
+        let docs: Vec<mongodb::bson::Document> = self
+            .chats
+            .clone_with_type::<mongodb::bson::Document>()
+            .find(doc! { "participants": me })
+            .projection(doc! { "_id": 0, "participants": 1 })
+            .await
+            .store()?
+            .try_collect()
+            .await
+            .store()?;
+        let mut contacts: Vec<UserId> = docs
+            .iter()
+            .filter_map(|d| d.get_array("participants").ok())
+            .flatten()
+            .filter_map(|p| p.as_object_id())
+            .filter(|p| *p != me)
+            .map(|p| UserId(crate::documents::id(p)))
+            .collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        Ok(contacts)
+    }
 }
 
 impl MongoStore {

@@ -61,13 +61,21 @@ impl MongoStore {
             return Ok(Attempt::Abort(Ok(Edited::Deleted(message))));
         }
         // Taking the next seq writes the chat document: concurrent writers of the chat conflict.
+        // Only a sender still in the chat edits: the filter makes that part of the same write.
         let chat: Option<ChatDoc> = self
             .chats
-            .find_one_and_update(doc! { "_id": chat_oid(message.chat) }, doc! { "$inc": { "lastSeq": 1_i64 } })
+            .find_one_and_update(
+                doc! { "_id": chat_oid(message.chat), "participants": user_oid(message.sender) },
+                doc! { "$inc": { "lastSeq": 1_i64 } },
+            )
             .return_document(ReturnDocument::After)
             .session(&mut *session)
             .await?;
         let Some(chat) = chat else {
+            // Only on a refusal: tell a chat without the sender from no chat at all.
+            if self.chats.find_one(doc! { "_id": chat_oid(message.chat) }).session(&mut *session).await?.is_some() {
+                return Ok(Attempt::Abort(Ok(Edited::NotParticipant)));
+            }
             return abort(StoreError::other(format!("chat {} of message {id} does not exist", message.chat)));
         };
         let seq = match domain_seq(chat.last_seq) {
@@ -94,7 +102,8 @@ impl MongoStore {
             at: bson_time(at),
         };
         self.events.insert_one(entry).session(&mut *session).await?;
-        Ok(Attempt::Commit(Ok(Edited::Edited { message, seq })))
+        let members = crate::messages::members_of(&chat);
+        Ok(Attempt::Commit(Ok(Edited::Edited { message, seq, members })))
     }
 
     pub(crate) async fn change(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::event::ChatEvent;
-use chat_domain::model::{Appended, Edited, Message, MessageDraft, MessagePage, PageCursor, Seq, SoftDeleted};
+use chat_domain::model::{Appended, Edited, Members, Message, MessageDraft, MessagePage, PageCursor, Seq, SoftDeleted};
 use chat_domain::ports::MessageRepository;
 use chat_domain::{ChatId, ClientId, MessageId, MessageText, Timestamp, UserId};
 use futures_util::TryStreamExt;
@@ -13,15 +13,17 @@ use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
 use mongodb::ClientSession;
 
-use crate::documents::{bson_seq, bson_time, chat_oid, domain_seq, message_oid, user_oid, ChatDoc, MessageDoc};
+use crate::documents::{bson_seq, bson_time, chat_oid, domain_seq, id, message_oid, user_oid, ChatDoc, MessageDoc};
 use crate::error::{is_duplicate_key, DriverResultExt};
 use crate::store::MongoStore;
 use crate::transaction::{transaction_error, Attempt, Ended, Retry};
 
 /// What one append attempt found.
 enum AppendOutcome {
-    Created(Message),
+    Created(Message, Members),
     Duplicate(Message),
+    /// The sender is not a participant of the chat; nothing is written.
+    NotParticipant,
     /// No such chat, or a stored document that does not translate; nothing is written.
     Failed(StoreError),
 }
@@ -44,6 +46,7 @@ fn listed(chat: ChatId) -> Document {
 impl MessageRepository for MongoStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
         let mut retry = Retry::new();
+        let mut raced_on_receipt = false;
         let outcome = loop {
             let mut session = self.begin().await?;
             let attempt = self.append_attempt(&mut session, &draft).await;
@@ -51,19 +54,24 @@ impl MessageRepository for MongoStore {
                 Ended::Done(outcome) => break outcome,
                 Ended::Retry => continue,
                 // Another append with the same (sender, clientId) committed after this
-                // transaction's snapshot was taken; its message is the answer.
-                Ended::Failed(err) if is_duplicate_key(&err) && draft.client_id.is_some() => {
-                    return match self.by_client_id(&draft).await? {
-                        Some(existing) => Ok(Appended::Duplicate(existing)),
-                        None => Err(StoreError::other(err)),
-                    };
+                // transaction's snapshot was taken; its message is the answer. Otherwise the
+                // sender's first receipt of the chat was inserted meanwhile (by a receipt of
+                // theirs): once more, and the upsert finds it.
+                Ended::Failed(err) if is_duplicate_key(&err) => {
+                    if let Some(existing) = self.by_client_id(&draft).await? {
+                        return Ok(Appended::Duplicate(existing));
+                    }
+                    if std::mem::replace(&mut raced_on_receipt, true) {
+                        return Err(StoreError::other(err));
+                    }
                 }
                 Ended::Failed(err) => return Err(transaction_error(err)),
             }
         };
         match outcome {
-            AppendOutcome::Created(message) => Ok(Appended::Created(message)),
+            AppendOutcome::Created(message, members) => Ok(Appended::Created { message, members }),
             AppendOutcome::Duplicate(message) => Ok(Appended::Duplicate(message)),
+            AppendOutcome::NotParticipant => Ok(Appended::NotParticipant),
             AppendOutcome::Failed(err) => Err(err),
         }
     }
@@ -195,11 +203,13 @@ impl MongoStore {
             }
         }
         // Taking the next seq writes the chat document, so two appends to one chat conflict
-        // and one of them retries: no two messages of a chat share a seq.
+        // and one of them retries: no two messages of a chat share a seq. The filter on the
+        // participants makes the sender's membership part of the same write (a removal
+        // conflicts with it too), at no extra round trip.
         let chat = self
             .chats
             .find_one_and_update(
-                doc! { "_id": chat_oid(draft.chat) },
+                doc! { "_id": chat_oid(draft.chat), "participants": user_oid(draft.sender) },
                 doc! {
                     "$inc": { "lastSeq": 1_i64 },
                     "$set": { "lastMessageId": message_oid(draft.id), "updatedAt": bson_time(draft.created_at) },
@@ -209,12 +219,14 @@ impl MongoStore {
             .session(&mut *session)
             .await?;
         let Some(chat) = chat else {
-            return Ok(Attempt::Abort(AppendOutcome::Failed(StoreError::other(format!(
-                "chat {} does not exist",
-                draft.chat
-            )))));
+            // Only on a refusal: tell a chat without the sender from no chat at all.
+            let exists = self.chats.find_one(doc! { "_id": chat_oid(draft.chat) }).session(&mut *session).await?;
+            return Ok(Attempt::Abort(match exists {
+                Some(_) => AppendOutcome::NotParticipant,
+                None => AppendOutcome::Failed(StoreError::other(format!("chat {} does not exist", draft.chat))),
+            }));
         };
-        let seq = match domain_seq(chat.last_seq) {
+        let (seq, stored_seq) = match domain_seq(chat.last_seq).and_then(|seq| bson_seq(seq).map(|s| (seq, s))) {
             Ok(seq) => seq,
             Err(err) => return Ok(Attempt::Abort(AppendOutcome::Failed(err))),
         };
@@ -224,7 +236,9 @@ impl MongoStore {
             Err(err) => return Ok(Attempt::Abort(AppendOutcome::Failed(err))),
         };
         self.messages.insert_one(doc).session(&mut *session).await?;
-        Ok(Attempt::Commit(AppendOutcome::Created(message)))
+        // One's own message is read: the sender's markers move in the same transaction.
+        self.advance_own_markers(session, chat.id, user_oid(draft.sender), stored_seq).await?;
+        Ok(Attempt::Commit(AppendOutcome::Created(message, members_of(&chat))))
     }
 
     /// One attempt at a soft delete, inside the session's transaction.
@@ -258,6 +272,7 @@ impl MongoStore {
             Ok(seq) => seq,
             Err(err) => return Ok(Attempt::Abort(DeleteOutcome::Failed(err))),
         };
+        let members = members_of(&chat);
         message.mark_deleted(seq.0, at);
         // The condition repeats the check above, so a concurrent delete that slipped past it
         // cannot be applied twice: it conflicts, and the retry sees it. The text is erased in
@@ -275,7 +290,7 @@ impl MongoStore {
             )
             .session(&mut *session)
             .await?;
-        Ok(Attempt::Commit(DeleteOutcome::Done(SoftDeleted::Deleted { message, seq: seq.0 })))
+        Ok(Attempt::Commit(DeleteOutcome::Done(SoftDeleted::Deleted { message, seq: seq.0, members })))
     }
 
     async fn events_attempt(
@@ -312,6 +327,12 @@ impl MongoStore {
         };
         Ok(merge_events(chat, created, deleted, logged, max))
     }
+}
+
+/// The members of an event of `chat` as the transaction that took its seq read the chat: a
+/// group's participants, `None` for a 1:1 chat.
+pub(crate) fn members_of(chat: &ChatDoc) -> Members {
+    chat.is_group.then(|| chat.participants.iter().map(|p| UserId(id(*p))).collect())
 }
 
 /// The lists in `seq` order, merged, the first `max` kept.

@@ -9,12 +9,12 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::ports::{MarkersMoved, ReceiptRepository};
 use chat_domain::receipts::{Markers, Receipt};
-use chat_domain::{ChatId, Id, UserId};
+use chat_domain::{ChatId, Id, Seq, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{doc, Document};
 use mongodb::options::ReturnDocument;
-use mongodb::{Collection, IndexModel};
+use mongodb::{ClientSession, Collection, IndexModel};
 use serde::{Deserialize, Serialize};
 
 use crate::documents::{bson_seq, chat_oid, domain_seq, user_oid};
@@ -53,6 +53,24 @@ impl MongoStore {
         self.db.collection(RECEIPTS)
     }
 
+    /// Moves a sender's markers to `seq` (each to the greater of it and the stored one) inside
+    /// the append's transaction: one upsert, no read first.
+    pub(crate) async fn advance_own_markers(
+        &self,
+        session: &mut ClientSession,
+        chat: ObjectId,
+        user: ObjectId,
+        seq: i64,
+    ) -> Result<(), mongodb::error::Error> {
+        let update = doc! { "$max": { "deliveredSeq": seq, "readSeq": seq } };
+        self.receipts()
+            .update_one(doc! { "chat": chat, "user": user }, update)
+            .upsert(true)
+            .session(&mut *session)
+            .await?;
+        Ok(())
+    }
+
     async fn upsert_markers(&self, filter: &Document, to: Markers) -> Result<Option<ReceiptDoc>, StoreError> {
         let update = doc! { "$max": {
             "deliveredSeq": bson_seq(to.delivered_seq)?,
@@ -82,6 +100,75 @@ impl ReceiptRepository for MongoStore {
         };
         let before = before.map(|d| d.markers()).transpose()?.unwrap_or_default();
         Ok(MarkersMoved { before, after: before.merged(to) })
+    }
+
+    /// One read of the room's receipt documents, then one `update_many` with `$max` for those
+    /// below `seq`, and one unordered `insert_many` for users with no document yet (once per
+    /// participant and chat in its lifetime). A first receipt that races another is retried as
+    /// the single upsert. Two nodes flushing the same user both land as a `max`; both may
+    /// report the move, which the receipt coalescing merges.
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut users = users.to_vec();
+        users.sort_unstable();
+        users.dedup();
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let chat_id = chat_oid(chat);
+        let ids: Vec<ObjectId> = users.iter().map(|u| user_oid(*u)).collect();
+        let stored: Vec<ReceiptDoc> = self
+            .receipts()
+            .find(doc! { "chat": chat_id, "user": { "$in": &ids } })
+            .await
+            .store()?
+            .try_collect()
+            .await
+            .store()?;
+        let mut before: HashMap<ObjectId, Markers> = HashMap::new();
+        for d in &stored {
+            before.insert(d.user, d.markers()?);
+        }
+        let to = Markers { delivered_seq: seq, read_seq: 0 };
+        let mut moved = Vec::new();
+        let (mut behind, mut missing) = (Vec::new(), Vec::new());
+        for (&user, oid) in users.iter().zip(&ids) {
+            match before.get(oid) {
+                Some(m) if m.delivered_seq >= seq => {}
+                Some(m) => {
+                    behind.push(*oid);
+                    moved.push(Receipt { user, markers: m.merged(to) });
+                }
+                None => missing.push(user),
+            }
+        }
+        if !behind.is_empty() {
+            let filter = doc! { "chat": chat_id, "user": { "$in": behind } };
+            self.receipts().update_many(filter, doc! { "$max": { "deliveredSeq": bson_seq(seq)? } }).await.store()?;
+        }
+        if !missing.is_empty() {
+            let docs: Vec<ReceiptDoc> = missing
+                .iter()
+                .map(|u| {
+                    Ok(ReceiptDoc { chat: chat_id, user: user_oid(*u), delivered_seq: bson_seq(seq)?, read_seq: 0 })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            if self.receipts().insert_many(docs).ordered(false).await.is_err() {
+                // Some first receipts raced another writer (or failed): each goes as the
+                // single atomic upsert, which inserts or moves with `$max`.
+                for &user in &missing {
+                    let m = self.advance_markers(chat, user, to).await?;
+                    moved.push(Receipt { user, markers: m.after });
+                }
+            } else {
+                moved.extend(missing.iter().map(|&user| Receipt { user, markers: to }));
+            }
+        }
+        Ok(moved)
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

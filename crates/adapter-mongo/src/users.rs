@@ -4,12 +4,12 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::{PasswordHash, User};
 use chat_domain::ports::{InsertUserError, UserRepository};
-use chat_domain::{Email, UserId};
+use chat_domain::{Email, Timestamp, UserId};
 use futures_util::TryStreamExt;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::options::ReturnDocument;
 
-use crate::documents::{user_oid, UserDoc};
+use crate::documents::{bson_time, domain_time, id, user_oid, UserDoc};
 use crate::error::{is_duplicate_key, store_error, DriverResultExt};
 use crate::store::MongoStore;
 
@@ -93,6 +93,42 @@ impl UserRepository for MongoStore {
         Ok(updated.as_ref().map(stored_version))
     }
 
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        // Set only over an older time (or none): a report that arrives late changes nothing.
+        // A filter rather than `$max`, which every server of the wire protocol we run on knows.
+        let at = bson_time(at);
+        let filter = doc! {
+            "_id": user_oid(user),
+            "$or": [{ LAST_SEEN_AT: { "$exists": false } }, { LAST_SEEN_AT: null }, { LAST_SEEN_AT: { "$lt": at } }],
+        };
+        self.users.update_one(filter, doc! { "$set": { LAST_SEEN_AT: at } }).await.store()?;
+        Ok(())
+    }
+
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<_> = users.iter().map(|id| user_oid(*id)).collect();
+        let docs: Vec<Document> = self
+            .users
+            .clone_with_type::<Document>()
+            .find(doc! { "_id": { "$in": ids } })
+            .projection(doc! { LAST_SEEN_AT: 1 })
+            .await
+            .store()?
+            .try_collect()
+            .await
+            .store()?;
+        let mut found = Vec::new();
+        for doc in docs {
+            if let (Ok(oid), Ok(at)) = (doc.get_object_id("_id"), doc.get_datetime(LAST_SEEN_AT)) {
+                found.push((UserId(id(oid)), domain_time(*at)?));
+            }
+        }
+        Ok(found)
+    }
+
     async fn replace_password_hash(
         &self,
         id: UserId,
@@ -113,6 +149,9 @@ impl UserRepository for MongoStore {
 const TOKEN_VERSION: &str = "tokenVersion";
 
 /// The token version of a user document: absent or not a non-negative integer reads as 0.
+/// The user document's field holding when their last socket closed (absent until recorded).
+const LAST_SEEN_AT: &str = "lastSeenAt";
+
 fn stored_version(user: &Document) -> u64 {
     match user.get(TOKEN_VERSION) {
         Some(Bson::Int64(v)) => u64::try_from(*v).unwrap_or(0),

@@ -22,6 +22,7 @@
 mod envelope;
 mod limiter;
 mod notifier;
+mod presence;
 mod status;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 pub use limiter::{RedisAttemptLimiter, RedisRateLimiter};
 pub use notifier::{LocalDelivery, RedisNotifier};
+pub use presence::{PresenceSettings, RedisPresence};
 pub use status::RedisStats;
 
 use status::Status;
@@ -217,5 +219,11 @@ impl RedisNode {
             searches_per_user_per_minute,
             fallback,
         )
+    }
+
+    /// The cluster's presence directory, with this node's heartbeat started; see
+    /// [`RedisPresence`]. The app sweeps dead nodes through it every `settings.sweep`.
+    pub fn presence_directory(&self, settings: PresenceSettings) -> Arc<RedisPresence> {
+        RedisPresence::start(self.clone(), settings)
     }
 }

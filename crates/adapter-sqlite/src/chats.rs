@@ -60,12 +60,19 @@ const CHAT_CURSOR: &str = "SELECT c.updated_at, c.id FROM chat_participants p JO
 
 /// Fills in a chat's participants, in the order they were given.
 fn with_participants(conn: &Connection, mut chat: Chat) -> DbResult<Chat> {
-    let mut stmt = conn.prepare_cached("SELECT user_id FROM chat_participants WHERE chat_id = ?1 ORDER BY position")?;
-    let mut rows = stmt.query([chat.id.key()])?;
-    while let Some(row) = rows.next()? {
-        chat.participants.push(UserId(rows::id(row, 0)?));
-    }
+    chat.participants = participants(conn, chat.id)?;
     Ok(chat)
+}
+
+/// A chat's participants, in the order they were given (by the `(chat_id, position)` index).
+pub(crate) fn participants(conn: &Connection, chat: ChatId) -> DbResult<Vec<UserId>> {
+    let mut stmt = conn.prepare_cached("SELECT user_id FROM chat_participants WHERE chat_id = ?1 ORDER BY position")?;
+    let mut rows = stmt.query([chat.key()])?;
+    let mut users = Vec::new();
+    while let Some(row) = rows.next()? {
+        users.push(UserId(rows::id(row, 0)?));
+    }
+    Ok(users)
 }
 
 /// The chat with its newest message, read on `conn`: two statements, so callers run it in a
@@ -160,6 +167,19 @@ impl ChatRepository for SqliteStore {
 
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
         self.write(move |conn| crate::events::change_chat(conn, update)).await
+    }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        self.read(move |conn| {
+            // The user's chats by the primary key's prefix, their members by the chat index.
+            let sql = "SELECT DISTINCT theirs.user_id FROM chat_participants mine
+                       JOIN chat_participants theirs ON theirs.chat_id = mine.chat_id
+                       WHERE mine.user_id = ?1 AND theirs.user_id <> ?1";
+            let mut stmt = conn.prepare_cached(sql)?;
+            let found = stmt.query_map([user.key()], |row| Ok(UserId(rows::id(row, 0)?)))?;
+            Ok(found.collect::<rusqlite::Result<Vec<UserId>>>()?)
+        })
+        .await
     }
 
     async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {

@@ -10,7 +10,7 @@ use chat_domain::{
 use rusqlite::{params, Connection, Row};
 
 use crate::error::{DbError, DbResult};
-use crate::messages::{last_seq, message_by_id};
+use crate::messages::{message_by_id, seq_taker};
 use crate::rows::{self, message_columns, millis, Key, MESSAGE_COLUMN_COUNT};
 use crate::users::sql_limit;
 
@@ -22,10 +22,16 @@ pub(crate) fn edit_message(tx: &Connection, id: MessageId, text: MessageText, at
     if message.is_deleted() {
         return Ok(Edited::Deleted(message));
     }
-    let Some(last) = last_seq(tx, message.chat)? else {
+    let Some(chat) = seq_taker(tx, message.chat, message.sender)? else {
         return Err(DbError::refused(format!("message {id} belongs to no chat")));
     };
-    let seq = last + 1;
+    // Only the sender edits, and only while in the chat: a removal that committed after the
+    // service's check is seen here, under the batch's write lock.
+    if !chat.participant {
+        return Ok(Edited::NotParticipant);
+    }
+    let seq = chat.last_seq + 1;
+    let members = chat.members(tx, message.chat)?;
     message.mark_edited(text, at);
     let sql = "UPDATE messages SET text = ?1, edited_at = ?2, updated_at = ?2 WHERE id = ?3";
     tx.prepare_cached(sql)?.execute(params![message.text.as_str(), millis(at), id.key()])?;
@@ -33,7 +39,7 @@ pub(crate) fn edit_message(tx: &Connection, id: MessageId, text: MessageText, at
     tx.prepare_cached("UPDATE chats SET last_seq = ?1 WHERE id = ?2")?.execute(params![seq, message.chat.key()])?;
     let sql = "INSERT INTO chat_events (chat_id, seq, kind, message_id, at) VALUES (?1, ?2, 'edited', ?3, ?4)";
     tx.prepare_cached(sql)?.execute(params![message.chat.key(), seq, id.key(), millis(at)])?;
-    Ok(Edited::Edited { message, seq })
+    Ok(Edited::Edited { message, seq, members })
 }
 
 /// On the writer thread, inside a batch transaction and its own savepoint: the batch's write

@@ -4,8 +4,9 @@
 
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
-use chat_domain::model::{Appended, Edited, MessageDraft, MessagePage, PageCursor, SoftDeleted};
+use chat_domain::model::{Appended, Edited, Members, MessageDraft, MessagePage, PageCursor, SoftDeleted};
 use chat_domain::ports::MessageRepository;
+use chat_domain::receipts::Markers;
 use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, MessageText, Seq, Timestamp, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -27,25 +28,57 @@ fn message_by_client_id(conn: &Connection, sender: UserId, client_id: &str) -> D
     Ok(conn.prepare_cached(MESSAGE_BY_CLIENT_ID)?.query_row(params, rows::message).optional()?)
 }
 
-/// The chat's `last_seq`, or `None` if there is no such chat.
-pub(crate) fn last_seq(tx: &Connection, chat: ChatId) -> DbResult<Option<Seq>> {
-    let mut stmt = tx.prepare_cached("SELECT last_seq FROM chats WHERE id = ?1")?;
-    Ok(stmt.query_row([chat.key()], |row| row.get(0)).optional()?)
+/// What a write that takes a chat's next `seq` reads of the chat first.
+pub(crate) struct SeqTaker {
+    pub(crate) last_seq: Seq,
+    is_group: bool,
+    /// Whether the user the write is for (a sender) is a participant.
+    pub(crate) participant: bool,
+}
+
+impl SeqTaker {
+    /// The chat's members for the event at the seq taken: a group's participants, read in the
+    /// same transaction (one indexed range, groups only); `None` for a 1:1 chat.
+    pub(crate) fn members(&self, tx: &Connection, chat: ChatId) -> DbResult<Members> {
+        if self.is_group {
+            Ok(Some(crate::chats::participants(tx, chat)?))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// The chat's `last_seq`, kind, and whether `user` participates, in one statement (a primary
+/// key lookup on each table), or `None` if there is no such chat.
+pub(crate) fn seq_taker(tx: &Connection, chat: ChatId, user: UserId) -> DbResult<Option<SeqTaker>> {
+    let sql = "SELECT c.last_seq, c.is_group,
+                      EXISTS (SELECT 1 FROM chat_participants p WHERE p.user_id = ?2 AND p.chat_id = c.id)
+               FROM chats c WHERE c.id = ?1";
+    let mut stmt = tx.prepare_cached(sql)?;
+    let found = stmt.query_row(params![chat.key(), user.key()], |row| {
+        Ok(SeqTaker { last_seq: row.get(0)?, is_group: row.get(1)?, participant: row.get(2)? })
+    });
+    Ok(found.optional()?)
 }
 
 /// Runs on the writer thread inside a batch transaction (which holds the write lock from its
-/// first read, so the duplicate check and the seq read cannot go stale before the insert: two
-/// appends never see the same last_seq) and its own savepoint (so a failure undoes all of it).
+/// first read, so the duplicate check, the participant check and the seq read cannot go stale
+/// before the insert: two appends never see the same last_seq, and a removal lands wholly
+/// before or after) and its own savepoint (so a failure undoes all of it).
 fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
     if let Some(client_id) = &draft.client_id {
         if let Some(existing) = message_by_client_id(tx, draft.sender, client_id.as_str())? {
             return Ok(Appended::Duplicate(existing));
         }
     }
-    let Some(last) = last_seq(tx, draft.chat)? else {
+    let Some(chat) = seq_taker(tx, draft.chat, draft.sender)? else {
         return Err(DbError::refused(format!("chat {} does not exist", draft.chat)));
     };
-    let message = draft.into_message(last + 1);
+    if !chat.participant {
+        return Ok(Appended::NotParticipant);
+    }
+    let members = chat.members(tx, draft.chat)?;
+    let message = draft.into_message(chat.last_seq + 1);
     let sql = "INSERT INTO messages (id, chat_id, sender_id, text, kind, status, seq, deleted_seq, client_id, created_at, updated_at)
                VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10)";
     tx.prepare_cached(sql)?.execute(params![
@@ -67,7 +100,10 @@ fn append_message(tx: &Connection, draft: MessageDraft) -> DbResult<Appended> {
         millis(message.created_at),
         message.chat.key()
     ])?;
-    Ok(Appended::Created(message))
+    // One's own message is read: the sender's markers move in the same savepoint, so a send
+    // costs one write on the writer's queue, not two.
+    crate::receipts::advance_in(tx, message.chat, message.sender, Markers::both(message.seq))?;
+    Ok(Appended::Created { message, members })
 }
 
 const PAGE: &str = concat!(
@@ -117,10 +153,11 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
     if message.is_deleted() {
         return Ok(SoftDeleted::AlreadyDeleted(message));
     }
-    let Some(last) = last_seq(tx, message.chat)? else {
+    let Some(chat) = seq_taker(tx, message.chat, message.sender)? else {
         return Err(DbError::refused(format!("message {id} belongs to no chat")));
     };
-    let seq = last + 1;
+    let seq = chat.last_seq + 1;
+    let members = chat.members(tx, message.chat)?;
     message.mark_deleted(seq, at);
     // The text is erased in the same statement that marks the delete, as the contract asks:
     // a deleted message's text is kept nowhere.
@@ -130,7 +167,7 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
     // last_message_id stay.
     let sql = "UPDATE chats SET last_seq = ?1 WHERE id = ?2";
     tx.prepare_cached(sql)?.execute(params![seq, message.chat.key()])?;
-    Ok(SoftDeleted::Deleted { message, seq })
+    Ok(SoftDeleted::Deleted { message, seq, members })
 }
 
 #[async_trait]

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::ports::{MarkersMoved, ReceiptRepository};
 use chat_domain::receipts::{Markers, Receipt};
-use chat_domain::{ChatId, UserId};
+use chat_domain::{ChatId, Seq, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::DbResult;
@@ -31,13 +31,20 @@ fn advance(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult
     let before = stored_markers(tx, chat, user)?;
     let after = before.merged(to);
     if after != before {
-        let sql = "INSERT INTO receipts (chat_id, user_id, delivered_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
-                   ON CONFLICT (chat_id, user_id) DO UPDATE SET
-                       delivered_seq = max(delivered_seq, excluded.delivered_seq),
-                       read_seq = max(read_seq, excluded.read_seq)";
-        tx.prepare_cached(sql)?.execute(params![chat.key(), user.key(), after.delivered_seq, after.read_seq])?;
+        advance_in(tx, chat, user, after)?;
     }
     Ok(MarkersMoved { before, after })
+}
+
+/// Moves `user`'s markers in `chat` to the pointwise maximum of the stored ones and `to`, in
+/// one upsert (no read first), inside the caller's savepoint: an append moves its sender's.
+pub(crate) fn advance_in(tx: &Connection, chat: ChatId, user: UserId, to: Markers) -> DbResult<()> {
+    let sql = "INSERT INTO receipts (chat_id, user_id, delivered_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
+               ON CONFLICT (chat_id, user_id) DO UPDATE SET
+                   delivered_seq = max(delivered_seq, excluded.delivered_seq),
+                   read_seq = max(read_seq, excluded.read_seq)";
+    tx.prepare_cached(sql)?.execute(params![chat.key(), user.key(), to.delivered_seq, to.read_seq])?;
+    Ok(())
 }
 
 fn stored_receipts(conn: &Connection, chats: &[ChatId]) -> DbResult<Vec<(ChatId, Receipt)>> {
@@ -73,6 +80,31 @@ fn unread_counts(conn: &Connection, user: UserId, chats: &[ChatId]) -> DbResult<
 impl ReceiptRepository for SqliteStore {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
         self.write(move |tx| advance(tx, chat, user, to)).await
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users = users.to_vec();
+        // One job of the writer: the whole room in one savepoint of one group commit.
+        self.write(move |tx| {
+            let to = Markers { delivered_seq: seq, read_seq: 0 };
+            let mut moved = Vec::new();
+            for &user in &users {
+                let m = advance(tx, chat, user, to)?;
+                if m.after.delivered_seq != m.before.delivered_seq {
+                    moved.push(Receipt { user, markers: m.after });
+                }
+            }
+            Ok(moved)
+        })
+        .await
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

@@ -15,7 +15,7 @@ const STATEMENT_CACHE: usize = 64;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`. Append only: a released
 /// migration is never edited, a change is a new entry.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT_VERSION: usize = MIGRATIONS.len();
@@ -119,6 +119,12 @@ CREATE TABLE receipts (
 /// one, revoking every token issued before. Existing users start at 0, as their tokens do.
 const V4: &str = "
 ALTER TABLE users ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0 CHECK (token_version >= 0);
+";
+
+/// Version 5. Each user's `lastSeenAt` (see `UserRepository::record_last_seen`): when their
+/// last socket closed, in milliseconds; NULL until first recorded.
+const V5: &str = "
+ALTER TABLE users ADD COLUMN last_seen_at INTEGER;
 ";
 
 /// Settings of the one connection that writes to a database file: WAL (readers do not block

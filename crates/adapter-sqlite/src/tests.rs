@@ -260,7 +260,7 @@ mod group_commit {
                     let client_id = format!("t{t}-{i}");
                     let n = i64::try_from(t * PER_TASK + i).expect("small");
                     match store.append_message(draft(direct.id, &sender, Some(&client_id), n)).await {
-                        Ok(Appended::Created(m)) => seqs.push(m.seq),
+                        Ok(Appended::Created { message: m, .. }) => seqs.push(m.seq),
                         other => panic!("append {client_id}: {other:?}"),
                     }
                 }
@@ -309,7 +309,7 @@ mod group_commit {
                 store.append_message(draft(direct.id, &bo, None, 4)).await
             },
         );
-        let Ok(Appended::Created(first)) = first else {
+        let Ok(Appended::Created { message: first, .. }) = first else {
             panic!("the first append must succeed: {first:?}");
         };
         assert_eq!(first.seq, 1);
@@ -319,7 +319,7 @@ mod group_commit {
         assert!(err.to_string().contains("a bug inside a request"), "{err}");
         assert!(matches!(duplicate_email, Err(chat_domain::ports::InsertUserError::EmailTaken)), "{duplicate_email:?}");
         assert_eq!(retry.expect("retry"), Appended::Duplicate(first.clone()), "same batch, same clientId");
-        let Ok(Appended::Created(second)) = second else {
+        let Ok(Appended::Created { message: second, .. }) = second else {
             panic!("the last append must succeed: {second:?}");
         };
         assert_eq!(second.seq, 2, "the failed and duplicate requests took no seq");
@@ -336,7 +336,7 @@ mod group_commit {
             matches!(store.insert_chat(&again).await.expect("chat"), ChatInserted::ExistingDirect(c) if c.id == direct.id)
         );
         let third = store.append_message(draft(direct.id, &bo, None, 5)).await.expect("append");
-        assert!(matches!(third, Appended::Created(m) if m.seq == 3));
+        assert!(matches!(third, Appended::Created { message: m, .. } if m.seq == 3));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::model::PasswordHash;
 use chat_domain::ports::{InsertUserError, UserRepository};
-use chat_domain::{Email, User, UserId};
+use chat_domain::{Email, Timestamp, User, UserId};
 use rusqlite::{params, OptionalExtension};
 
 use crate::rows::{self, millis, user_columns, Key};
@@ -127,6 +127,34 @@ impl UserRepository for SqliteStore {
             let version: Option<i64> =
                 conn.prepare_cached(REVOKE)?.query_row([id.key()], |row| row.get(0)).optional()?;
             Ok(version.map(stored_version))
+        })
+        .await
+    }
+
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        self.write(move |conn| {
+            // max() in the statement: a report older than the stored time changes nothing.
+            let sql = "UPDATE users SET last_seen_at = max(coalesce(last_seen_at, ?2), ?2) WHERE id = ?1";
+            conn.prepare_cached(sql)?.execute(params![user.key(), millis(at)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        let mut users = users.to_vec();
+        users.sort_unstable();
+        users.dedup();
+        self.read(move |conn| {
+            let sql = "SELECT last_seen_at FROM users WHERE id = ?1 AND last_seen_at IS NOT NULL";
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut found = Vec::new();
+            for user in users {
+                if let Some(at) = stmt.query_row([user.key()], |row| rows::time(row, 0)).optional()? {
+                    found.push((user, at));
+                }
+            }
+            Ok(found)
         })
         .await
     }

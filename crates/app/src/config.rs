@@ -23,11 +23,16 @@
 //! | `LOG_FORMAT` | `text` | `text` or `json` |
 //! | `METRICS_ENABLED` | `true` | serve Prometheus metrics at `GET /metrics` |
 //! | `METRICS_PORT` | unset | serve `/metrics` only on this port, not on `PORT` |
+//! | `DELIVERY_RECEIPT_INTERVAL_MS` | `1000` | how often the server writes its own delivery receipts; `0` writes none |
+//! | `PRESENCE_HEARTBEAT_MS` | `10000` | with `REDIS_URL`: how often a node proves to the cluster that it lives |
+//! | `PRESENCE_NODE_TTL_MS` | `30000` | with `REDIS_URL`: a node not heard from for this long is dead, and its users go offline (at least twice the heartbeat) |
+//! | `PRESENCE_SWEEP_MS` | `10000` | with `REDIS_URL`: how often each node looks for dead nodes |
 //! | `RUST_LOG` | `info` | tracing filter directives |
 
 mod auth;
 mod chats;
 mod metrics;
+mod presence;
 mod sockets;
 
 use std::fmt;
@@ -37,6 +42,7 @@ use std::time::Duration;
 pub use auth::{AuthConfig, MAX_HASH_QUEUE_WAIT_MS, MAX_HASH_THREADS};
 pub use chats::ChatConfig;
 pub use metrics::MetricsConfig;
+pub use presence::PresenceConfig;
 pub use sockets::SocketConfig;
 
 /// Least number of bytes a configured JWT secret must have (HS256 wants 256 bits).
@@ -78,6 +84,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Sockets per user and per address, and each socket's event budget.
     pub sockets: SocketConfig,
+    /// The heartbeat and sweep periods of presence in a cluster.
+    pub presence: PresenceConfig,
     /// The group size limit and the chat creation budget.
     pub chats: ChatConfig,
     pub cors: CorsOrigins,
@@ -171,6 +179,7 @@ impl Config {
             .into_iter()
             .chain(auth::VARIABLES)
             .chain(sockets::VARIABLES)
+            .chain(presence::VARIABLES)
             .chain(chats::VARIABLES)
             .chain(metrics::VARIABLES)
         {
@@ -254,6 +263,7 @@ impl Config {
         };
         let auth = AuthConfig::from_lookup(&lookup)?;
         let sockets = SocketConfig::from_lookup(&lookup)?;
+        let presence = PresenceConfig::from_lookup(&lookup)?;
         let chats = ChatConfig::from_lookup(&lookup)?;
         let metrics = MetricsConfig::from_lookup(&lookup, port)?;
         let cors = match lookup("CORS_ORIGIN") {
@@ -277,6 +287,7 @@ impl Config {
             rate_limit_per_minute,
             auth,
             sockets,
+            presence,
             chats,
             cors,
             log_format,

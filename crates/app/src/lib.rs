@@ -3,8 +3,9 @@
 //!
 //! With `REDIS_URL` the process is one node of a cluster: domain events go to this node's
 //! sockets and, through Redis, to every other node's ([`adapter_redis::RedisNotifier`]); the
-//! rate limit is one budget for the cluster ([`adapter_redis::RedisRateLimiter`]); and
-//! `GET /health` reports Redis besides storage.
+//! rate limit is one budget for the cluster ([`adapter_redis::RedisRateLimiter`]); presence
+//! is summed over the nodes ([`adapter_redis::RedisPresence`]); and `GET /health` reports
+//! Redis besides storage.
 //!
 //! `main.rs` only reads the configuration, binds the listener and calls [`run`]; tests bind
 //! port 0 themselves and call [`serve`] with their own shutdown future.
@@ -13,6 +14,7 @@ pub mod config;
 mod guards;
 mod metrics;
 pub mod migrate;
+mod presence;
 
 use std::future::Future;
 use std::io::{self, IsTerminal};
@@ -32,7 +34,7 @@ use adapter_mongo::MongoStore;
 use adapter_ratelimit::InProcessRateLimiter;
 use adapter_redis::{LocalDelivery, RedisNode, RedisSettings};
 use adapter_sqlite::SqliteStore;
-use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
+use adapter_ws::gateway::{ChatGateway, DeliveryLedger, GatewayConfig, PacedReceipts, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, ReceiptRepository, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
@@ -101,7 +103,17 @@ pub async fn serve(
         CorsOrigins::List(origins) => Some(origins.clone()),
     };
     let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
-    let local = SocketNotifier::new(io.clone());
+    // The notifier notes the chat rooms a `message:new` reached; the gateway writes the
+    // server's own delivery receipts from that note once a second.
+    // DELIVERY_RECEIPT_INTERVAL_MS=0 turns them off.
+    let receipts_every = Duration::from_millis(u64::from(config.sockets.delivery_receipt_ms));
+    let ledger = (!receipts_every.is_zero()).then(DeliveryLedger::new);
+    let local = match &ledger {
+        Some(ledger) => SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone()),
+        None => SocketNotifier::new(io.clone()),
+    };
+    // The gateway, built later, hears of the evictions this notifier applies (typing ends).
+    let evictions = local.clone();
     let (notifier, limiter, redis): (Arc<dyn Notifier>, Arc<dyn RateLimiter>, _) = match &config.redis {
         None => (Arc::new(local), InProcessRateLimiter::per_minute(config.rate_limit_per_minute), None),
         Some(url) => {
@@ -122,6 +134,11 @@ pub async fn serve(
             (notifier, node.rate_limiter(config.rate_limit_per_minute, fallback), Some(node))
         }
     };
+    // `receipt:updated` at most once per participant and chat per window, whatever moved the
+    // marker; everything else passes at once.
+    let paced = PacedReceipts::new(notifier);
+    paced.spawn();
+    let notifier: Arc<dyn Notifier> = paced;
     let hasher = guards::hasher(&config.auth)?;
     let mut attempts = guards::attempt_limiter(&config.auth, redis.as_ref());
     let mut chat_creations = guards::chat_limiter(&config.chats, redis.as_ref());
@@ -148,8 +165,20 @@ pub async fn serve(
         clock: Arc::new(SystemClock),
     };
     let services_config = ServicesConfig { max_group_size: config.chats.max_group_size, ..ServicesConfig::default() };
-    let services =
+    let mut services =
         Services::new(ports, services_config).with_attempt_limiter(attempts).with_chat_limiter(chat_creations);
+    // In a cluster, presence is summed over the nodes in Redis, and dead nodes are swept.
+    let presence_sweep = redis.as_ref().map(|node| {
+        let periods = config.presence;
+        let settings = adapter_redis::PresenceSettings {
+            heartbeat: periods.heartbeat,
+            node_ttl: periods.node_ttl,
+            sweep: periods.sweep,
+            ..adapter_redis::PresenceSettings::default()
+        };
+        services = services.clone().with_presence_directory(node.presence_directory(settings));
+        periods.sweep
+    });
     // The dummy hash unknown emails' logins verify against, made once before serving.
     services.auth.prepare().await.map_err(|e| io::Error::other(format!("cannot prepare password hashing: {e}")))?;
     let gateway = GatewayConfig {
@@ -157,9 +186,20 @@ pub async fn serve(
         max_sockets_per_address: config.sockets.per_address,
         events_per_second: config.sockets.events_per_second,
         event_burst: config.sockets.event_burst,
+        delivery_receipt_interval: if receipts_every.is_zero() {
+            GatewayConfig::default().delivery_receipt_interval
+        } else {
+            receipts_every
+        },
         ..GatewayConfig::default()
     };
-    ChatGateway::new(services.clone(), gateway).mount(&io);
+    presence::spawn(services.presence.clone(), presence_sweep);
+    let mut gateway = ChatGateway::new(services.clone(), gateway);
+    if let Some(ledger) = ledger {
+        gateway = gateway.with_delivery_receipts(ledger);
+    }
+    evictions.attach(&gateway);
+    gateway.mount(&io);
     let state = HttpState::new(services)
         .with_client_address(guards::client_address(&config.auth))
         .with_health(Arc::new(NodeHealth { store: store.clone(), redis: redis.clone() }));

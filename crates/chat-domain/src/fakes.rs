@@ -28,6 +28,8 @@ struct State {
     log: Vec<(ChatId, Seq, Logged)>,
     /// Receipt markers by (chat, user); absent means `0, 0`.
     markers: std::collections::HashMap<(ChatId, UserId), crate::receipts::Markers>,
+    /// `lastSeenAt` of the users that have one.
+    last_seen: std::collections::HashMap<UserId, Timestamp>,
 }
 
 enum Logged {
@@ -138,6 +140,24 @@ impl UserRepository for InMemoryStore {
             None => Ok(false),
         }
     }
+
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        if s.users.iter().any(|u| u.id == user) {
+            let stored = s.last_seen.entry(user).or_insert(at);
+            *stored = (*stored).max(at);
+        }
+        Ok(())
+    }
+
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        let s = self.lock();
+        let mut found: Vec<(UserId, Timestamp)> =
+            users.iter().filter_map(|u| s.last_seen.get(u).map(|at| (*u, *at))).collect();
+        found.sort_unstable();
+        found.dedup();
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -208,6 +228,20 @@ impl ChatRepository for InMemoryStore {
         s.log.push((chat.id, seq, Logged::Change(update.change)));
         Ok(ChatChanged::Changed { chat, seq })
     }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        let s = self.lock();
+        let mut contacts: Vec<UserId> = s
+            .chats
+            .iter()
+            .filter(|c| c.is_participant(user))
+            .flat_map(|c| c.participants.iter().copied())
+            .filter(|p| *p != user)
+            .collect();
+        contacts.sort_unstable();
+        contacts.dedup();
+        Ok(contacts)
+    }
 }
 
 #[async_trait]
@@ -220,12 +254,18 @@ impl MessageRepository for InMemoryStore {
             }
         }
         let chat = s.chats.iter_mut().find(|c| c.id == draft.chat).ok_or_else(|| StoreError::other("no such chat"))?;
+        if !chat.is_participant(draft.sender) {
+            return Ok(Appended::NotParticipant);
+        }
         chat.last_seq += 1;
         chat.last_message_id = Some(draft.id);
         chat.updated_at = draft.created_at;
+        let members = chat.members();
         let message = draft.into_message(chat.last_seq);
+        let stored = s.markers.entry((message.chat, message.sender)).or_default();
+        *stored = stored.merged(Markers::both(message.seq));
         s.messages.push(message.clone());
-        Ok(Appended::Created(message))
+        Ok(Appended::Created { message, members })
     }
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
@@ -273,10 +313,10 @@ impl MessageRepository for InMemoryStore {
         let chat_id = s.messages[index].chat;
         let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
         chat.last_seq += 1;
-        let seq = chat.last_seq;
+        let (seq, members) = (chat.last_seq, chat.members());
         let message = &mut s.messages[index];
         message.mark_deleted(seq, at);
-        Ok(SoftDeleted::Deleted { message: message.clone(), seq })
+        Ok(SoftDeleted::Deleted { message: message.clone(), seq, members })
     }
 
     async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError> {
@@ -288,14 +328,18 @@ impl MessageRepository for InMemoryStore {
             return Ok(Edited::Deleted(s.messages[index].clone()));
         }
         let chat_id = s.messages[index].chat;
+        let sender = s.messages[index].sender;
         let chat = s.chats.iter_mut().find(|c| c.id == chat_id).ok_or_else(|| StoreError::other("no such chat"))?;
+        if !chat.is_participant(sender) {
+            return Ok(Edited::NotParticipant);
+        }
         chat.last_seq += 1;
-        let seq = chat.last_seq;
+        let (seq, members) = (chat.last_seq, chat.members());
         let message = &mut s.messages[index];
         message.mark_edited(text, at);
         let message = message.clone();
         s.log.push((chat_id, seq, Logged::Edit(id)));
-        Ok(Edited::Edited { message, seq })
+        Ok(Edited::Edited { message, seq, members })
     }
 
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
@@ -335,6 +379,24 @@ impl ReceiptRepository for InMemoryStore {
         let before = *stored;
         *stored = before.merged(to);
         Ok(MarkersMoved { before, after: *stored })
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        let mut s = self.lock();
+        let mut moved = Vec::new();
+        for &user in users {
+            let stored = s.markers.entry((chat, user)).or_default();
+            if stored.delivered_seq < seq {
+                stored.delivered_seq = seq;
+                moved.push(Receipt { user, markers: *stored });
+            }
+        }
+        Ok(moved)
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

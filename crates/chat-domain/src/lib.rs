@@ -13,6 +13,7 @@ pub mod id;
 pub mod model;
 pub mod ports;
 pub mod presence;
+pub mod receipt_pacing;
 pub mod receipts;
 pub mod security_log;
 pub mod services;
@@ -25,8 +26,8 @@ pub use group::{visible_to, ChangeKind, ChatChange, ChatChanged, ChatUpdate};
 pub use id::{ChatId, Id, InvalidId, MessageId, UserId};
 pub use model::*;
 pub use services::{
-    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, ReceiptService, ReceiptState,
-    SendMessage, ServicePorts, Services, ServicesConfig, Session,
+    AuthService, CatchUpRefusal, ChatService, ChatSummary, JoinOutcome, MessageService, Presence, PresenceService,
+    ReceiptService, ReceiptState, SendMessage, ServicePorts, Services, ServicesConfig, Session,
 };
 pub use text::{ChatName, ClientId, Email, MessageText, Password, Username};
 pub use time::{Clock, SystemClock, Timestamp};

@@ -62,9 +62,19 @@ impl Chat {
         }
     }
 
+    /// Who may hear of an event of this chat as it is now: the participants of a group, and
+    /// `None` for a 1:1 chat, whose participants never change (see [`Members`]).
+    pub fn members(&self) -> Members {
+        self.is_group.then(|| self.participants.clone())
+    }
+
     /// The key that makes a 1:1 chat between the same two users exist once: both ids in
     /// ascending order. `None` for group chats.
     pub fn direct_key(&self) -> Option<String> {
+        // A group that shrank to two members is still a group, not their 1:1 chat.
+        if self.is_group {
+            return None;
+        }
         direct_key(&self.participants)
     }
 }
@@ -290,13 +300,22 @@ pub struct MessagePage {
     pub has_more: bool,
 }
 
+/// Who may hear of one event of a chat: for a group, its participants as of that event (read
+/// by the store in the write that took the event's `seq`, or by the service with the chat it
+/// judged the event on); `None` for a 1:1 chat, whose participants never change. Deliveries
+/// reach only these users' connections, so an event committed after a removal never reaches
+/// the removed user, whichever node delivers it first.
+pub type Members = Option<Vec<UserId>>;
+
 /// The outcome of appending a message draft.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// A new message, with the chat's next `seq`.
-    Created(Message),
+    /// A new message, with the chat's next `seq`, and who may hear of it.
+    Created { message: Message, members: Members },
     /// The sender already stored a message with this `clientId`; nothing was written.
     Duplicate(Message),
+    /// The sender is not (any more) a participant of the chat; nothing was written.
+    NotParticipant,
 }
 
 /// The outcome of a soft delete.
@@ -306,6 +325,7 @@ pub enum SoftDeleted {
     Deleted {
         message: Message,
         seq: Seq,
+        members: Members,
     },
     /// It was deleted before; nothing was written.
     AlreadyDeleted(Message),
@@ -319,9 +339,12 @@ pub enum Edited {
     Edited {
         message: Message,
         seq: Seq,
+        members: Members,
     },
     /// The message is deleted; nothing was written.
     Deleted(Message),
+    /// Its sender is not (any more) a participant of its chat; nothing was written.
+    NotParticipant,
     NotFound,
 }
 

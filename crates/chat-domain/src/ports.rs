@@ -78,6 +78,14 @@ pub trait UserRepository: Send + Sync {
         current: &PasswordHash,
         new: &PasswordHash,
     ) -> Result<bool, StoreError>;
+
+    /// Moves `user`'s `lastSeenAt` (when their last socket closed, see [`crate::presence`]) to
+    /// `at`, unless the stored one is later already: two nodes may report out of order. Does
+    /// nothing when no user has this id. Returning `Ok` means the write is durable.
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError>;
+
+    /// The stored `lastSeenAt` of those of `users` that have one, each once, in any order.
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -119,6 +127,11 @@ pub trait ChatRepository: Send + Sync {
     /// event log at that `seq`, for [`MessageRepository::chat_events_since`]. `NotFound` when
     /// the chat does not exist. `Ok` means durable.
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError>;
+
+    /// Every user other than `user` who is a participant of at least one chat `user` is a
+    /// participant of, each once, in any order: who hears of `user`'s presence, and whose
+    /// presence `user` may ask for. Empty for a user in no chat (or no such user).
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError>;
 }
 
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
@@ -126,11 +139,16 @@ pub trait ChatRepository: Send + Sync {
 pub trait MessageRepository: Send + Sync {
     /// Stores `draft` as a new message of its chat, atomically: if the sender already has a
     /// message with the draft's `client_id` (in any chat), MUST write nothing and return
-    /// `Duplicate` with it; otherwise the message takes the chat's next `seq`
+    /// `Duplicate` with it; if the sender is not a participant of the chat when the `seq` is
+    /// taken (a removal that committed after the service's own check), MUST write nothing and
+    /// return `NotParticipant`; otherwise the message takes the chat's next `seq`
     /// (`last_seq + 1`), the chat's `last_seq`, `last_message_id` and `updated_at` (to
-    /// `draft.created_at`) move with it, and either all of that is written or none of it.
-    /// Fails with `Other` when the chat does not exist. Returning `Ok` means the write is
-    /// durable.
+    /// `draft.created_at`) move with it, the sender's receipt markers in the chat move to the
+    /// pointwise maximum of the stored ones and (`seq`, `seq`) (one's own message is read), and
+    /// either all of that is written or none of it, in one transaction (no second write per
+    /// message). `Created` carries the chat's [`Members`](crate::model::Members) as read in
+    /// that transaction: its participants for a group, `None` for a 1:1 chat. Fails with
+    /// `Other` when the chat does not exist. Returning `Ok` means the write is durable.
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError>;
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError>;
@@ -153,16 +171,20 @@ pub trait MessageRepository: Send + Sync {
     /// `last_seq` moves with it; `last_message_id` does not change) and setting `updated_at` to
     /// `at` on the message. It MUST erase the stored text (and anything derived from it) in
     /// the same atomic write, and return the message with its text `""`, as
-    /// [`Message::mark_deleted`] leaves it. A message already deleted is returned unchanged,
-    /// with nothing written.
+    /// [`Message::mark_deleted`] leaves it, and the chat's members as read in that write (as
+    /// [`append_message`](Self::append_message) does). A message already deleted is returned
+    /// unchanged, with nothing written.
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError>;
 
     /// Replaces the text of a message that is not deleted, atomically taking its chat's next
     /// `seq` (the chat's `last_seq` moves with it; `last_message_id` and the chat's
     /// `updated_at` do not), setting `edited_at` and `updated_at` to `at` on the message, as
     /// [`Message::mark_edited`] leaves it, and recording the edit in the chat's event log at
-    /// that `seq`. A deleted message is returned as `Deleted`, with nothing written; `NotFound`
-    /// when there is no such message.
+    /// that `seq`; `Edited` carries the chat's members as read in that write (as
+    /// [`append_message`](Self::append_message) does). A deleted message is returned as
+    /// `Deleted`, and a message whose sender is no longer a participant of its chat when the
+    /// `seq` would be taken as `NotParticipant`, each with nothing written; `NotFound` when
+    /// there is no such message.
     async fn edit_message(&self, id: MessageId, text: MessageText, at: Timestamp) -> Result<Edited, StoreError>;
 
     /// Up to `max` persisted events of `chat` with `seq > since`, in `seq` order: each
@@ -196,6 +218,19 @@ pub trait ReceiptRepository: Send + Sync {
     /// order and neither moves a marker back. Writes nothing when nothing moves.
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError>;
 
+    /// Moves the delivered marker of each of `users` in `chat` forward to `seq` (a `max`, as
+    /// [`advance_markers`](Self::advance_markers) does, read markers untouched), for all of them
+    /// in one store round trip: the server's own delivery receipts flush a whole room at once.
+    /// Returns the receipt (the markers after this update) of each user whose delivered marker
+    /// moved, in any order; users already at or beyond `seq` are left out and nothing is
+    /// written for them. Repeated users count once.
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError>;
+
     /// Every stored receipt of the chats `chats`, each with its chat, in any order. Users with
     /// nothing stored have no entry (their markers are `0, 0`); entries of users who are no
     /// longer participants may be returned ([`crate::receipts::receipts_for`] keeps only the
@@ -216,6 +251,33 @@ pub trait ReceiptRepository: Send + Sync {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn publish(&self, event: DomainEvent);
+}
+
+/// Which nodes hold which users, across the cluster ([`crate::presence`]): a node holds a user
+/// from the first socket the user opens on it until the grace after its last one there ran
+/// out. The services hold and release; the directory only counts, so that a user comes online
+/// with the cluster's first hold and goes offline with its last release.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PresenceDirectory: Send + Sync {
+    /// This node holds `user` once more. `true` when no node held the user before, that is
+    /// the user comes online. Holds are counted per node, so that a hold and a release racing
+    /// on one node commute; of two nodes holding at once, exactly one gets `true`.
+    async fn hold(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// This node holds `user` once less. `true` when no node holds the user any more, that is
+    /// the user goes offline; of two last releases at once, exactly one gets `true`. A release
+    /// without a hold changes nothing and returns `false`.
+    async fn release(&self, user: UserId) -> Result<bool, StoreError>;
+
+    /// For each of `users` (in that order), whether some live node holds it.
+    async fn held(&self, users: &[UserId]) -> Result<Vec<bool>, StoreError>;
+
+    /// Forgets the holds of nodes found dead (a cluster's nodes prove they live with a
+    /// heartbeat), and returns the users no node holds any more, each with when its dead node
+    /// was last heard from. Each such user is returned once, by one call on one node. A single
+    /// node's directory has nobody else to sweep and returns nothing.
+    async fn sweep(&self) -> Result<Vec<(UserId, Timestamp)>, StoreError>;
 }
 
 /// A notifier that drops every event, for setups with no real-time delivery.

@@ -53,6 +53,12 @@ impl Markers {
         (next != self).then_some(next)
     }
 
+    /// Both markers at `seq`: where a sender's own message leaves theirs (one's own message is
+    /// read), merged with what is stored.
+    pub fn both(seq: Seq) -> Self {
+        Self { delivered_seq: seq, read_seq: seq }
+    }
+
     /// The pointwise maximum: what two concurrent forward moves of the same markers leave.
     /// Stores apply receipts this way (a `max`, never an overwrite), so the order in which
     /// two updates land cannot move a marker back.

@@ -30,7 +30,10 @@
 //!    serializes an event once into a [`Frame`], and
 //!    [`broadcast_frame_to`](Namespace::broadcast_frame_to) queues the same buffers for every
 //!    member of a room (or [`broadcast_frame_to_except_room`](Namespace::broadcast_frame_to_except_room),
-//!    [`broadcast_frame`](Namespace::broadcast_frame) to the whole namespace). A slow client
+//!    [`broadcast_frame`](Namespace::broadcast_frame) to the whole namespace, or
+//!    [`broadcast_frame_to_sockets`](Namespace::broadcast_frame_to_sockets) to those of a room
+//!    in a set, such as the one [`sockets_in`](Namespace::sockets_in) collects from other
+//!    rooms). A slow client
 //!    never makes a broadcast wait; a frame marked [`droppable`](Frame::droppable) (a typing
 //!    indicator) is the first thing shed for it.
 //!
@@ -38,7 +41,8 @@
 //! the room's broadcasts back while the application reads the history, and
 //! [`Socket::release_room`] sends the catch-up first (typically
 //! [`AckSender::into_frame`]), then the held frames the application keeps (by
-//! [`seq`](Frame::with_seq), so nothing arrives twice). [`SocketIo::session_count`],
+//! [`seq`](Frame::with_seq), so nothing arrives twice). [`Namespace::room_members`] lists the
+//! sockets in a room (the application knows who is behind each). [`SocketIo::session_count`],
 //! [`socket_count`](SocketIo::socket_count) and [`room_count`](SocketIo::room_count) are for
 //! health checks and tests, [`SocketIo::stats`] for metrics (sessions by transport, frames
 //! shed, slow consumers); [`SocketIo::shutdown`] closes every connection.

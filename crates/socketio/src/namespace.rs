@@ -1,7 +1,11 @@
 //! Namespaces: the handle the application broadcasts through (serialized once, queued for every
 //! member), and the table of registered namespaces with their handlers.
 
-use std::{collections::HashMap, fmt, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    fmt,
+    sync::Arc,
+};
 
 use parking_lot::RwLock;
 use serde::Serialize;
@@ -95,6 +99,28 @@ impl Namespace {
             .count()
     }
 
+    /// The ids of the sockets in any of `rooms` (for example the personal rooms of a chat's
+    /// members), collected once to filter broadcasts with
+    /// [`broadcast_frame_to_sockets`](Self::broadcast_frame_to_sockets).
+    pub fn sockets_in<'a>(&self, rooms: impl IntoIterator<Item = &'a str>) -> HashSet<SocketId> {
+        let registry = self.inner.rooms();
+        rooms.into_iter().filter_map(|room| registry.get(room)).flat_map(|members| members.keys().copied()).collect()
+    }
+
+    /// Queues a prepared frame for every socket in `room` whose id is in `only` (one hash
+    /// lookup per socket of the room). Returns how many sockets the frame was queued for.
+    pub fn broadcast_frame_to_sockets(&self, room: &str, frame: &Frame, only: &HashSet<SocketId>) -> usize {
+        let rooms = self.inner.rooms();
+        let Some(members) = rooms.get(room) else {
+            return 0;
+        };
+        members
+            .iter()
+            .filter(|(id, _)| only.contains(*id))
+            .filter(|(_, socket)| socket.send_room_frame(room, frame.clone()).is_ok())
+            .count()
+    }
+
     /// Queues a prepared frame for every connected socket of the namespace but `except`.
     pub fn broadcast_frame(&self, frame: &Frame, except: Option<SocketId>) -> usize {
         let sockets = self.inner.sockets();
@@ -139,6 +165,12 @@ impl Namespace {
             socket.disconnect();
         }
         members.len()
+    }
+
+    /// The ids of the sockets in `room` now, in no particular order (for example, to find
+    /// which users a room's frames reached, from what the application knows of each socket).
+    pub fn room_members(&self, room: &str) -> Vec<SocketId> {
+        self.inner.rooms().get(room).map(|members| members.keys().copied().collect()).unwrap_or_default()
     }
 
     /// A connected socket by id.

@@ -123,13 +123,11 @@ pub(crate) fn with_client_id(mut draft: MessageDraft, client_id: &str) -> Messag
 /// Appends `draft`, expecting a new message, and checks it is the draft with a `seq`.
 pub(crate) async fn append_new(stores: &Stores, draft: MessageDraft) -> Message {
     match stores.messages.append_message(draft.clone()).await.expect("append_message") {
-        Appended::Created(message) => {
+        Appended::Created { message, .. } => {
             assert_eq!(message, draft.clone().into_message(message.seq), "a new message is the draft with its seq");
             message
         }
-        Appended::Duplicate(existing) => {
-            panic!("expected a new message, got duplicate {existing:?}")
-        }
+        other => panic!("expected a new message, got {other:?}"),
     }
 }
 

@@ -119,6 +119,11 @@ macro_rules! __storage_contract_cases {
             edit_of_a_deleted_or_unknown_message_writes_nothing,
             chat_events_since_interleaves_edits_and_changes,
             concurrent_messages_edits_deletes_and_changes_share_gapless_seqs,
+            // Writes that check membership and name their members; the sender's own markers.
+            append_and_edit_by_a_removed_sender_are_refused_and_write_nothing,
+            appends_racing_a_removal_land_before_it_or_are_refused,
+            writes_name_a_groups_members_as_of_their_seq_and_none_for_a_direct_chat,
+            an_append_moves_the_senders_markers_and_a_retry_moves_nothing,
             // Receipts.
             markers_start_at_zero_for_every_participant,
             markers_only_move_forward,
@@ -126,6 +131,11 @@ macro_rules! __storage_contract_cases {
             markers_are_kept_per_chat_and_user,
             unread_counts_skip_own_and_deleted_messages,
             unread_counts_follow_the_read_marker,
+            delivered_many_moves_each_user_behind_and_reports_only_moves,
+            concurrent_delivered_many_and_reads_keep_the_maximum,
+            // Presence.
+            contacts_are_everyone_sharing_a_chat_each_once,
+            last_seen_round_trips_and_only_moves_forward,
         }
     };
 }
@@ -177,7 +187,9 @@ mod tests {
         ("messages", include_str!("cases/messages.rs")),
         ("history", include_str!("cases/history.rs")),
         ("lifecycle", include_str!("cases/lifecycle.rs")),
+        ("membership", include_str!("cases/membership.rs")),
         ("receipts", include_str!("cases/receipts.rs")),
+        ("presence", include_str!("cases/presence.rs")),
     ];
 
     #[test]

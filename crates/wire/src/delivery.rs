@@ -46,6 +46,19 @@ pub struct Delivery {
     /// Such a delivery has no `rooms`, so a node too old to know this field delivers nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disconnect_rooms: Vec<String>,
+    /// The user ids whose sockets may receive this delivery, in any of its rooms: a group's
+    /// participants as of the event (`chat_domain::Members`). Each node delivers only to
+    /// sockets of these users, so an event committed after a removal never reaches the
+    /// removed user's sockets on a node that the removal's own delivery has not reached yet.
+    /// A socket left out is not evicted (a late delivery must not undo a later add). `None`
+    /// (1:1 chats, personal rooms, older nodes): every socket in the rooms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<String>>,
+}
+
+/// The members of an event as the wire names them (user ids).
+fn member_ids(members: &chat_domain::Members) -> Option<Vec<String>> {
+    members.as_ref().map(|users| users.iter().map(ToString::to_string).collect())
 }
 
 /// Every socket in one of `user_rooms` leaves `room`.
@@ -61,7 +74,7 @@ pub struct Eviction {
 /// Fails only if the payload cannot be serialized, which the wire types never do.
 pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
     Ok(match event {
-        DomainEvent::MessageCreated(m) => Delivery {
+        DomainEvent::MessageCreated { message: m, members } => Delivery {
             rooms: vec![chat_room(m.chat)],
             event: crate::events::MESSAGE_NEW.to_owned(),
             data: to_raw_value(&crate::Message::from(m))?,
@@ -70,8 +83,9 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: Some(m.seq),
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: member_ids(members),
         },
-        DomainEvent::MessageDeleted { chat, message, seq } => Delivery {
+        DomainEvent::MessageDeleted { chat, message, seq, members } => Delivery {
             rooms: vec![chat_room(*chat)],
             event: crate::events::MESSAGE_DELETED.to_owned(),
             data: to_raw_value(&crate::MessageDeleted::new(*chat, *message, *seq))?,
@@ -80,6 +94,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: Some(*seq),
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: member_ids(members),
         },
         DomainEvent::ChatCreated(chat) => Delivery {
             rooms: chat.participants.iter().map(|p| user_room(*p)).collect(),
@@ -90,8 +105,9 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: None,
         },
-        DomainEvent::Typing { chat, user, is_typing } => Delivery {
+        DomainEvent::Typing { chat, user, is_typing, members } => Delivery {
             rooms: vec![chat_room(*chat)],
             event: crate::events::MESSAGE_TYPING.to_owned(),
             data: to_raw_value(&crate::Typing::new(*chat, *user, *is_typing))?,
@@ -100,8 +116,9 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: member_ids(members),
         },
-        DomainEvent::MessageUpdated { message, seq } => Delivery {
+        DomainEvent::MessageUpdated { message, seq, members } => Delivery {
             rooms: vec![chat_room(message.chat)],
             event: crate::events::MESSAGE_UPDATED.to_owned(),
             data: to_raw_value(&crate::MessageUpdated::new(message, *seq))?,
@@ -110,6 +127,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: Some(*seq),
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: member_ids(members),
         },
         DomainEvent::ChatUpdated { chat, change, seq } => {
             let room = chat_room(chat.chat.id);
@@ -128,6 +146,13 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
                 seq: Some(*seq),
                 evict: (!departed.is_empty()).then_some(Eviction { room, user_rooms: departed }),
                 disconnect_rooms: Vec::new(),
+                // Those in the chat after the change, and those it took out (their personal
+                // rooms get it): nobody else, such as a user removed by a change at an
+                // earlier seq whose delivery has not reached this node yet.
+                members: chat
+                    .chat
+                    .is_group
+                    .then(|| chat.chat.participants.iter().chain(change.departed()).map(ToString::to_string).collect()),
             }
         }
         DomainEvent::AddedToChat { chat, users } => Delivery {
@@ -139,10 +164,11 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: None,
         },
         // Receipts are state, not history: a slow client that loses one sees the latest values
         // in its next update or on reload, so they may be dropped rather than cost the socket.
-        DomainEvent::ReceiptUpdated { chat, user, markers } => Delivery {
+        DomainEvent::ReceiptUpdated { chat, user, markers, members } => Delivery {
             rooms: vec![chat_room(*chat)],
             event: crate::events::RECEIPT_UPDATED.to_owned(),
             data: to_raw_value(&crate::ReceiptUpdated::new(*chat, *user, *markers))?,
@@ -151,6 +177,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: member_ids(members),
         },
         DomainEvent::UnreadChanged { user, chat, unread_count } => Delivery {
             rooms: vec![user_room(*user)],
@@ -161,6 +188,19 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: Vec::new(),
+            members: None,
+        },
+        // Presence is state too: the next update, or the page's next query, says it again.
+        DomainEvent::PresenceChanged { user, online, last_seen_at, to } => Delivery {
+            rooms: to.iter().map(|u| user_room(*u)).collect(),
+            event: crate::events::PRESENCE_UPDATE.to_owned(),
+            data: to_raw_value(&crate::PresenceState::new(*user, *online, *last_seen_at))?,
+            except_room: None,
+            droppable: true,
+            seq: None,
+            evict: None,
+            disconnect_rooms: Vec::new(),
+            members: None,
         },
         DomainEvent::TokensRevoked { user } => Delivery {
             rooms: Vec::new(),
@@ -171,6 +211,7 @@ pub fn route(event: &DomainEvent) -> Result<Delivery, serde_json::Error> {
             seq: None,
             evict: None,
             disconnect_rooms: vec![user_room(*user)],
+            members: None,
         },
     })
 }
@@ -184,7 +225,7 @@ mod tests {
     #[test]
     fn a_delivery_round_trips_through_json_unchanged() {
         let (chat, user) = (ChatId::generate(1), UserId::generate(1));
-        let delivery = route(&DomainEvent::Typing { chat, user, is_typing: true }).unwrap();
+        let delivery = route(&DomainEvent::Typing { chat, user, is_typing: true, members: None }).unwrap();
         assert_eq!(delivery.rooms, vec![chat_room(chat)]);
         assert_eq!(delivery.except_room, Some(user_room(user)));
         assert!(delivery.droppable);
@@ -203,7 +244,7 @@ mod tests {
     #[test]
     fn persisted_events_carry_their_seq_across_the_wire() {
         let (chat, message) = (ChatId::generate(1), chat_domain::MessageId::generate(1));
-        let delivery = route(&DomainEvent::MessageDeleted { chat, message, seq: 7 }).unwrap();
+        let delivery = route(&DomainEvent::MessageDeleted { chat, message, seq: 7, members: None }).unwrap();
         assert_eq!((delivery.seq, delivery.droppable), (Some(7), false));
         let json = serde_json::to_string(&delivery).unwrap();
         assert!(json.contains(r#""seq":7"#), "{json}");
@@ -219,6 +260,20 @@ mod tests {
         assert_eq!(back.seq, None);
         assert_eq!(back.evict, None);
         assert!(back.disconnect_rooms.is_empty());
+        assert_eq!(back.members, None);
+    }
+
+    #[test]
+    fn a_groups_events_carry_their_members_and_a_direct_chats_none() {
+        let (chat, message) = (ChatId::generate(1), chat_domain::MessageId::generate(1));
+        let (a, b) = (UserId::generate(1), UserId::generate(1));
+        let delivery =
+            route(&DomainEvent::MessageDeleted { chat, message, seq: 3, members: Some(vec![a, b]) }).unwrap();
+        let json = serde_json::to_string(&delivery).unwrap();
+        let back: Delivery = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.members, Some(vec![a.to_string(), b.to_string()]));
+        let direct = route(&DomainEvent::MessageDeleted { chat, message, seq: 3, members: None }).unwrap();
+        assert!(!serde_json::to_string(&direct).unwrap().contains("members"), "1:1 deliveries stay as small");
     }
 
     #[test]
@@ -254,6 +309,26 @@ mod tests {
         assert_eq!(data["change"]["by"], creator.to_string());
         assert_eq!(data["seq"], 4);
         assert_eq!(data["chat"]["participants"].as_array().unwrap().len(), 2);
+        let members = [creator, stays, gone].map(|u| u.to_string()).to_vec();
+        assert_eq!(back.members, Some(members), "the chat after the change, and whom it took out");
+    }
+
+    #[test]
+    fn presence_goes_to_the_contacts_personal_rooms_in_the_contracts_shape() {
+        let (user, a, b) = (UserId::generate(1), UserId::generate(1), UserId::generate(1));
+        let at = chrono::DateTime::from_timestamp_millis(1_795_633_980_123).unwrap();
+        let event = DomainEvent::PresenceChanged { user, online: false, last_seen_at: Some(at), to: vec![a, b] };
+        let delivery = route(&event).unwrap();
+        assert_eq!(delivery.rooms, vec![user_room(a), user_room(b)]);
+        assert_eq!(delivery.event, "presence:update");
+        let data: serde_json::Value = serde_json::from_str(delivery.data.get()).unwrap();
+        let expected =
+            serde_json::json!({"userId": user.to_string(), "online": false, "lastSeenAt": "2026-11-25T19:13:00.123Z"});
+        assert_eq!(data, expected);
+        let online =
+            route(&DomainEvent::PresenceChanged { user, online: true, last_seen_at: None, to: vec![a] }).unwrap();
+        let data: serde_json::Value = serde_json::from_str(online.data.get()).unwrap();
+        assert_eq!(data["lastSeenAt"], serde_json::Value::Null, "null while online, never missing");
     }
 
     #[test]

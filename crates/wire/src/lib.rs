@@ -15,28 +15,19 @@ mod groups;
 mod numbers;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod presence;
 mod receipts;
 mod time;
 
 pub use groups::{ChatChange, ChatUpdated, MessageUpdated};
 
+pub use presence::PresenceState;
 pub use receipts::{ChatUnread, DeliveredReply, ReadReply, ReceiptEntry, ReceiptUpdated};
 
 pub use numbers::whole_number;
 pub use time::{format_timestamp, TimestampText};
 
-/// The Socket.IO rooms of the contract.
-pub mod rooms {
-    /// The personal room every socket of a user joins on connect.
-    pub fn user_room(user: chat_domain::UserId) -> String {
-        format!("user-{user}")
-    }
-
-    /// The room of a chat's live events.
-    pub fn chat_room(chat: chat_domain::ChatId) -> String {
-        format!("chat-{chat}")
-    }
-}
+pub mod rooms;
 
 /// Names of the Socket.IO events of the contract.
 pub mod events {
@@ -54,6 +45,7 @@ pub mod events {
     pub const MESSAGE_READ: &str = "message:read";
     pub const RECEIPT_UPDATED: &str = "receipt:updated";
     pub const CHAT_UNREAD: &str = "chat:unread";
+    pub const PRESENCE_UPDATE: &str = "presence:update";
     /// The name a logout's delivery carries. It is never sent to a client: that delivery
     /// targets no room and disconnects the user's sockets instead.
     pub const TOKENS_REVOKED: &str = "auth:revoked";

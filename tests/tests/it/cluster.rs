@@ -27,10 +27,18 @@ pub(crate) struct Cluster {
 
 impl Cluster {
     pub(crate) async fn start() -> Cluster {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`start`](Self::start), with `vars` set on both nodes.
+    pub(crate) async fn start_with(vars: &[(&str, &str)]) -> Cluster {
         let redis = Redis::start();
         let backend = Backend::fresh_mongo().await;
         let dirs = (TempDir::new().unwrap(), TempDir::new().unwrap());
-        let launch = |dir| Launch::new(dir).backend(&backend).var("REDIS_URL", Some(&redis.url()));
+        let launch = |dir| {
+            let launch = Launch::new(dir).backend(&backend).var("REDIS_URL", Some(&redis.url()));
+            vars.iter().fold(launch, |launch, (name, value)| launch.var(name, Some(value)))
+        };
         let a = launch(dirs.0.path()).start().await;
         let b = launch(dirs.1.path()).start().await;
         Cluster { a, b, redis, _dirs: dirs }

@@ -8,6 +8,7 @@
 mod cluster;
 mod cluster_client;
 mod cluster_js;
+mod cluster_presence;
 mod http;
 mod metrics;
 mod migration;

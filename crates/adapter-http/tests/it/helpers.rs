@@ -145,6 +145,8 @@ pub struct Options {
     pub client_address: Option<ClientAddress>,
     /// Counts chat creations; none counted without one.
     pub chat_limiter: Option<Arc<dyn AttemptLimiter>>,
+    /// Replaces the node's own presence directory (a test holds users in it).
+    pub presence: Option<Arc<dyn chat_domain::ports::PresenceDirectory>>,
 }
 
 impl Default for Options {
@@ -158,6 +160,7 @@ impl Default for Options {
             hasher: None,
             client_address: None,
             chat_limiter: None,
+            presence: None,
         }
     }
 }
@@ -252,6 +255,9 @@ pub async fn spawn_app_with(
     }
     if let Some(chat_limiter) = options.chat_limiter {
         services = services.with_chat_limiter(chat_limiter);
+    }
+    if let Some(presence) = options.presence {
+        services = services.with_presence_directory(presence);
     }
     let mut state = HttpState::new(services);
     if let Some(from) = options.client_address {

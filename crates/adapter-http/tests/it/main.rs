@@ -13,6 +13,7 @@ mod helpers;
 mod logout;
 mod messages;
 mod openapi;
+mod presence;
 mod receipts;
 mod routing;
 mod search;

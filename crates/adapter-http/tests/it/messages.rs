@@ -48,7 +48,7 @@ async fn sending_answers_201_with_the_sanitized_message_and_announces_it() {
         .events()
         .into_iter()
         .filter_map(|e| match e {
-            DomainEvent::MessageCreated(m) => Some(m.id.to_string()),
+            DomainEvent::MessageCreated { message: m, .. } => Some(m.id.to_string()),
             _ => None,
         })
         .collect();
@@ -70,7 +70,7 @@ async fn a_repeated_client_id_returns_the_stored_message_with_201_and_announces_
         app.post("/api/messages", Some(&alice.token), json!({"chat": chat, "text": "twice?", "clientId": "c-1"})).await;
     assert_eq!(retry.assert_status(201), &first);
 
-    let created = app.notifier.events().into_iter().filter(|e| matches!(e, DomainEvent::MessageCreated(_))).count();
+    let created = app.notifier.events().into_iter().filter(|e| matches!(e, DomainEvent::MessageCreated { .. })).count();
     assert_eq!(created, 1);
     let page = app.get(&format!("/api/chats/{chat}/messages"), Some(&bob.token)).await;
     assert_eq!(page.assert_status(200)["messages"].as_array().unwrap().len(), 1);
@@ -123,7 +123,7 @@ async fn only_participants_may_send() {
     let chat = app.chat(&alice, &[&bob]).await;
     let reply = app.post("/api/messages", Some(&eve.token), json!({"chat": chat, "text": "let me in"})).await;
     assert_eq!(reply.assert_error(403), "you are not a participant of this chat");
-    assert!(!app.notifier.events().iter().any(|e| matches!(e, DomainEvent::MessageCreated(_))));
+    assert!(!app.notifier.events().iter().any(|e| matches!(e, DomainEvent::MessageCreated { .. })));
 }
 
 #[actix_web::test]
@@ -250,7 +250,7 @@ async fn only_the_sender_deletes_and_deleted_messages_are_not_listed() {
     let deleted: Vec<DomainEvent> =
         app.notifier.events().into_iter().filter(|e| matches!(e, DomainEvent::MessageDeleted { .. })).collect();
     assert_eq!(deleted.len(), 1);
-    let DomainEvent::MessageDeleted { chat: in_chat, message, seq } = &deleted[0] else { unreachable!() };
+    let DomainEvent::MessageDeleted { chat: in_chat, message, seq, .. } = &deleted[0] else { unreachable!() };
     assert_eq!(message.to_string(), gone_id);
     assert_eq!(in_chat.to_string(), chat);
     assert_eq!(*seq, 3);

@@ -16,10 +16,7 @@ use crate::helpers::{spawn_app, NO_SUCH_ID};
 /// Routes of the contract this server does not serve yet, each with the issue that builds it.
 /// The test fails when one of them is served (whether documented or not: remove it from here
 /// and annotate its handler), so this list only shrinks.
-const NOT_YET_SERVED: &[(&str, &str)] = &[
-    // Receipts issue: presence.
-    ("GET", "/api/presence"),
-];
+const NOT_YET_SERVED: &[(&str, &str)] = &[];
 
 /// Documented routes that are not the contract's: operational ones.
 const OUTSIDE_THE_CONTRACT: &[(&str, &str)] = &[("GET", "/health")];

@@ -131,7 +131,8 @@ async fn documents_use_the_contract_field_names() {
     let alice = stored_user(&store, "alice").await;
     let bob = stored_user(&store, "bob").await;
     let chat = stored_chat(&store, &[&alice, &bob]).await;
-    let Appended::Created(message) = store.append_message(draft(&chat, &alice, "hi", Some("c-1"))).await.unwrap()
+    let Appended::Created { message, .. } =
+        store.append_message(draft(&chat, &alice, "hi", Some("c-1"))).await.unwrap()
     else {
         panic!("expected a new message");
     };
@@ -211,7 +212,7 @@ async fn appends_from_two_clients_never_share_a_seq() {
             let mut seqs = Vec::new();
             for i in 0..PER_WRITER {
                 match node.append_message(draft(&chat, &sender, &format!("w{writer} m{i}"), None)).await.unwrap() {
-                    Appended::Created(m) => seqs.push(m.seq),
+                    Appended::Created { message: m, .. } => seqs.push(m.seq),
                     other => panic!("expected a new message, got {other:?}"),
                 }
             }
@@ -294,7 +295,7 @@ async fn every_connection_string_form_runs_transactions() {
         let chat = stored_chat(&store, &[&alice, &bob]).await;
         let appended =
             store.append_message(draft(&chat, &alice, "hi", None)).await.unwrap_or_else(|e| panic!("{uri}: {e}"));
-        assert!(matches!(appended, Appended::Created(ref m) if m.seq == 1), "{uri}: {appended:?}");
+        assert!(matches!(appended, Appended::Created { message: ref m, .. } if m.seq == 1), "{uri}: {appended:?}");
     }
 }
 
@@ -390,12 +391,13 @@ async fn appends_survive_a_crash_and_the_same_store_serves_after_restart() {
                     let result = store.append_message(draft.clone()).await;
                     let took = started.elapsed();
                     match result {
-                        Ok(Appended::Created(m)) => {
+                        Ok(Appended::Created { message: m, .. }) => {
                             sent.push(Sent { index, id: m.id, seq: m.seq, found_on_retry: false })
                         }
                         Ok(Appended::Duplicate(m)) => {
                             sent.push(Sent { index, id: m.id, seq: m.seq, found_on_retry: true })
                         }
+                        Ok(Appended::NotParticipant) => panic!("message {index}: alice is a participant"),
                         Err(StoreError::Unavailable(_)) => {
                             assert!(took < SELECTION_TIMEOUT + OUTAGE_SLACK, "a call during the outage took {took:?}");
                             outage_calls += 1;

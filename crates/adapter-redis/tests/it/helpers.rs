@@ -80,7 +80,7 @@ pub fn node(redis: &Redis) -> RedisNode {
 }
 
 pub fn typing(chat: ChatId, n: u32) -> DomainEvent {
-    DomainEvent::Typing { chat, user: UserId::generate(n), is_typing: n.is_multiple_of(2) }
+    DomainEvent::Typing { chat, user: UserId::generate(n), is_typing: n.is_multiple_of(2), members: None }
 }
 
 pub fn chat_of(participants: usize) -> DomainEvent {

@@ -8,5 +8,6 @@
 mod helpers;
 mod limiter;
 mod outages;
+mod presence;
 mod pubsub;
 mod secure;

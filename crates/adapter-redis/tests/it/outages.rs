@@ -89,7 +89,7 @@ async fn after_a_restart_nodes_resubscribe_by_themselves_and_events_flow_again()
         assert!(a.node().is_healthy().await);
 
         let before = seen_b.count();
-        let marker = DomainEvent::Typing { chat, user: UserId::generate(round), is_typing: true };
+        let marker = DomainEvent::Typing { chat, user: UserId::generate(round), is_typing: true, members: None };
         a.publish(marker).await;
         eventually("b hears a again", || seen_b.count() == before + 1).await;
         let before = seen_a.count();

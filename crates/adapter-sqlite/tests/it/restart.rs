@@ -60,8 +60,8 @@ fn draft(n: u32, chat: &Chat, sender: &User, client_id: Option<&str>) -> Message
 
 async fn append(store: &SqliteStore, draft: MessageDraft) -> Message {
     match store.append_message(draft).await.unwrap() {
-        Appended::Created(m) => m,
-        Appended::Duplicate(m) => panic!("unexpected duplicate {m:?}"),
+        Appended::Created { message: m, .. } => m,
+        other => panic!("expected a new message, got {other:?}"),
     }
 }
 

@@ -151,6 +151,16 @@ impl Connections {
         inner.sockets.iter().filter(|(_, e)| lifetime_left(&e.claims).is_none()).map(|(s, _)| *s).collect()
     }
 
+    /// The users behind `sockets`, each once (sockets the gateway does not track are skipped).
+    pub(super) fn users_of(&self, sockets: &[SocketId]) -> Vec<UserId> {
+        let inner = self.inner.lock();
+        let mut users: Vec<UserId> =
+            sockets.iter().filter_map(|id| inner.sockets.get(id)).map(|e| e.claims.user).collect();
+        users.sort_unstable();
+        users.dedup();
+        users
+    }
+
     pub(super) fn len(&self) -> usize {
         self.inner.lock().sockets.len()
     }

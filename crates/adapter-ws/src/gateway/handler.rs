@@ -13,6 +13,7 @@ use serde_json::Value;
 use wire::acks::{Ack, CatchUp, ConnectError, Failure, Joined, Sent};
 
 use super::connections::{Connections, Limits, Verdict};
+use super::delivered::DeliveryLedger;
 use super::typing::Typists;
 use super::{chat_room, user_room, GatewayConfig};
 use socketio::{AckSender, DisconnectReason, Handshake, NamespaceHandler, Payload, Socket, SocketIo};
@@ -21,7 +22,10 @@ pub(super) struct Shared {
     pub(super) services: Services,
     /// Who is behind each connected socket (the claims of its token, which the domain judges
     /// again on every sweep), the connection caps and the event budgets.
-    connections: Connections,
+    pub(super) connections: Connections,
+    /// The notifier's note of chat rooms a `message:new` reached, when the server writes its
+    /// own delivery receipts.
+    pub(super) ledger: std::sync::OnceLock<DeliveryLedger>,
     pub(super) typists: Typists,
     pub(super) config: GatewayConfig,
 }
@@ -29,7 +33,7 @@ pub(super) struct Shared {
 /// The chat application's handler for the main namespace. Cheap to clone.
 #[derive(Clone)]
 pub struct ChatGateway {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
 }
 
 impl ChatGateway {
@@ -42,13 +46,27 @@ impl ChatGateway {
             event_burst: config.event_burst,
             exempt_loopback: config.exempt_loopback_from_address_cap,
         });
-        Self { shared: Arc::new(Shared { services, connections, typists, config }) }
+        let ledger = std::sync::OnceLock::new();
+        Self { shared: Arc::new(Shared { services, connections, typists, config, ledger }) }
+    }
+
+    /// Has the gateway write the server's own delivery receipts from `ledger` (the one given to
+    /// [`SocketNotifier::with_delivery_ledger`](super::SocketNotifier::with_delivery_ledger)),
+    /// once per [`GatewayConfig::delivery_receipt_interval`] after [`mount`](Self::mount).
+    pub fn with_delivery_receipts(self, ledger: DeliveryLedger) -> Self {
+        if self.shared.ledger.set(ledger).is_err() {
+            tracing::warn!("the gateway already has a delivery ledger; keeping the first");
+        }
+        self
     }
 
     /// Registers the gateway on `io`'s main namespace and starts its sweeper (typing expiry,
     /// disconnecting sockets whose token expired). Call from inside the Tokio runtime.
     pub fn mount(self, io: &SocketIo) {
         io.namespace("/", self.clone());
+        if self.shared.ledger.get().is_some() {
+            self.spawn_delivery_receipts(io);
+        }
         let weak = Arc::downgrade(&self.shared);
         let io = io.clone();
         let period = self.shared.config.typing_sweep;
@@ -72,6 +90,11 @@ impl ChatGateway {
                 }
             }
         });
+    }
+
+    /// A handle on the gateway's state that does not keep it alive (for the notifier).
+    pub(super) fn downgrade(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.shared)
     }
 
     pub(super) fn services(&self) -> &Services {
@@ -312,6 +335,8 @@ impl NamespaceHandler for ChatGateway {
                 _ => unauthorized(),
             });
         }
+        // Authenticated and in its personal room: the socket counts for the user's presence.
+        self.shared.services.presence.connected(claims.user).await;
         Ok(())
     }
 
@@ -357,6 +382,10 @@ impl NamespaceHandler for ChatGateway {
 
     async fn on_disconnect(&self, socket: &Socket, _reason: DisconnectReason) {
         let claims = self.shared.connections.remove(socket.id());
+        if let Some(claims) = claims {
+            // The grace runs out in the services' `expire`, which the node calls periodically.
+            self.shared.services.presence.disconnected(claims.user);
+        }
         // A typist that disconnects is announced as stopped.
         for chat in self.shared.typists.forget_socket(socket.id()) {
             if let Some(claims) = claims {

@@ -3,15 +3,19 @@
 //! gateway parses payloads, calls one service method, and shapes the ack.
 
 mod connections;
+mod delivered;
 mod handler;
 mod notifier;
+mod pacing;
 mod receipts;
 mod typing;
 
 use std::time::Duration;
 
+pub use delivered::DeliveryLedger;
 pub use handler::ChatGateway;
 pub use notifier::SocketNotifier;
+pub use pacing::{PacedReceipts, PacingClock, RECEIPT_PACING_TICK};
 pub use wire::rooms::{chat_room, user_room};
 
 /// The engine's bounds fitted to chat, which the app and the gateway's tests both use:
@@ -61,6 +65,10 @@ pub struct GatewayConfig {
     /// The budget's size: a client may send this many events at once (joining every chat at
     /// startup). After this many refusals in a row the socket is disconnected.
     pub event_burst: u32,
+    /// How often the server's own delivery receipts are written: each chat room that got a
+    /// `message:new` since the last flush moves the delivered markers of the users of this
+    /// node's sockets in it (at most one marker write per user and chat per period).
+    pub delivery_receipt_interval: Duration,
 }
 
 impl Default for GatewayConfig {
@@ -75,6 +83,7 @@ impl Default for GatewayConfig {
             exempt_loopback_from_address_cap: true,
             events_per_second: 50,
             event_burst: 200,
+            delivery_receipt_interval: Duration::from_secs(1),
         }
     }
 }

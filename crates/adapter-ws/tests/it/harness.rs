@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
 use actix_web::App;
-use adapter_ws::gateway::{ChatGateway, GatewayConfig, SocketNotifier};
+use adapter_ws::gateway::{ChatGateway, DeliveryLedger, GatewayConfig, PacedReceipts, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
 use chat_domain::fakes::InMemoryStore;
 use chat_domain::ports::{
-    ChatRepository, MessageRepository, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
+    ChatRepository, MessageRepository, Notifier, PasswordHasher, TokenClaims, TokenService, Unlimited, UserRepository,
 };
 use chat_domain::{
-    Chat, ChatId, ChatInserted, ChatView, Clock, Password, PasswordHash, ServicePorts, Services, ServicesConfig,
-    SystemClock, Timestamp, UserId,
+    Chat, ChatId, ChatInserted, ChatView, Clock, DomainEvent, Password, PasswordHash, ServicePorts, Services,
+    ServicesConfig, SystemClock, Timestamp, UserId,
 };
 use socketio::SocketIo;
 use tokio::sync::oneshot;
@@ -191,6 +191,10 @@ impl ChatRepository for GatedChats {
     async fn change_chat(&self, update: chat_domain::ChatUpdate) -> Result<chat_domain::ChatChanged, StoreError> {
         self.store.change_chat(update).await
     }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        self.store.contacts_of(user).await
+    }
 }
 
 /// Stores passwords as `plain:<password>`; hashing is another adapter's business.
@@ -214,13 +218,54 @@ pub struct TestUser {
     pub token: String,
 }
 
+/// The services' notifier: this node's `SocketNotifier`, which a test may make hold the
+/// group changes it is given (as if their delivery were still on its way from another node)
+/// while everything else is delivered at once.
+pub struct Relay {
+    local: SocketNotifier,
+    held: Mutex<Option<Vec<DomainEvent>>>,
+}
+
+impl Relay {
+    /// From now on, group changes are held until [`release`](Self::release).
+    pub fn hold_changes(&self) {
+        *self.held.lock().unwrap() = Some(Vec::new());
+    }
+
+    /// Delivers the held changes, in order, and holds nothing more.
+    pub fn release(&self) {
+        let held = self.held.lock().unwrap().take().unwrap_or_default();
+        for event in &held {
+            self.local.deliver_event(event);
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Relay {
+    async fn publish(&self, event: DomainEvent) {
+        if matches!(event, DomainEvent::ChatUpdated { .. } | DomainEvent::AddedToChat { .. }) {
+            if let Some(held) = self.held.lock().unwrap().as_mut() {
+                held.push(event);
+                return;
+            }
+        }
+        self.local.deliver_event(&event);
+    }
+}
+
 /// One gateway served in-process until dropped.
 pub struct Harness {
     pub services: Services,
+    pub relay: Arc<Relay>,
     pub tokens: Arc<FakeTokens>,
     pub clock: Arc<TestClock>,
     pub io: SocketIo,
     pub gateway: ChatGateway,
+    /// With [`Harness::with_receipts`]: the receipt pacing, which the test flushes itself.
+    pub paced: Option<Arc<PacedReceipts>>,
+    /// How far the pacing's clock has been moved ahead of the monotonic one.
+    pacing_offset: Arc<Mutex<Duration>>,
     chats: Arc<GatedChats>,
     port: u16,
     server: ServerHandle,
@@ -235,6 +280,19 @@ impl Harness {
     /// A server with these gateway settings. Call from inside a Tokio runtime: the gateway's
     /// sweeper and the HTTP server are spawned onto it.
     pub fn with_config(config: GatewayConfig) -> Self {
+        Self::build(config, false)
+    }
+
+    /// A server wired as `app` wires it for receipts: the server's own delivery receipts (which
+    /// the test flushes with [`flush_deliveries`](Self::flush_deliveries); the gateway's own
+    /// flusher waits an hour) and `receipt:updated` paced on a clock the test moves with
+    /// [`pass`](Self::pass).
+    pub fn with_receipts() -> Self {
+        let config = GatewayConfig { delivery_receipt_interval: Duration::from_secs(3600), ..GatewayConfig::default() };
+        Self::build(config, true)
+    }
+
+    fn build(config: GatewayConfig, receipts: bool) -> Self {
         let store = Arc::new(InMemoryStore::new());
         let clock = Arc::new(TestClock::default());
         let tokens = Arc::new(FakeTokens::new(clock.clone(), chrono::TimeDelta::hours(1)));
@@ -244,19 +302,38 @@ impl Harness {
         let gated = Arc::new(GatedChats { store: store.clone(), gate: Mutex::new(None) });
         let chats: Arc<dyn ChatRepository> = gated.clone();
         let messages: Arc<dyn MessageRepository> = store.clone();
+        let ledger = DeliveryLedger::new();
+        let pacing_offset = Arc::new(Mutex::new(Duration::ZERO));
+        let notifier = match receipts {
+            true => SocketNotifier::new(io.clone()).with_delivery_ledger(ledger.clone()),
+            false => SocketNotifier::new(io.clone()),
+        };
+        let relay = Arc::new(Relay { local: notifier.clone(), held: Mutex::new(None) });
+        let (publisher, paced): (Arc<dyn chat_domain::ports::Notifier>, _) = if receipts {
+            let (base, offset) = (std::time::Instant::now(), pacing_offset.clone());
+            let clock = Arc::new(move || base + base.elapsed() + *offset.lock().unwrap());
+            let paced = PacedReceipts::with_clock(relay.clone(), Default::default(), clock);
+            (paced.clone(), Some(paced))
+        } else {
+            (relay.clone(), None)
+        };
         let ports = ServicePorts {
             users,
             chats,
             messages,
             receipts: store,
-            notifier: Arc::new(SocketNotifier::new(io.clone())),
+            notifier: publisher,
             limiter: Arc::new(Unlimited),
             hasher: Arc::new(FakeHasher),
             tokens: tokens.clone(),
             clock: clock.clone(),
         };
         let services = Services::new(ports, ServicesConfig::default());
-        let gateway = ChatGateway::new(services.clone(), config);
+        let mut gateway = ChatGateway::new(services.clone(), config);
+        if receipts {
+            gateway = gateway.with_delivery_receipts(ledger);
+        }
+        notifier.attach(&gateway);
         gateway.clone().mount(&io);
 
         // Bound before serving: clients may connect as soon as this returns.
@@ -272,7 +349,19 @@ impl Harness {
                 .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { services, tokens, clock, io, gateway, chats: gated, port, server: handle }
+        Self { services, relay, tokens, clock, io, gateway, paced, pacing_offset, chats: gated, port, server: handle }
+    }
+
+    /// Writes the server's own delivery receipts noted so far, as the gateway's flusher does
+    /// every second.
+    pub async fn flush_deliveries(&self) {
+        self.gateway.flush_delivery_receipts(&self.io).await;
+    }
+
+    /// Moves the receipt pacing's clock `by` ahead and announces what is due then.
+    pub async fn pass(&self, by: Duration) {
+        *self.pacing_offset.lock().unwrap() += by;
+        self.paced.as_ref().expect("a harness with receipts").flush_due().await;
     }
 
     /// The WebSocket URL of the Engine.IO endpoint, with `extra` appended to the query.

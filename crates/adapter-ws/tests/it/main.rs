@@ -14,6 +14,8 @@ mod groups;
 mod join;
 mod limits;
 mod logout;
+mod members;
 mod receipts;
 mod send;
+mod server_receipts;
 mod typing;

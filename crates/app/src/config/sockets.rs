@@ -14,11 +14,20 @@ pub struct SocketConfig {
     pub events_per_second: u32,
     /// `SOCKET_EVENT_BURST`: the budget's size.
     pub event_burst: u32,
+    /// `DELIVERY_RECEIPT_INTERVAL_MS`: how often the server writes its own delivery receipts
+    /// (a `message:new` written to a user's socket moves their `deliveredSeq`); 0 writes none
+    /// (clients' own `message:delivered` still move the marker).
+    pub delivery_receipt_ms: u32,
 }
 
 /// The variables read here, for the UTF-8 check of `Config::from_env`.
-pub(super) const VARIABLES: [&str; 4] =
-    ["SOCKETS_PER_USER", "SOCKETS_PER_ADDRESS", "SOCKET_EVENTS_PER_SECOND", "SOCKET_EVENT_BURST"];
+pub(super) const VARIABLES: [&str; 5] = [
+    "SOCKETS_PER_USER",
+    "SOCKETS_PER_ADDRESS",
+    "SOCKET_EVENTS_PER_SECOND",
+    "SOCKET_EVENT_BURST",
+    "DELIVERY_RECEIPT_INTERVAL_MS",
+];
 
 impl SocketConfig {
     pub(super) fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -33,6 +42,7 @@ impl SocketConfig {
             per_address: count("SOCKETS_PER_ADDRESS", 500)?,
             events_per_second: count("SOCKET_EVENTS_PER_SECOND", 50)?,
             event_burst: count("SOCKET_EVENT_BURST", 200)?,
+            delivery_receipt_ms: count("DELIVERY_RECEIPT_INTERVAL_MS", 1000)?,
         };
         if config.events_per_second > 0 && config.event_burst == 0 {
             return Err(invalid("SOCKET_EVENT_BURST", "must be at least 1 while SOCKET_EVENTS_PER_SECOND is set"));
@@ -55,16 +65,32 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let defaults = sockets(&[]).unwrap();
-        assert_eq!(defaults, SocketConfig { per_user: 20, per_address: 500, events_per_second: 50, event_burst: 200 });
-        let set =
-            sockets(&[("SOCKETS_PER_USER", " 3 "), ("SOCKETS_PER_ADDRESS", "0"), ("SOCKET_EVENTS_PER_SECOND", "0")])
-                .unwrap();
-        assert_eq!((set.per_user, set.per_address, set.events_per_second), (3, 0, 0));
+        let expected = SocketConfig {
+            per_user: 20,
+            per_address: 500,
+            events_per_second: 50,
+            event_burst: 200,
+            delivery_receipt_ms: 1000,
+        };
+        assert_eq!(defaults, expected);
+        let set = sockets(&[
+            ("SOCKETS_PER_USER", " 3 "),
+            ("SOCKETS_PER_ADDRESS", "0"),
+            ("SOCKET_EVENTS_PER_SECOND", "0"),
+            ("DELIVERY_RECEIPT_INTERVAL_MS", "0"),
+        ])
+        .unwrap();
+        assert_eq!((set.per_user, set.per_address, set.events_per_second, set.delivery_receipt_ms), (3, 0, 0, 0));
     }
 
     #[test]
     fn unusable_values_name_their_variable() {
-        for (name, value) in [("SOCKETS_PER_USER", "-1"), ("SOCKET_EVENT_BURST", "many"), ("SOCKET_EVENT_BURST", "0")] {
+        for (name, value) in [
+            ("SOCKETS_PER_USER", "-1"),
+            ("SOCKET_EVENT_BURST", "many"),
+            ("SOCKET_EVENT_BURST", "0"),
+            ("DELIVERY_RECEIPT_INTERVAL_MS", "1s"),
+        ] {
             let err = sockets(&[(name, value)]).unwrap_err();
             assert_eq!(err.variable, name, "{value}");
         }

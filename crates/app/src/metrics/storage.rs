@@ -46,6 +46,8 @@ pub(crate) struct TimedUsers {
     token_version: Histogram,
     revoke_tokens: Histogram,
     replace_password_hash: Histogram,
+    record_last_seen: Histogram,
+    last_seen: Histogram,
 }
 
 impl TimedUsers {
@@ -60,6 +62,8 @@ impl TimedUsers {
             token_version: histogram(store, "token_version"),
             revoke_tokens: histogram(store, "revoke_tokens"),
             replace_password_hash: histogram(store, "replace_password_hash"),
+            record_last_seen: histogram(store, "record_last_seen"),
+            last_seen: histogram(store, "last_seen"),
         })
     }
 }
@@ -108,6 +112,14 @@ impl UserRepository for TimedUsers {
     ) -> Result<bool, StoreError> {
         timed(&self.replace_password_hash, self.inner.replace_password_hash(id, current, new)).await
     }
+
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        timed(&self.record_last_seen, self.inner.record_last_seen(user, at)).await
+    }
+
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        timed(&self.last_seen, self.inner.last_seen(users)).await
+    }
 }
 
 /// [`ChatRepository`] with every call timed.
@@ -119,6 +131,7 @@ pub(crate) struct TimedChats {
     direct_chat: Histogram,
     chats_of_user: Histogram,
     change_chat: Histogram,
+    contacts_of: Histogram,
 }
 
 impl TimedChats {
@@ -131,6 +144,7 @@ impl TimedChats {
             direct_chat: histogram(store, "direct_chat"),
             chats_of_user: histogram(store, "chats_of_user"),
             change_chat: histogram(store, "change_chat"),
+            contacts_of: histogram(store, "contacts_of"),
         })
     }
 }
@@ -164,6 +178,10 @@ impl ChatRepository for TimedChats {
 
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {
         timed(&self.change_chat, self.inner.change_chat(update)).await
+    }
+
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        timed(&self.contacts_of, self.inner.contacts_of(user)).await
     }
 }
 
@@ -234,6 +252,7 @@ impl MessageRepository for TimedMessages {
 pub(crate) struct TimedReceipts {
     inner: Arc<dyn ReceiptRepository>,
     advance_markers: Histogram,
+    advance_delivered_many: Histogram,
     stored_receipts: Histogram,
     unread_counts: Histogram,
 }
@@ -243,6 +262,7 @@ impl TimedReceipts {
         Arc::new(Self {
             inner,
             advance_markers: histogram(store, "advance_markers"),
+            advance_delivered_many: histogram(store, "advance_delivered_many"),
             stored_receipts: histogram(store, "stored_receipts"),
             unread_counts: histogram(store, "unread_counts"),
         })
@@ -253,6 +273,15 @@ impl TimedReceipts {
 impl ReceiptRepository for TimedReceipts {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
         timed(&self.advance_markers, self.inner.advance_markers(chat, user, to)).await
+    }
+
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        timed(&self.advance_delivered_many, self.inner.advance_delivered_many(chat, users, seq)).await
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {

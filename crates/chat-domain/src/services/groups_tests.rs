@@ -101,7 +101,7 @@ async fn edits_by_the_sender_take_a_seq_and_show_in_last_message() {
     assert!(edited.edited_at.is_some());
     assert_eq!(edited.seq, 1);
     match w.events.take().as_slice() {
-        [DomainEvent::MessageUpdated { message, seq: 2 }] => assert_eq!(message.id, m.id),
+        [DomainEvent::MessageUpdated { message, seq: 2, .. }] => assert_eq!(message.id, m.id),
         other => panic!("unexpected events {other:?}"),
     }
     let view = w.services.chats.get(u[1], chat).await.unwrap();
@@ -144,4 +144,92 @@ async fn catch_up_replays_edits_and_changes_in_seq_order_within_membership() {
         panic!("not recovered");
     };
     assert_eq!(events.len(), 5);
+}
+
+#[tokio::test]
+async fn events_of_a_group_name_its_members_as_of_the_event() {
+    let w = world();
+    let (chat, u) = team(&w, 3).await;
+    let m = w.send(u[1], chat, "one").await.unwrap();
+    w.services.chats.remove_participant(u[0], chat, u[2]).await.unwrap();
+    w.events.take();
+    let after = vec![u[0], u[1]];
+    w.services.messages.edit(u[1], m.id, "two").await.unwrap();
+    w.services.messages.typing(u[0], chat, true).await.unwrap();
+    w.services.messages.soft_delete(u[1], m.id).await.unwrap();
+    match w.events.take().as_slice() {
+        [DomainEvent::MessageUpdated { members: edited, .. }, DomainEvent::Typing { members: typing, .. }, DomainEvent::MessageDeleted { members: deleted, .. }] => {
+            for members in [edited, typing, deleted] {
+                assert_eq!(members.as_ref(), Some(&after));
+            }
+        }
+        other => panic!("unexpected events {other:?}"),
+    }
+    w.send(u[0], chat, "three").await.unwrap();
+    assert!(
+        matches!(w.events.take().as_slice(), [DomainEvent::MessageCreated { members: Some(m), .. }] if *m == after)
+    );
+    // A 1:1 chat never changes members: its events name none, and reach its room as they are.
+    let direct = w.direct(u[0], u[1]).await;
+    w.events.take();
+    w.send(u[0], direct, "hi").await.unwrap();
+    let events = w.events.take();
+    assert!(matches!(events.as_slice(), [DomainEvent::MessageCreated { members: None, .. }]), "{events:?}");
+}
+
+#[tokio::test]
+async fn a_send_or_edit_that_loses_the_race_to_a_removal_is_forbidden_and_announces_nothing() {
+    // The store re-checks membership in the write that takes the seq; a removal committed
+    // after the service's own check is seen there.
+    let store = Arc::new(InMemoryStore::new());
+    let events = Arc::new(Recorder::default());
+    let mut ports = ports_with(store.clone(), events.clone(), Arc::new(Unlimited));
+    let services = Services::new(ports.clone(), ServicesConfig::default());
+    let a = services.auth.register("a@example.com", "a", "password").await.unwrap().user.id;
+    let b = services.auth.register("b@example.com", "b", "password").await.unwrap().user.id;
+    let chat = services.chats.create(a, &[b], None).await.unwrap().0.chat.id;
+    let stored =
+        services.messages.send(a, SendMessage { chat, text: "hi", kind: None, client_id: None }).await.unwrap();
+    let mut messages = MockMessageRepository::new();
+    messages.expect_append_message().returning(|_| Ok(Appended::NotParticipant));
+    messages.expect_edit_message().returning(|_, _, _| Ok(Edited::NotParticipant));
+    let found = stored.clone();
+    messages.expect_message_by_id().returning(move |_| Ok(Some(found.clone())));
+    ports.messages = Arc::new(messages);
+    let services = Services::new(ports, ServicesConfig::default());
+    events.take();
+    let err = services.messages.send(a, SendMessage { chat, text: "hi", kind: None, client_id: None }).await;
+    assert!(matches!(err, Err(Error::Forbidden(_))), "{err:?}");
+    let err = services.messages.edit(a, stored.id, "again").await;
+    assert!(matches!(err, Err(Error::Forbidden(_))), "{err:?}");
+    assert!(events.take().is_empty());
+}
+
+#[tokio::test]
+async fn a_departed_typist_is_announced_stopped_to_the_members_only_once_departed() {
+    let w = world();
+    let (chat, u) = team(&w, 3).await;
+    w.services.messages.typing_ended(u[2], chat).await.unwrap();
+    assert!(w.events.take().is_empty(), "a participant ends their own typing");
+    w.services.chats.remove_participant(u[2], chat, u[2]).await.unwrap();
+    w.events.take();
+    w.services.messages.typing_ended(u[2], chat).await.unwrap();
+    assert_eq!(
+        w.events.take(),
+        [DomainEvent::Typing { chat, user: u[2], is_typing: false, members: Some(vec![u[0], u[1]]) }]
+    );
+    w.services.messages.typing_ended(u[2], ChatId::generate(1)).await.unwrap();
+    assert!(w.events.take().is_empty(), "no such chat, nothing to say");
+}
+
+#[tokio::test]
+async fn a_send_moves_the_senders_own_markers_in_the_same_write() {
+    let w = world();
+    let (chat, u) = team(&w, 2).await;
+    w.services.receipts.mark(u[0], chat, crate::receipts::MarkerKind::Read, 0).await.unwrap();
+    let m = w.send(u[0], chat, "one").await.unwrap();
+    let summary = w.services.chats.get(u[0], chat).await.unwrap();
+    let mine = summary.receipts.iter().find(|r| r.user == u[0]).unwrap();
+    assert_eq!((mine.markers.delivered_seq, mine.markers.read_seq), (m.seq, m.seq));
+    assert_eq!(summary.unread_count, 0);
 }

@@ -90,13 +90,15 @@ impl MessageService {
             client_id,
             created_at: now,
         };
+        // The store moves the sender's own markers to the message in the same write.
         match self.ports.messages.append_message(draft).await? {
-            Appended::Created(message) => {
-                self.ports.notifier.publish(DomainEvent::MessageCreated(message.clone())).await;
-                receipts::sent(&self.ports, &message).await;
+            Appended::Created { message, members } => {
+                self.ports.notifier.publish(DomainEvent::MessageCreated { message: message.clone(), members }).await;
                 Ok(message)
             }
             Appended::Duplicate(existing) => self.with_status(existing).await,
+            // Removed between the check above and the write: refused like any non-participant.
+            Appended::NotParticipant => Err(not_a_participant()),
         }
     }
 
@@ -140,8 +142,8 @@ impl MessageService {
         }
         let now = self.ports.clock.now();
         match self.ports.messages.soft_delete_message(id, now).await? {
-            SoftDeleted::Deleted { message, seq } => {
-                let event = DomainEvent::MessageDeleted { chat: message.chat, message: message.id, seq };
+            SoftDeleted::Deleted { message, seq, members } => {
+                let event = DomainEvent::MessageDeleted { chat: message.chat, message: message.id, seq, members };
                 self.ports.notifier.publish(event).await;
                 Ok(())
             }
@@ -161,19 +163,39 @@ impl MessageService {
         self.chats.participant_chat(caller, message.chat).await?;
         let now = self.ports.clock.now();
         match self.ports.messages.edit_message(id, text, now).await? {
-            Edited::Edited { message, seq } => {
-                self.ports.notifier.publish(DomainEvent::MessageUpdated { message: message.clone(), seq }).await;
+            Edited::Edited { message, seq, members } => {
+                let event = DomainEvent::MessageUpdated { message: message.clone(), seq, members };
+                self.ports.notifier.publish(event).await;
                 Ok(message)
             }
             Edited::Deleted(_) => Err(Error::invalid("a deleted message cannot be edited")),
+            Edited::NotParticipant => Err(not_a_participant()),
             Edited::NotFound => Err(Error::not_found("message not found")),
         }
     }
 
     /// Announces that the caller started or stopped typing in a chat it participates in.
     pub async fn typing(&self, caller: UserId, chat: ChatId, is_typing: bool) -> Result<()> {
-        self.chats.participant_chat(caller, chat).await?;
-        self.ports.notifier.publish(DomainEvent::Typing { chat, user: caller, is_typing }).await;
+        let members = self.chats.participant_chat(caller, chat).await?.members();
+        self.ports.notifier.publish(DomainEvent::Typing { chat, user: caller, is_typing, members }).await;
+        Ok(())
+    }
+
+    /// Announces that `user` stopped typing in `chat` because they left it or were removed
+    /// from it. No participant check (they are no longer one): the gateway calls this only for
+    /// a typist whose start it had forwarded, when the user's eviction from the chat's room
+    /// reaches its node. Only a stop can be announced this way, and only to the chat's
+    /// members; nothing when the chat does not exist or the user is a participant again.
+    pub async fn typing_ended(&self, user: UserId, chat: ChatId) -> Result<()> {
+        let Some(chat) = self.ports.chats.chat_alone(chat).await? else {
+            return Ok(());
+        };
+        if chat.is_participant(user) {
+            // Added back meanwhile: their typing is theirs to end, as usual.
+            return Ok(());
+        }
+        let event = DomainEvent::Typing { chat: chat.id, user, is_typing: false, members: chat.members() };
+        self.ports.notifier.publish(event).await;
         Ok(())
     }
 
@@ -212,4 +234,10 @@ impl MessageService {
         receipts::derive_statuses(&self.ports, &chat, messages).await?;
         Ok(JoinOutcome::Recovered { events, last_seq })
     }
+}
+
+/// The refusal of a send or an edit whose author is no longer in the chat, worded like the
+/// participant check's.
+fn not_a_participant() -> Error {
+    Error::forbidden("you are not a participant of this chat")
 }

@@ -5,6 +5,7 @@ mod auth;
 mod chats;
 mod groups;
 mod messages;
+mod presence;
 mod receipts;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 pub use auth::{AuthService, Session};
 pub use chats::ChatService;
 pub use messages::{CatchUpRefusal, JoinOutcome, MessageService, SendMessage};
+pub use presence::{Presence, PresenceService};
 pub use receipts::{ChatSummary, ReceiptService, ReceiptState};
 
 use crate::ports::{
@@ -62,6 +64,7 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub receipts: ReceiptService,
+    pub presence: PresenceService,
     /// This node's security log, which the services write to; adapters record the refusals
     /// they decide themselves (connection caps) in it too.
     pub security: SecurityLog,
@@ -75,6 +78,7 @@ impl Services {
         Self {
             auth: AuthService::new(ports.clone(), config.clone(), security.clone()),
             receipts: ReceiptService::new(ports.clone(), chats.clone()),
+            presence: PresenceService::new(ports.clone()),
             messages: MessageService::new(ports, config, chats.clone()),
             chats,
             security,

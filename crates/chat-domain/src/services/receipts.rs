@@ -60,7 +60,8 @@ impl ReceiptService {
         };
         if moved.moved() {
             let markers = moved.after;
-            self.ports.notifier.publish(DomainEvent::ReceiptUpdated { chat: chat.id, user: caller, markers }).await;
+            let event = DomainEvent::ReceiptUpdated { chat: chat.id, user: caller, markers, members: chat.members() };
+            self.ports.notifier.publish(event).await;
         }
         if moved.after.read_seq != moved.before.read_seq {
             let event = DomainEvent::UnreadChanged { user: caller, chat: chat.id, unread_count };
@@ -89,26 +90,34 @@ impl ReceiptService {
         summarize(&self.ports, caller, views).await
     }
 
-    /// The server's own delivery receipt: a `message:new` of `chat` up to `seq` was written to
-    /// one of `user`'s sockets. The gateway calls it (coalesced per user and chat) only for
-    /// events of rooms the user was let into, so no membership check runs here.
+    /// The server's own delivery receipt for one user; see
+    /// [`delivered_by_server`](Self::delivered_by_server).
     pub async fn delivered(&self, user: UserId, chat: ChatId, seq: Seq) -> Result<()> {
-        let to = Markers { delivered_seq: seq, read_seq: 0 };
-        let moved = self.ports.receipts.advance_markers(chat, user, to).await?;
-        if moved.moved() {
-            let event = DomainEvent::ReceiptUpdated { chat, user, markers: moved.after };
+        self.delivered_by_server(chat, &[user], seq).await
+    }
+
+    /// The server's own delivery receipts: a `message:new` of `chat` up to `seq` was written to
+    /// a socket of each of `users`. Moves the delivered markers of those of them who are
+    /// participants now (a socket of a user just removed may still be in the room on a node
+    /// the removal has not reached yet) in one store round trip, and the room hears
+    /// `receipt:updated` for each marker that moved. The gateway calls it coalesced per chat,
+    /// at most once a second. The sender's own sockets count like any other; their markers are
+    /// already at the message (sending reads it), so they move nothing and announce nothing.
+    pub async fn delivered_by_server(&self, chat: ChatId, users: &[UserId], seq: Seq) -> Result<()> {
+        if users.is_empty() || seq == 0 {
+            return Ok(());
+        }
+        let Some(chat) = self.ports.chats.chat_alone(chat).await? else { return Ok(()) };
+        let users: Vec<UserId> = users.iter().copied().filter(|user| chat.is_participant(*user)).collect();
+        if users.is_empty() {
+            return Ok(());
+        }
+        let moved = self.ports.receipts.advance_delivered_many(chat.id, &users, seq).await?;
+        for Receipt { user, markers } in moved {
+            let event = DomainEvent::ReceiptUpdated { chat: chat.id, user, markers, members: chat.members() };
             self.ports.notifier.publish(event).await;
         }
         Ok(())
-    }
-}
-
-/// The sender's own read marker moves to the message it just sent. A failure is logged, not
-/// returned: the message is stored and acknowledged whatever happens to the marker.
-pub(super) async fn sent(ports: &Ports, message: &Message) {
-    let to = Markers { delivered_seq: message.seq, read_seq: message.seq };
-    if let Err(error) = ports.receipts.advance_markers(message.chat, message.sender, to).await {
-        tracing::warn!(%error, chat = %message.chat, "could not move the sender's read marker");
     }
 }
 

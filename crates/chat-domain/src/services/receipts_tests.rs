@@ -106,13 +106,16 @@ async fn moving_a_marker_announces_the_receipt_and_the_readers_unread_count() {
     w.events.take();
 
     w.services.receipts.mark(bo, chat, MarkerKind::Delivered, 2).await.unwrap();
-    assert_eq!(w.events.take(), [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 0) }]);
+    assert_eq!(
+        w.events.take(),
+        [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 0), members: None }]
+    );
 
     w.services.receipts.mark(bo, chat, MarkerKind::Read, 1).await.unwrap();
     assert_eq!(
         w.events.take(),
         [
-            DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 1) },
+            DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 1), members: None },
             DomainEvent::UnreadChanged { user: bo, chat, unread_count: 1 },
         ]
     );
@@ -170,7 +173,10 @@ async fn the_servers_delivery_receipt_moves_only_delivery() {
     w.send(ann, chat, "one").await.unwrap();
     w.events.take();
     w.services.receipts.delivered(bo, chat, 1).await.unwrap();
-    assert_eq!(w.events.take(), [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(1, 0) }]);
+    assert_eq!(
+        w.events.take(),
+        [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(1, 0), members: None }]
+    );
     w.services.receipts.delivered(bo, chat, 1).await.unwrap();
     assert!(w.events.take().is_empty());
     assert_eq!(w.status_in_history(ann, chat).await, [MessageStatus::Delivered]);
@@ -195,4 +201,27 @@ async fn catch_up_replays_carry_the_derived_status() {
         })
         .collect();
     assert_eq!(statuses, [MessageStatus::Read, MessageStatus::Sent]);
+}
+
+#[tokio::test]
+async fn the_servers_delivery_receipts_move_a_whole_room_and_announce_only_moves() {
+    let w = world();
+    let (ann, bo, cy) = (w.user("ann").await, w.user("bo").await, w.user("cy").await);
+    let outsider = w.user("dan").await;
+    let chat = w.group(ann, &[bo, cy]).await;
+    w.send(ann, chat, "one").await.unwrap();
+    w.send(ann, chat, "two").await.unwrap();
+    w.services.receipts.mark(cy, chat, MarkerKind::Read, 2).await.unwrap();
+    w.events.take();
+    // Ann's own sockets got the message too: her markers are there already, as are cy's. A
+    // socket of someone no longer a participant (a removal still on its way to that node)
+    // moves nothing.
+    w.services.receipts.delivered_by_server(chat, &[ann, bo, cy, bo, outsider], 2).await.unwrap();
+    let members = Some(vec![ann, bo, cy]);
+    assert_eq!(w.events.take(), [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(2, 0), members }]);
+    assert_eq!(w.status_in_history(ann, chat).await, [MessageStatus::Delivered, MessageStatus::Delivered]);
+    // A flush behind the markers (a slower node) moves nothing back and says nothing.
+    w.services.receipts.delivered_by_server(chat, &[bo, cy], 1).await.unwrap();
+    w.services.receipts.delivered_by_server(chat, &[], 2).await.unwrap();
+    assert!(w.events.take().is_empty());
 }

@@ -101,6 +101,9 @@ impl Clock for SteppingClock {
 #[path = "receipts_tests.rs"]
 mod receipts;
 
+#[path = "presence_tests.rs"]
+mod presence;
+
 struct World {
     services: Services,
     events: Arc<Recorder>,
@@ -238,7 +241,7 @@ async fn only_participants_read_post_join_and_type() {
     let missing = ChatId::generate(1);
     assert!(matches!(w.services.chats.get(a, missing).await, Err(Error::NotFound(_))));
     w.services.messages.typing(a, chat, true).await.unwrap();
-    assert_eq!(w.events.take(), vec![DomainEvent::Typing { chat, user: a, is_typing: true }]);
+    assert_eq!(w.events.take(), vec![DomainEvent::Typing { chat, user: a, is_typing: true, members: None }]);
 }
 
 #[tokio::test]
@@ -335,7 +338,7 @@ async fn only_the_sender_deletes_and_a_delete_takes_a_seq_once() {
     w.events.take();
     assert!(matches!(w.services.messages.soft_delete(b, m.id).await, Err(Error::Forbidden(_))));
     w.services.messages.soft_delete(a, m.id).await.unwrap();
-    assert_eq!(w.events.take(), vec![DomainEvent::MessageDeleted { chat, message: m.id, seq: 2 }]);
+    assert_eq!(w.events.take(), vec![DomainEvent::MessageDeleted { chat, message: m.id, seq: 2, members: None }]);
     w.services.messages.soft_delete(a, m.id).await.unwrap();
     assert!(w.events.take().is_empty(), "a repeated delete announces nothing");
     let page = w.services.messages.history(a, chat, PageCursor::Skip(0), PageLimit::default()).await.unwrap();
@@ -375,7 +378,7 @@ async fn a_store_failure_surfaces_as_unavailable_and_announces_nothing() {
     messages.expect_append_message().returning(|_| Err(StoreError::unavailable("connection refused")));
     let mut notifier = MockNotifier::new();
     notifier.expect_publish().withf(|e| matches!(e, DomainEvent::ChatCreated(_))).times(1).returning(|_| ());
-    notifier.expect_publish().withf(|e| matches!(e, DomainEvent::MessageCreated(_))).never();
+    notifier.expect_publish().withf(|e| matches!(e, DomainEvent::MessageCreated { .. })).never();
     let mut ports = ports_with(store, Arc::new(notifier), Arc::new(Unlimited));
     ports.messages = Arc::new(messages);
     let services = Services::new(ports, ServicesConfig::default());

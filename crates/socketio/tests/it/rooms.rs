@@ -176,6 +176,10 @@ async fn broadcast_reaches_the_room_except_the_sender() {
     c.expect_text("431[{\"success\":true}]").await;
     let ns = server.io.of("/").unwrap();
     assert_eq!(ns.room_size("chat-1"), 3);
+    let members = ns.room_members("chat-1");
+    assert_eq!(members.len(), 3);
+    assert!(members.contains(&a_id));
+    assert!(ns.room_members("nobody").is_empty());
     let sent = ns.broadcast_to("chat-1", "message:new", &json!({"n": 1}), None).unwrap();
     assert_eq!(sent, 3);
     for client in [&mut a, &mut b, &mut c] {
@@ -194,6 +198,33 @@ async fn broadcast_reaches_the_room_except_the_sender() {
     a.expect_text("42[\"direct\",\"hi\"]").await;
     assert!(socket.emit("disconnect", &1).is_err(), "reserved event names are refused");
     assert_eq!(ns.broadcast_frame_to("nobody", &frame, None), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_filtered_by_a_set_of_sockets_reaches_only_those_in_the_room() {
+    let (server, _) = room_server(relaxed());
+    let (mut a, a_id) = room_client_with_id(&server, "{\"room\":\"chat-1\"}").await;
+    let (mut b, _) = room_client_with_id(&server, "{\"room\":\"chat-1\"}").await;
+    let (mut c, c_id) = room_client_with_id(&server, "{\"room\":\"user-c\"}").await;
+    let ns = server.io.of("/").unwrap();
+    // a's and c's sockets (c's through its own room), not b's.
+    let (_, a_alone) = room_client_with_id(&server, "{\"room\":\"user-a\"}").await;
+    ns.socket(a_id).unwrap().join("user-a");
+    let only = ns.sockets_in(["user-a", "user-c", "no-such-room"]);
+    assert_eq!(only.len(), 3, "both sockets in user-a and c's");
+    assert!(only.contains(&a_id) && only.contains(&c_id) && only.contains(&a_alone));
+    let frame = ns.event_frame("message:new", &json!({"n": 2})).unwrap();
+    // c is in the set but not in the room; a_alone likewise: only a gets it.
+    assert_eq!(ns.broadcast_frame_to_sockets("chat-1", &frame, &only), 1);
+    a.expect_text("42[\"message:new\",{\"n\":2}]").await;
+    // Nobody left the room for being out of the set.
+    assert_eq!(ns.room_size("chat-1"), 2);
+    assert_eq!(ns.broadcast_frame_to_sockets("nobody", &frame, &only), 0);
+    // A round trip on b and c shows nothing else was queued for them.
+    for client in [&mut b, &mut c] {
+        client.send("421[\"join\",\"x\"]").await;
+        client.expect_text("431[{\"success\":true}]").await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

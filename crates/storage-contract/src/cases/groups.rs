@@ -14,7 +14,7 @@ use crate::fixtures::{
 };
 use crate::Stores;
 
-async fn group(stores: &Stores, n: usize) -> (Chat, Vec<User>) {
+pub(crate) async fn group(stores: &Stores, n: usize) -> (Chat, Vec<User>) {
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
         users.push(new_user(stores, &format!("member{i}")).await);
@@ -25,7 +25,7 @@ async fn group(stores: &Stores, n: usize) -> (Chat, Vec<User>) {
     (chat, users)
 }
 
-fn update(
+pub(crate) fn update(
     chat: &Chat,
     expected: &[UserId],
     participants: Vec<UserId>,
@@ -42,14 +42,14 @@ fn update(
     }
 }
 
-async fn changed(stores: &Stores, update: ChatUpdate) -> (Chat, Seq) {
+pub(crate) async fn changed(stores: &Stores, update: ChatUpdate) -> (Chat, Seq) {
     match stores.chats.change_chat(update).await.expect("change_chat") {
         ChatChanged::Changed { chat, seq } => (chat, seq),
         other => panic!("expected Changed, got {other:?}"),
     }
 }
 
-fn text(raw: &str) -> MessageText {
+pub(crate) fn text(raw: &str) -> MessageText {
     MessageText::parse(raw).expect("valid text")
 }
 
@@ -129,7 +129,7 @@ pub async fn edit_message_takes_the_next_seq_and_shows_in_last_message(stores: S
     let first = append_new(&stores, draft_at(&chat, &u[0], "first", at(1000))).await;
     let newest = append_new(&stores, draft_at(&chat, &u[1], "helo", at(2000))).await;
     let (message, seq) = match stores.messages.edit_message(newest.id, text("hello"), at(3000)).await.expect("edit") {
-        Edited::Edited { message, seq } => (message, seq),
+        Edited::Edited { message, seq, .. } => (message, seq),
         other => panic!("expected Edited, got {other:?}"),
     };
     assert_eq!(seq, 3);
@@ -219,8 +219,8 @@ pub async fn concurrent_messages_edits_deletes_and_changes_share_gapless_seqs(st
         let draft = draft_at(&chat, &u[1], &format!("racer {i}"), at(1000 + i));
         tasks.spawn(async move {
             match messages.append_message(draft).await.expect("append") {
-                Appended::Created(m) => Some(m.seq),
-                Appended::Duplicate(_) => None,
+                Appended::Created { message, .. } => Some(message.seq),
+                Appended::Duplicate(_) | Appended::NotParticipant => None,
             }
         });
     }

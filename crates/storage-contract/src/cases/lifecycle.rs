@@ -24,7 +24,7 @@ pub async fn soft_delete_takes_the_next_seq(stores: Stores) {
         text: chat_domain::MessageText::from_stored(String::new()),
         ..sent[0].clone()
     };
-    assert_eq!(outcome, SoftDeleted::Deleted { message: expected.clone(), seq: 3 });
+    assert_eq!(outcome, SoftDeleted::Deleted { message: expected.clone(), seq: 3, members: None });
     assert!(expected.is_deleted());
     assert_eq!(stored_message(&stores, sent[0].id).await, expected, "the delete is stored");
 
@@ -52,7 +52,7 @@ pub async fn soft_delete_twice_writes_nothing(stores: Stores) {
     let sent = append_many(&stores, &chat, &a, 1).await;
 
     let first = stores.messages.soft_delete_message(sent[0].id, at(60_000)).await.expect("soft_delete_message");
-    let SoftDeleted::Deleted { message: deleted, seq } = first else {
+    let SoftDeleted::Deleted { message: deleted, seq, .. } = first else {
         panic!("expected Deleted, got {first:?}");
     };
     assert_eq!(seq, 2);

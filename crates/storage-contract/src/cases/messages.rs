@@ -173,7 +173,8 @@ pub async fn concurrent_appends_get_gapless_seqs(stores: Stores) {
     let mut created: Vec<Message> = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined.expect("append task").expect("append_message") {
-            Appended::Created(message) => created.push(message),
+            Appended::Created { message, .. } => created.push(message),
+            Appended::NotParticipant => panic!("the sender is a participant"),
             Appended::Duplicate(message) => {
                 panic!("distinct clientIds are no duplicates: {message:?}")
             }
@@ -207,8 +208,9 @@ pub async fn concurrent_appends_with_one_client_id_create_one(stores: Stores) {
     let mut duplicates = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         match joined.expect("append task").expect("append_message") {
-            Appended::Created(message) => created.push(message),
+            Appended::Created { message, .. } => created.push(message),
             Appended::Duplicate(message) => duplicates.push(message),
+            Appended::NotParticipant => panic!("the sender is a participant"),
         }
     }
     assert_eq!(created.len(), 1, "exactly one of the racing retries is stored");

@@ -4,7 +4,9 @@ mod chats;
 mod groups;
 mod history;
 mod lifecycle;
+mod membership;
 mod messages;
+mod presence;
 mod receipts;
 mod users;
 
@@ -12,6 +14,8 @@ pub use chats::*;
 pub use groups::*;
 pub use history::*;
 pub use lifecycle::*;
+pub use membership::*;
 pub use messages::*;
+pub use presence::*;
 pub use receipts::*;
 pub use users::*;

@@ -54,7 +54,9 @@ pub async fn markers_only_move_forward(stores: Stores) {
 
     let receipts = receipts_of(&stores, &chat).await;
     assert_eq!(receipts[1], Receipt { user: b.id, markers: markers(5, 4) });
-    assert_eq!(receipts[0], Receipt { user: a.id, markers: markers(0, 0) }, "the other participant is untouched");
+    // Ann's own markers are where her last message put them (an append moves its sender's),
+    // and bo's receipts did not touch them.
+    assert_eq!(receipts[0], Receipt { user: a.id, markers: markers(6, 6) }, "the other participant is untouched");
 }
 
 pub async fn concurrent_marker_updates_keep_the_maximum(stores: Stores) {
@@ -114,16 +116,27 @@ pub async fn unread_counts_skip_own_and_deleted_messages(stores: Stores) {
     let a = new_user(&stores, "ann").await;
     let b = new_user(&stores, "bo").await;
     let chat = new_chat(&stores, &[&a, &b]).await;
-    let from_a = append_many(&stores, &chat, &a, 4).await; // seq 1..=4
-    append_new(&stores, draft_at(&chat, &b, "mine", at(10_000))).await; // seq 5
+    append_new(&stores, draft_at(&chat, &b, "mine", at(500))).await; // seq 1
+    let from_a = append_many(&stores, &chat, &a, 4).await; // seq 2..=5
     stores.messages.soft_delete_message(from_a[1].id, at(11_000)).await.expect("soft_delete_message"); // seq 6
+                                                                                                       // Each sender's read marker is at their last message: bo's at 1, ann's at 5.
+    stores.receipts.advance_markers(chat.id, b.id, markers(1, 0)).await.expect("advance_markers");
 
     let c = new_user(&stores, "cy").await;
     let quiet = new_chat(&stores, &[&a, &b, &c]).await;
     let counts = stores.receipts.unread_counts(b.id, &[chat.id, quiet.id]).await.expect("unread_counts");
     assert_eq!(counts, vec![3, 0], "ann's four, less the deleted one; bo's own never count");
     let counts = stores.receipts.unread_counts(a.id, &[chat.id]).await.expect("unread_counts");
-    assert_eq!(counts, vec![1], "for ann, bo's one message");
+    assert_eq!(counts, vec![0], "for ann, bo's one message is below her own last one");
+    let d = new_user(&stores, "di").await;
+    let trio = new_chat(&stores, &[&a, &b, &d]).await;
+    append_new(&stores, draft_at(&trio, &d, "hello", at(12_000))).await;
+    append_new(&stores, draft_at(&trio, &a, "hi", at(13_000))).await;
+    append_new(&stores, draft_at(&trio, &d, "how are you", at(14_000))).await;
+    let counts = stores.receipts.unread_counts(a.id, &[trio.id]).await.expect("unread_counts");
+    assert_eq!(counts, vec![1], "for ann, what di said after her own message");
+    let counts = stores.receipts.unread_counts(b.id, &[trio.id]).await.expect("unread_counts");
+    assert_eq!(counts, vec![3], "for bo, who said nothing, every message");
     assert!(stores.receipts.unread_counts(a.id, &[]).await.expect("unread_counts").is_empty());
 }
 
@@ -146,4 +159,61 @@ pub async fn unread_counts_follow_the_read_marker(stores: Stores) {
 
     stores.receipts.advance_markers(chat.id, b.id, markers(5, 5)).await.expect("advance_markers");
     assert_eq!(stores.receipts.unread_counts(b.id, &[chat.id]).await.expect("unread_counts"), vec![0]);
+}
+
+pub async fn delivered_many_moves_each_user_behind_and_reports_only_moves(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let d = new_user(&stores, "di").await;
+    let chat = new_chat(&stores, &[&a, &b, &c, &d]).await;
+    let other = new_chat(&stores, &[&a, &b]).await;
+    append_many(&stores, &chat, &a, 6).await;
+    // Ann has read everything; bo has a document behind; cy has none yet; di is ahead.
+    stores.receipts.advance_markers(chat.id, a.id, markers(6, 6)).await.expect("advance_markers");
+    stores.receipts.advance_markers(chat.id, b.id, markers(2, 1)).await.expect("advance_markers");
+    stores.receipts.advance_markers(chat.id, d.id, markers(9, 0)).await.expect("advance_markers");
+
+    let users = [a.id, b.id, c.id, d.id, b.id];
+    let mut moved = stores.receipts.advance_delivered_many(chat.id, &users, 5).await.expect("advance_delivered_many");
+    moved.sort_by_key(|r| r.user != b.id);
+    let expected = [Receipt { user: b.id, markers: markers(5, 1) }, Receipt { user: c.id, markers: markers(5, 0) }];
+    assert_eq!(moved, expected, "only the users behind, once each, read markers kept");
+    let receipts = receipts_of(&stores, &chat).await;
+    let now: Vec<Markers> = receipts.iter().map(|r| r.markers).collect();
+    assert_eq!(now, [markers(6, 6), markers(5, 1), markers(5, 0), markers(9, 0)], "nothing moved back");
+    assert!(stores.receipts.stored_receipts(&[other.id]).await.expect("stored_receipts").is_empty(), "only that chat");
+
+    let again = stores.receipts.advance_delivered_many(chat.id, &users, 5).await.expect("advance_delivered_many");
+    assert!(again.is_empty(), "a repeated flush moves nothing: {again:?}");
+    let behind = stores.receipts.advance_delivered_many(chat.id, &users, 3).await.expect("advance_delivered_many");
+    assert!(behind.is_empty(), "a lower seq moves nothing: {behind:?}");
+    assert!(stores.receipts.advance_delivered_many(chat.id, &[], 6).await.expect("advance_delivered_many").is_empty());
+}
+
+pub async fn concurrent_delivered_many_and_reads_keep_the_maximum(stores: Stores) {
+    let a = new_user(&stores, "ann").await;
+    let b = new_user(&stores, "bo").await;
+    let c = new_user(&stores, "cy").await;
+    let chat = new_chat(&stores, &[&a, &b, &c]).await;
+    append_many(&stores, &chat, &a, 2).await;
+
+    // Two nodes flush the room at every seq from 1 to 30 while bo reads, in no set order.
+    let mut tasks = Vec::new();
+    for n in 1..=30u64 {
+        let (chat, users) = (chat.id, [b.id, c.id]);
+        let receipts = stores.receipts.clone();
+        tasks.push(tokio::spawn(async move { receipts.advance_delivered_many(chat, &users, n).await.map(|_| ()) }));
+        let receipts = stores.receipts.clone();
+        tasks.push(tokio::spawn(
+            async move { receipts.advance_markers(chat, users[0], markers(n, n)).await.map(|_| ()) },
+        ));
+    }
+    for task in tasks {
+        task.await.expect("task").expect("a concurrent receipt");
+    }
+    let receipts = receipts_of(&stores, &chat).await;
+    let now: Vec<Markers> = receipts.iter().map(|r| r.markers).collect();
+    // Ann's two sends moved her own markers.
+    assert_eq!(now, [markers(2, 2), markers(30, 30), markers(30, 0)]);
 }

@@ -45,25 +45,45 @@ enum Bug {
     EventsWithoutLog,
     /// `advance_markers` overwrites the markers instead of keeping the maximum.
     MarkersOverwrite,
+    /// `advance_delivered_many` writes the seq over the delivered markers, also backwards.
+    DeliveredOverwrite,
     /// `unread_counts` counts deleted messages too.
     UnreadCountsDeleted,
     /// `revoke_tokens` answers the next version but stores nothing.
     RevokeForgets,
+    /// `append_message` answers a non-participant's message as created.
+    AppendIgnoresMembership,
+    /// `append_message` names no members, even for a group.
+    NoMembers,
+    /// `record_last_seen` overwrites a later `lastSeenAt` with an earlier one.
+    LastSeenMovesBack,
+    /// `contacts_of` lists the user among their own contacts.
+    ContactsIncludeSelf,
 }
 
 /// The in-memory fake with one bug.
 struct Buggy {
     inner: InMemoryStore,
     bug: Option<Bug>,
+    /// `lastSeenAt` values written over the fake's (which keeps the maximum), for
+    /// [`Bug::LastSeenMovesBack`].
+    forced_last_seen: std::sync::Mutex<Vec<(UserId, Timestamp)>>,
 }
 
 impl Buggy {
     fn stores(bug: Option<Bug>) -> Stores {
-        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug }))
+        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug, forced_last_seen: Default::default() }))
     }
 
     fn has(&self, bug: Bug) -> bool {
         self.bug == Some(bug)
+    }
+
+    async fn overwrite_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        let mut forced = self.forced_last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        forced.retain(|(u, _)| *u != user);
+        forced.push((user, at));
+        Ok(())
     }
 
     fn user_out(&self, mut user: User) -> User {
@@ -116,6 +136,21 @@ impl UserRepository for Buggy {
     ) -> Result<bool, StoreError> {
         self.inner.replace_password_hash(id, current, new).await
     }
+    async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
+        if self.has(Bug::LastSeenMovesBack) {
+            // A fresh store per call forgets the earlier time, as an overwrite would.
+            let before = self.inner.last_seen(&[user]).await?;
+            if before.iter().any(|(_, stored)| *stored > at) {
+                return self.overwrite_last_seen(user, at).await;
+            }
+        }
+        self.inner.record_last_seen(user, at).await
+    }
+    async fn last_seen(&self, users: &[UserId]) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
+        let found = self.inner.last_seen(users).await?;
+        let forced = self.forced_last_seen.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(found.into_iter().map(|(u, at)| (u, forced.iter().find(|(f, _)| *f == u).map_or(at, |(_, t)| *t))).collect())
+    }
 }
 
 #[async_trait]
@@ -154,6 +189,13 @@ impl ChatRepository for Buggy {
         }
         self.inner.change_chat(update).await
     }
+    async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
+        let mut contacts = self.inner.contacts_of(user).await?;
+        if self.has(Bug::ContactsIncludeSelf) && !contacts.is_empty() {
+            contacts.push(user);
+        }
+        Ok(contacts)
+    }
 }
 
 #[async_trait]
@@ -163,10 +205,19 @@ impl MessageRepository for Buggy {
         if self.has(Bug::NoClientIdDedup) {
             draft.client_id = None;
         }
+        let sender_chat = (draft.sender, draft.chat);
+        let unsent = draft.clone().into_message(0);
         Ok(match self.inner.append_message(draft).await? {
-            Appended::Created(mut m) if self.has(Bug::NoClientIdDedup) => {
-                m.client_id = client_id;
-                Appended::Created(m)
+            Appended::Created { mut message, members } if self.has(Bug::NoClientIdDedup) => {
+                message.client_id = client_id;
+                Appended::Created { message, members }
+            }
+            Appended::Created { message, .. } if self.has(Bug::NoMembers) => {
+                Appended::Created { message, members: None }
+            }
+            Appended::NotParticipant if self.has(Bug::AppendIgnoresMembership) => {
+                let chat = self.inner.chat_alone(sender_chat.1).await?;
+                Appended::Created { message: unsent, members: chat.and_then(|c| c.members()) }
             }
             other => other,
         })
@@ -224,6 +275,23 @@ impl ReceiptRepository for Buggy {
             return Ok(MarkersMoved { before, after: to });
         }
         self.inner.advance_markers(chat, user, to).await
+    }
+    async fn advance_delivered_many(
+        &self,
+        chat: ChatId,
+        users: &[UserId],
+        seq: Seq,
+    ) -> Result<Vec<Receipt>, StoreError> {
+        if self.has(Bug::DeliveredOverwrite) {
+            let stored = self.inner.stored_receipts(&[chat]).await?;
+            let mut moved = Vec::new();
+            for &user in users {
+                let read_seq = stored.iter().find(|(_, r)| r.user == user).map_or(0, |(_, r)| r.markers.read_seq);
+                moved.push(Receipt { user, markers: Markers { delivered_seq: seq, read_seq } });
+            }
+            return Ok(moved);
+        }
+        self.inner.advance_delivered_many(chat, users, seq).await
     }
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
         self.inner.stored_receipts(chats).await
@@ -324,4 +392,29 @@ async fn catches_unread_counts_that_count_deleted_messages() {
 async fn catches_a_revocation_that_is_not_stored() {
     assert_caught(Bug::RevokeForgets, cases::token_version_starts_at_zero_and_each_revoke_adds_one).await;
     assert_caught(Bug::RevokeForgets, cases::concurrent_revokes_each_add_one).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_last_seen_that_moves_back() {
+    assert_caught(Bug::LastSeenMovesBack, cases::last_seen_round_trips_and_only_moves_forward).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_contacts_that_include_the_user() {
+    assert_caught(Bug::ContactsIncludeSelf, cases::contacts_are_everyone_sharing_a_chat_each_once).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catches_a_room_flush_that_overwrites_delivered_markers() {
+    assert_caught(Bug::DeliveredOverwrite, cases::delivered_many_moves_each_user_behind_and_reports_only_moves).await;
+}
+
+#[tokio::test]
+async fn catches_appends_that_ignore_membership_or_members() {
+    assert_caught(
+        Bug::AppendIgnoresMembership,
+        cases::append_and_edit_by_a_removed_sender_are_refused_and_write_nothing,
+    )
+    .await;
+    assert_caught(Bug::NoMembers, cases::writes_name_a_groups_members_as_of_their_seq_and_none_for_a_direct_chat).await;
 }

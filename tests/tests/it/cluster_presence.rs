@@ -1,0 +1,72 @@
+//! Presence on two nodes of a cluster (one MongoDB database, one Redis), with short heartbeat
+//! periods: the official `socket.io-client` scenarios of `tests/js/cluster/presence.mjs`
+//! (a watcher on node B, the user on node A, a reload onto node B), then node A is killed
+//! (SIGKILL, nothing said to anyone) and its user is announced offline by node B within the
+//! bound: the node's TTL plus the sweep period, plus a heartbeat at worst.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::cluster::Cluster;
+use crate::cluster_client::Client;
+use crate::socketio_js::{run_js_files, ONE_SUITE_AT_A_TIME};
+
+const HEARTBEAT_MS: u64 = 200;
+const NODE_TTL_MS: u64 = 1_000;
+const SWEEP_MS: u64 = 200;
+
+fn presence_of<'a>(client: &'a Client, user: &str) -> Vec<&'a Value> {
+    client.of("presence:update").into_iter().filter(|p| p["userId"] == user).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_spans_two_nodes_and_a_killed_nodes_users_go_offline() {
+    let _one = ONE_SUITE_AT_A_TIME.lock().await;
+    let vars = [
+        ("PRESENCE_HEARTBEAT_MS", HEARTBEAT_MS.to_string()),
+        ("PRESENCE_NODE_TTL_MS", NODE_TTL_MS.to_string()),
+        ("PRESENCE_SWEEP_MS", SWEEP_MS.to_string()),
+    ];
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut cluster = Cluster::start_with(&vars).await;
+    cluster.wait_health("ok").await;
+
+    let urls = [("CHAT_URL_A", cluster.a.url("")), ("CHAT_URL_B", cluster.b.url(""))];
+    let servers = [("node A", &cluster.a), ("node B", &cluster.b)];
+    let passed = tokio::task::block_in_place(|| run_js_files(&["cluster/presence.mjs"], &urls, &servers));
+    println!("two-node presence scenarios: {passed} tests passed");
+
+    // Dave is online through node A only; Erin watches through node B.
+    let dave = cluster.a.register("dave").await;
+    let erin = cluster.b.register("erin").await;
+    let reply = cluster.a.post("/api/chats", Some(&dave.token), &json!({"participants": [erin.id]})).await;
+    reply.ok(201);
+    let mut erin_b = Client::connect(&cluster.b, &erin, "erin@b").await;
+    let _dave_a = Client::connect(&cluster.a, &dave, "dave@a").await;
+    let is_dave = |p: &Value, online: bool| p["userId"] == dave.id.as_str() && p["online"] == online;
+    erin_b.until("dave online", |events| events.iter().any(|(e, p)| e == "presence:update" && is_dave(p, true))).await;
+
+    let killed_at = chrono::Utc::now();
+    let started = Instant::now();
+    cluster.a.kill();
+    erin_b
+        .until("dave offline", |events| events.iter().any(|(e, p)| e == "presence:update" && is_dave(p, false)))
+        .await;
+    let took = started.elapsed();
+    // The bound is TTL + sweep + a heartbeat (1.4 s here); the slack is for a loaded machine.
+    let bound = Duration::from_millis(NODE_TTL_MS + SWEEP_MS + HEARTBEAT_MS);
+    assert!(took < bound + Duration::from_secs(8), "dave went offline {took:?} after the kill (bound {bound:?})");
+    let updates = presence_of(&erin_b, &dave.id);
+    assert_eq!(updates.len(), 2, "online once, offline once: {updates:?}");
+    let offline = updates[1].clone();
+    let last_seen = offline["lastSeenAt"].as_str().unwrap();
+    let last_seen = chrono::DateTime::parse_from_rfc3339(last_seen).unwrap().with_timezone(&chrono::Utc);
+    assert!(
+        last_seen <= killed_at + chrono::TimeDelta::milliseconds(50)
+            && killed_at - last_seen <= chrono::TimeDelta::milliseconds(NODE_TTL_MS as i64),
+        "lastSeenAt {last_seen} is node A's last heartbeat before the kill at {killed_at}"
+    );
+    let asked = cluster.b.get(&format!("/api/presence?userIds={}", dave.id), Some(&erin.token)).await;
+    assert_eq!(asked.ok(200), &json!([offline]), "node B answers offline, with the stored lastSeenAt");
+}
