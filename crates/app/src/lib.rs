@@ -213,7 +213,9 @@ pub async fn serve(
     listener.set_nonblocking(true)?;
     let address = listener.local_addr()?;
     let io_app = io.clone();
-    let server = HttpServer::new(move || {
+    // The Socket.IO server's own HTTP server: the app's routes as usual, but WebSocket
+    // connections leave actix's HTTP dispatcher (and its buffers) after their handshake.
+    let server = socketio::HttpServer::new(io.clone(), move || {
         let main_scrape = main_scrape.clone();
         App::new()
             .wrap(Condition::new(measured, from_fn(adapter_http::record_request)))
@@ -228,6 +230,7 @@ pub async fn serve(
             .configure(adapter_http::configure(state.clone()))
             .configure(web_client::configure)
     })
+    .on_upgrade(move |upgrade| log_upgrade(upgrade, measured))
     .shutdown_signal({
         // Close the long-lived Socket.IO sessions first, so graceful shutdown does not wait
         // out its timeout on WebSockets that would never finish by themselves.
@@ -432,6 +435,20 @@ fn cors_layer(origins: &CorsOrigins) -> Cors {
                 origin.to_str().is_ok_and(|origin| list.iter().any(|allowed| allowed == origin))
             })
         }
+    }
+}
+
+/// For a WebSocket handshake, which the Socket.IO server answers without the app's middleware:
+/// the same request line as [`log_request`], and the same observation as
+/// `adapter_http::record_request` when metrics are on.
+fn log_upgrade(upgrade: &socketio::UpgradeRequest<'_>, measured: bool) {
+    let elapsed = upgrade.elapsed.as_secs_f64();
+    tracing::info!(method = %upgrade.method, path = upgrade.path, status = upgrade.status, elapsed_ms = elapsed * 1000.0, "request");
+    if measured {
+        let method = if upgrade.method == actix_web::http::Method::GET { "GET" } else { "other" };
+        let route = upgrade.route.unwrap_or("unmatched");
+        ::metrics::histogram!(adapter_http::REQUEST_DURATION, "method" => method, "route" => route, "status" => upgrade.status.to_string())
+            .record(elapsed);
     }
 }
 

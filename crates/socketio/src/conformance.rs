@@ -5,14 +5,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix_web::{dev::Server, App, HttpServer};
+use actix_web::{dev::Server, App};
 use async_trait::async_trait;
 use serde_json::Value;
 
 use crate::{
     configure,
     engineio::{echo::Echo, engine::Engine, transport},
-    AckSender, EngineConfig, Handshake, NamespaceHandler, Payload, Socket, SocketIo,
+    AckSender, EngineConfig, Handshake, HttpServer, NamespaceHandler, Payload, Socket, SocketIo,
 };
 
 /// On connection emits `auth` with the CONNECT payload; echoes `message` as `message-back`
@@ -66,9 +66,13 @@ pub fn socket_io(config: EngineConfig) -> SocketIo {
 /// connect: no readiness wait). The returned server must be awaited or spawned.
 pub fn serve(io: SocketIo, listener: std::net::TcpListener, workers: usize) -> std::io::Result<Server> {
     let echo = Arc::new(Engine::new(io.config().clone(), Echo));
-    Ok(HttpServer::new(move || {
-        App::new().configure(configure(io.clone())).configure(transport::service(Arc::clone(&echo), "/engine.io"))
+    let (app_io, app_echo) = (io.clone(), Arc::clone(&echo));
+    Ok(HttpServer::new(io, move || {
+        App::new()
+            .configure(configure(app_io.clone()))
+            .configure(transport::service(Arc::clone(&app_echo), "/engine.io"))
     })
+    .mount("/engine.io", "/engine.io/", echo)
     .workers(workers)
     .disable_signals()
     .listen(listener)?

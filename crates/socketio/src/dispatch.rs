@@ -4,10 +4,11 @@
 use std::{collections::HashMap, future::Future, panic::AssertUnwindSafe, sync::Arc};
 
 use futures_util::FutureExt as _;
+use parking_lot::Mutex;
 use serde_json::json;
 use socketioxide_core::Str;
 use tokio::{
-    sync::mpsc,
+    sync::Notify,
     time::{sleep_until, Instant},
 };
 
@@ -52,6 +53,42 @@ enum Control {
     Disconnected(Socket, Arc<NsEntry>),
 }
 
+/// The dispatcher's inbox for [`Control`] requests. They are rare (a server-side disconnect), so
+/// a list behind a lock that allocates only when used, and a wake-up, rather than a channel
+/// whose first block every session would carry.
+#[derive(Default)]
+struct Controls {
+    /// Requests not yet taken, and whether the dispatcher is gone (then nothing is kept).
+    queue: Mutex<(Vec<Control>, bool)>,
+    /// Stores a permit when nobody waits, so a request made while the dispatcher is busy is
+    /// seen on its next turn.
+    wake: Notify,
+}
+
+impl Controls {
+    fn send(&self, control: Control) {
+        {
+            let mut queue = self.queue.lock();
+            if queue.1 {
+                return;
+            }
+            queue.0.push(control);
+        }
+        self.wake.notify_one();
+    }
+
+    fn take(&self) -> Vec<Control> {
+        std::mem::take(&mut self.queue.lock().0)
+    }
+
+    /// Refuses later requests and returns the pending ones.
+    fn close(&self) -> Vec<Control> {
+        let mut queue = self.queue.lock();
+        queue.1 = true;
+        std::mem::take(&mut queue.0)
+    }
+}
+
 /// A socket connected on this session, with the namespace it belongs to.
 #[derive(Clone)]
 struct Connected {
@@ -69,12 +106,12 @@ struct Dispatcher {
     /// When the session is closed unless a namespace connects first.
     connect_deadline: Option<Instant>,
     /// Given to every socket, which reports a server-side disconnect through it.
-    control: mpsc::UnboundedSender<Control>,
+    control: Arc<Controls>,
 }
 
 /// Runs until the session closes, then disconnects its sockets and forgets the session.
 async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<EngineSession>, mut inbound: InboundRx) {
-    let (control_tx, mut control) = mpsc::unbounded_channel();
+    let control = Arc::new(Controls::default());
     let mut dispatcher = Dispatcher {
         decoder: Decoder::new(engine.config.max_attachments),
         connect_deadline: Some(Instant::now() + engine.config.connect_timeout),
@@ -82,7 +119,7 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
         engine,
         namespaces,
         session: Arc::clone(&session),
-        control: control_tx,
+        control: Arc::clone(&control),
     };
     loop {
         let deadline = dispatcher.connect_deadline;
@@ -90,7 +127,13 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             // Messages that arrived before the session closed are still handled (a POST may
             // carry events followed by a close packet); transports stop forwarding on close.
             biased;
-            Some(control) = control.recv() => dispatcher.on_control(control).await,
+            () = control.wake.notified() => {
+                for request in control.take() {
+                    // Boxed, like every rare step: a task is as large as its largest state, and
+                    // an idle connection should only pay for the loop.
+                    Box::pin(dispatcher.on_control(request)).await;
+                }
+            }
             Some(message) = inbound.recv() => dispatcher.on_inbound(message).await,
             () = session.closed() => break,
             () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
@@ -102,7 +145,7 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             }
         }
     }
-    dispatcher.cleanup(control).await;
+    Box::pin(dispatcher.cleanup()).await;
 }
 
 impl Dispatcher {
@@ -126,11 +169,11 @@ impl Dispatcher {
             return;
         }
         match packet {
-            Incoming::Connect { ns, auth } => self.connect(ns, auth).await,
+            Incoming::Connect { ns, auth } => Box::pin(self.connect(ns, auth)).await,
             Incoming::Disconnect { ns } => {
                 // A DISCONNECT for a namespace the server has just left is a harmless race.
                 if let Some(connected) = self.sockets.remove(&ns) {
-                    self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect).await;
+                    Box::pin(self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect)).await;
                     self.rearm_connect_timeout();
                 }
             }
@@ -204,12 +247,12 @@ impl Dispatcher {
 
     /// How a socket of `entry` created on this session reports that the server disconnected it.
     fn on_server_disconnect(&self, entry: &Arc<NsEntry>) -> OnServerDisconnect {
-        let control = self.control.clone();
+        let control = Arc::clone(&self.control);
         let entry = Arc::clone(entry);
         Box::new(move |socket| {
-            // An error means the dispatcher is gone, which only happens once it has forgotten
+            // Dropped once the dispatcher is gone, which only happens once it has forgotten
             // every socket of the session.
-            let _ = control.send(Control::Disconnected(socket, Arc::clone(&entry)));
+            control.send(Control::Disconnected(socket, Arc::clone(&entry)));
         })
     }
 
@@ -260,7 +303,7 @@ impl Dispatcher {
         self.session.close(DisconnectReason::HandlerPanic);
     }
 
-    async fn cleanup(mut self, mut control: mpsc::UnboundedReceiver<Control>) {
+    async fn cleanup(mut self) {
         // Every exit path ends here: make sure nothing more is queued or forwarded, and make
         // the sid unknown to new requests before running handlers.
         self.session.close(DisconnectReason::TransportClose);
@@ -270,9 +313,8 @@ impl Dispatcher {
         for connected in sockets {
             self.forget(&connected, reason).await;
         }
-        control.close();
-        while let Ok(control) = control.try_recv() {
-            self.on_control(control).await;
+        for request in self.control.close() {
+            self.on_control(request).await;
         }
         tracing::debug!(sid = %self.session.sid, %reason, "session closed");
     }

@@ -16,7 +16,9 @@
 //!      arguments plus binary attachments) and an [`AckSender`] when the client asked for an
 //!      acknowledgement: [`send`](AckSender::send) answers it, at most once;
 //!    * [`on_disconnect`](NamespaceHandler::on_disconnect) gets the [`DisconnectReason`].
-//! 3. **Mount it on actix-web** with [`configure`]: it serves `/socket.io/`.
+//! 3. **Mount it on actix-web** with [`configure`]: it serves `/socket.io/`. Serve the app with
+//!    [`HttpServer`] rather than actix-web's own to keep WebSocket connections small (see
+//!    *Memory* below).
 //! 4. **Talk to one client** through its [`Socket`] (cheap to clone, keep it as long as you
 //!    like): [`emit`](Socket::emit) an event ([`emit_payload`](Socket::emit_payload) for several
 //!    arguments or binary attachments), [`join`](Socket::join) or [`leave`](Socket::leave)
@@ -126,13 +128,27 @@
 //!   heartbeat and bounded outbound queues, the Engine.IO codec and the WebSocket wire format.
 //!   It carries opaque messages and hands each new session to the layer above.
 //!
-//! A direct WebSocket connection costs one task: the dispatcher reads the connection's frames
-//! itself (refusing a frame whose header declares more than `max_payload` before buffering any
-//! of it) and runs the heartbeat timer in the same poll. Its outbound side is no task at all:
-//! the `101` response's streaming body hands actix-web's HTTP dispatcher everything queued for
-//! the session when polled, each [`Frame`] as WebSocket bytes built once per broadcast, and the
-//! dispatcher writes a whole batch with one system call. A push wakes the writer only when it
-//! waits on an empty queue, so a burst costs one wake-up.
+//! A direct WebSocket connection costs one task besides its connection's own: the dispatcher
+//! reads the connection's frames itself (refusing a frame whose header declares more than
+//! `max_payload` before buffering any of it) and runs the heartbeat timer in the same poll. Its
+//! outbound side is no task at all: a stream over the session's queue (the `101` response's
+//! body) yields everything queued, each [`Frame`] as WebSocket bytes built once per broadcast,
+//! to the connection's writer (actix's HTTP dispatcher, or the connection itself under
+//! [`HttpServer`]), which writes a whole batch with one system call. A push wakes the writer
+//! only when it waits on an empty queue, so a burst costs one wake-up.
+//!
+//! # Memory
+//!
+//! On actix-web's `HttpServer`, an upgraded connection stays in actix's HTTP dispatcher, which
+//! keeps an 8 KiB read and an 8 KiB write buffer for the connection's whole life. [`HttpServer`]
+//! serves the same app, but hands every upgrade request to the engine together with its TCP
+//! stream (actix-http's upgrade service): the engine answers the handshake itself, with the
+//! same checks and errors as the route, the dispatcher and its buffers are dropped, and the
+//! connection is read through a buffer on the stack and written with vectored writes straight
+//! from the frames' shared buffers. An idle connection then holds no I/O buffer; what is left
+//! is the session, its socket and rooms, and the dispatcher task. The app's middleware does not
+//! see WebSocket handshakes there: [`HttpServer::on_upgrade`] reports each one
+//! ([`UpgradeRequest`]) for the request log and metrics.
 //!
 //! [`conformance`] is the test server the Socket.IO conformance suites expect (plus a plain
 //! Engine.IO echo at `/engine.io/` for the Engine.IO suite), built on the
@@ -142,6 +158,7 @@ mod ack;
 mod dispatch;
 mod engineio;
 mod handler;
+mod http_server;
 mod namespace;
 mod packet;
 mod payload;
@@ -158,8 +175,10 @@ mod random_input;
 pub use ack::AckSender;
 pub use engineio::{
     config::EngineConfig, frame::Frame, handshake::Handshake, reason::DisconnectReason, stats::EngineStats,
+    transport::takeover::UpgradeRequest,
 };
 pub use handler::NamespaceHandler;
+pub use http_server::HttpServer;
 pub use namespace::Namespace;
 pub use payload::{EmitError, Payload};
 pub use server::{configure, SocketIo};

@@ -53,6 +53,11 @@ impl SocketIo {
         self.inner.namespaces.get(path).map(|entry| Namespace::from_registry(Arc::clone(&entry.registry)))
     }
 
+    /// The Engine.IO engine, for the HTTP server that takes WebSocket connections over.
+    pub(crate) fn engine(&self) -> Arc<Engine> {
+        Arc::clone(&self.inner.engine)
+    }
+
     /// The configuration the server was built with.
     pub(crate) fn config(&self) -> &EngineConfig {
         &self.inner.engine.config

@@ -14,7 +14,7 @@ use crate::{
     engineio::{frame::Frame, queue::PushError, session::EngineSession},
     packet::{self, check_event},
     payload::{EmitError, Payload},
-    registry::Registry,
+    registry::{add_member, remove_member, Registry},
     socket_id::SocketId,
 };
 
@@ -116,28 +116,34 @@ impl Socket {
 
     /// Joins a room of this namespace (no-op when already a member or disconnected).
     pub fn join(&self, room: &str) {
+        // Lock order: the registry first (see `Registry::rooms_mut`).
+        let mut registry = self.core.ns.rooms_mut();
         let mut rooms = self.core.rooms.lock();
         if rooms.closed || rooms.names.contains(room) {
             return;
         }
-        let room: Arc<str> = Arc::from(room);
-        rooms.names.insert(Arc::clone(&room));
-        self.core.ns.add_to_room(room, self.core.id, self.clone());
+        let name = add_member(&mut registry, room, self.core.id, self.clone());
+        rooms.names.insert(name);
     }
 
     /// Joins a room but holds back its broadcasts to this socket until
     /// [`release_room`](Self::release_room), so the application can read what the client missed
     /// and send it first, with nothing lost in between. Already a member: from now on held too.
     pub fn join_held(&self, room: &str) {
+        let mut registry = self.core.ns.rooms_mut();
         let mut rooms = self.core.rooms.lock();
         if rooms.closed {
             return;
         }
-        let room: Arc<str> = Arc::from(room);
-        rooms.held.entry(Arc::clone(&room)).or_default();
-        if rooms.names.insert(Arc::clone(&room)) {
-            self.core.ns.add_to_room(room, self.core.id, self.clone());
-        }
+        let name = match rooms.names.get(room) {
+            Some(name) => Arc::clone(name),
+            None => {
+                let name = add_member(&mut registry, room, self.core.id, self.clone());
+                rooms.names.insert(Arc::clone(&name));
+                name
+            }
+        };
+        rooms.held.entry(name).or_default();
     }
 
     /// Ends holding a room: queues `first` (typically the acknowledgement carrying the replay,
@@ -168,10 +174,11 @@ impl Socket {
 
     /// Leaves a room (no-op when not a member).
     pub fn leave(&self, room: &str) {
+        let mut registry = self.core.ns.rooms_mut();
         let mut rooms = self.core.rooms.lock();
         rooms.held.remove(room);
         if rooms.names.remove(room) {
-            self.core.ns.remove_from_room(room, &self.core.id);
+            remove_member(&mut registry, room, &self.core.id);
         }
     }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use actix_web::{App, HttpServer};
+use actix_web::App;
 use adapter_ws::gateway::{ChatGateway, DeliveryLedger, GatewayConfig, PacedReceipts, SocketNotifier};
 use async_trait::async_trait;
 use chat_domain::error::StoreError;
@@ -340,12 +340,13 @@ impl Harness {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let io_app = io.clone();
-        let server = HttpServer::new(move || App::new().configure(socketio::configure(io_app.clone())))
-            .workers(1)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
+        let server =
+            socketio::HttpServer::new(io.clone(), move || App::new().configure(socketio::configure(io_app.clone())))
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .unwrap()
+                .run();
         let handle = server.handle();
         tokio::spawn(server);
         Self { services, relay, tokens, clock, io, gateway, paced, pacing_offset, chats: gated, port, server: handle }

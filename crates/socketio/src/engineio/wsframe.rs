@@ -3,14 +3,17 @@
 //! soon as its header declares the size, before any of its body is buffered.
 
 use std::{
+    io,
     pin::Pin,
-    task::{Context, Poll},
+    rc::Weak,
+    task::{ready, Context, Poll},
 };
 
 use actix_http::ws::{OpCode, Parser, ProtocolError};
 use actix_web::web;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures_util::Stream;
+use tokio::net::TcpStream;
 
 /// First byte of a final text frame.
 const TEXT: u8 = 0x81;
@@ -27,10 +30,6 @@ const MAX_CONTROL_PAYLOAD: usize = 125;
 /// The read buffer starts this small: most client messages (acks, events, pongs) fit, and an
 /// idle connection should hold as little as possible.
 const INITIAL_READ_BUFFER: usize = 256;
-
-/// An emptied read buffer that grew past this is released rather than kept for the next
-/// message, so one large message does not pin memory on an idle connection.
-const RETAINED_READ_BUFFER: usize = 4096;
 
 /// The close frame the server sends last (no status code, no reason).
 pub(crate) const CLOSE_FRAME: Bytes = Bytes::from_static(&[CLOSE, 0]);
@@ -186,8 +185,11 @@ impl WsDecoder {
         }
     }
 
+    /// An emptied read buffer is released rather than kept for the next message: an idle
+    /// connection holds no read buffer at all (a message costs one allocation, and no large
+    /// message pins memory afterwards).
     fn release_if_idle(&mut self) {
-        if self.buf.is_empty() && self.buf.capacity() > RETAINED_READ_BUFFER {
+        if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.buf = BytesMut::new();
         }
     }
@@ -237,16 +239,70 @@ fn finish(text: bool, data: BytesMut) -> Result<WsMessage, WsReadError> {
     }
 }
 
-/// The client's half of a WebSocket connection: the request body of the upgrade, decoded.
+/// Bytes read from the socket at once, into a buffer on the stack (an idle connection keeps no
+/// read buffer; the decoder keeps what a message needs).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Where the client's bytes come from.
+enum Source {
+    /// The request body of the upgrade, on the actix-web route.
+    Payload(web::Payload),
+    /// The connection itself, taken off actix's HTTP dispatcher. Its writer owns the stream;
+    /// once the writer is done with it, the connection has ended for the reader too.
+    Socket(Weak<TcpStream>),
+}
+
+/// The client's half of a WebSocket connection, decoded.
 pub(crate) struct WsReader {
-    payload: web::Payload,
+    source: Source,
     decoder: WsDecoder,
     done: bool,
 }
 
 impl WsReader {
+    /// Reads the request body of an upgrade served by actix-web.
     pub(crate) fn new(payload: web::Payload, max_payload: usize) -> Self {
-        Self { payload, decoder: WsDecoder::new(max_payload), done: false }
+        Self { source: Source::Payload(payload), decoder: WsDecoder::new(max_payload), done: false }
+    }
+
+    /// Reads a connection taken over, starting with `leftover` (what was read with the
+    /// request).
+    pub(crate) fn from_socket(stream: Weak<TcpStream>, leftover: &[u8], max_payload: usize) -> Self {
+        let mut decoder = WsDecoder::new(max_payload);
+        if !leftover.is_empty() {
+            decoder.extend(leftover);
+        }
+        Self { source: Source::Socket(stream), decoder, done: false }
+    }
+
+    /// Adds the next bytes to the decoder: `None` at the end of the connection.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<(), WsReadError>>> {
+        let stream = match &mut self.source {
+            Source::Payload(payload) => {
+                return Pin::new(payload).poll_next(cx).map(|chunk| {
+                    chunk.map(|chunk| chunk.map(|chunk| self.decoder.extend(&chunk)).map_err(|_| WsReadError::Io))
+                })
+            }
+            Source::Socket(stream) => stream.upgrade(),
+        };
+        let Some(stream) = stream else {
+            return Poll::Ready(None);
+        };
+        loop {
+            if ready!(stream.poll_read_ready(cx)).is_err() {
+                return Poll::Ready(Some(Err(WsReadError::Io)));
+            }
+            let mut chunk = [0_u8; READ_CHUNK];
+            match stream.try_read(&mut chunk) {
+                Ok(0) => return Poll::Ready(None),
+                Ok(read) => {
+                    self.decoder.extend(&chunk[..read]);
+                    return Poll::Ready(Some(Ok(())));
+                }
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Poll::Ready(Some(Err(WsReadError::Io))),
+            }
+        }
     }
 
     /// The next message; `None` once the connection ended, or after an error was reported.
@@ -263,17 +319,16 @@ impl WsReader {
                     return Poll::Ready(Some(Err(err)));
                 }
             }
-            match Pin::new(&mut self.payload).poll_next(cx) {
-                Poll::Ready(Some(Ok(chunk))) => self.decoder.extend(&chunk),
-                Poll::Ready(Some(Err(_))) => {
+            match ready!(self.poll_fill(cx)) {
+                Some(Ok(())) => {}
+                Some(Err(err)) => {
                     self.done = true;
-                    return Poll::Ready(Some(Err(WsReadError::Io)));
+                    return Poll::Ready(Some(Err(err)));
                 }
-                Poll::Ready(None) => {
+                None => {
                     self.done = true;
                     return Poll::Ready(None);
                 }
-                Poll::Pending => return Poll::Pending,
             }
         }
     }

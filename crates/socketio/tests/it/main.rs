@@ -14,4 +14,5 @@ mod polling;
 mod rooms;
 mod stats;
 mod support;
+mod takeover;
 mod websocket;

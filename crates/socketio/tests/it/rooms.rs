@@ -208,7 +208,7 @@ async fn a_broadcast_filtered_by_a_set_of_sockets_reaches_only_those_in_the_room
     let (mut c, c_id) = room_client_with_id(&server, "{\"room\":\"user-c\"}").await;
     let ns = server.io.of("/").unwrap();
     // a's and c's sockets (c's through its own room), not b's.
-    let (_, a_alone) = room_client_with_id(&server, "{\"room\":\"user-a\"}").await;
+    let (_a_alone_client, a_alone) = room_client_with_id(&server, "{\"room\":\"user-a\"}").await;
     ns.socket(a_id).unwrap().join("user-a");
     let only = ns.sockets_in(["user-a", "user-c", "no-such-room"]);
     assert_eq!(only.len(), 3, "both sockets in user-a and c's");
@@ -369,4 +369,44 @@ async fn a_held_room_that_overflows_disconnects_the_socket_after_the_first_frame
     for _ in 0..5_000 {
         bystander.expect_text("42[\"message:new\",1]").await;
     }
+}
+
+/// A join or leave racing a broadcast to the same room must not deadlock: both lock the
+/// registry's rooms before the socket's own room list (a broadcast reads the registry, then
+/// each member's list; a join used to hold its list while waiting for the registry).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joins_and_leaves_racing_broadcasts_to_the_room_never_deadlock() {
+    let (server, _) = room_server(relaxed());
+    let (_client, id) = room_client_with_id(&server, "{}").await;
+    let ns = server.io.of("/").unwrap();
+    let socket = ns.socket(id).unwrap();
+    // Droppable: the client reads nothing, so its queue fills and frames are dropped, never
+    // disconnecting the socket.
+    let frame = ns.event_frame("message:typing", &json!({ "on": true })).unwrap().droppable();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let broadcaster = {
+        let (ns, stop) = (ns.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                ns.broadcast_frame_to("r", &frame, None);
+            }
+        })
+    };
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for i in 0..20_000 {
+            if i % 2 == 0 {
+                socket.join("r");
+            } else {
+                socket.join_held("r");
+            }
+            socket.leave("r");
+        }
+        let _ = done_tx.send(());
+    });
+    // A liveness bound, not a timing assertion: a deadlock never finishes.
+    let finished = done_rx.recv_timeout(std::time::Duration::from_secs(120)).is_ok();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(finished, "join/leave deadlocked against a broadcast");
+    broadcaster.join().unwrap();
 }

@@ -34,6 +34,23 @@ impl TestServer {
         Self { io, port, handle }
     }
 
+    /// The same, on actix-web's own `HttpServer` (the dispatcher keeps WebSocket connections).
+    pub fn start_on_actix_web(io: SocketIo) -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let app_io = io.clone();
+        let server =
+            actix_web::HttpServer::new(move || actix_web::App::new().configure(socketio::configure(app_io.clone())))
+                .workers(1)
+                .disable_signals()
+                .listen(listener)
+                .unwrap()
+                .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self { io, port, handle }
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

@@ -1,13 +1,16 @@
 //! HTTP side of the Engine.IO server: the `/socket.io/` route, request validation with the
-//! Engine.IO error bodies, CORS, and the hand-off to long-polling or WebSocket.
+//! Engine.IO error bodies, CORS, and the hand-off to long-polling or WebSocket; and the
+//! WebSocket connections taken off actix's HTTP dispatcher ([`takeover`]).
 
 mod polling;
 mod request;
+pub(crate) mod takeover;
 mod websocket;
 mod ws_body;
 
 use std::sync::Arc;
 
+use actix_http::RequestHead;
 use actix_web::{
     http::{
         header::{self, HeaderValue},
@@ -53,65 +56,63 @@ async fn route(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> H
     if req.method() == Method::OPTIONS && engine.config.cors_any_origin {
         return preflight(req);
     }
-    if let Some(allowed) = &engine.config.allowed_origins {
-        let origin = req.headers().get(header::ORIGIN).map(|o| o.to_str().unwrap_or(""));
-        if origin.is_some_and(|o| !allowed.iter().any(|a| a == o) && !same_origin(o, req)) {
-            return EioError::Forbidden.response();
-        }
-    }
-    let query = EioQuery::parse(req.query_string());
-    let transport = match query.transport.as_deref() {
-        Some("polling") => TransportKind::Polling,
-        Some("websocket") => TransportKind::WebSocket,
-        _ => return EioError::TransportUnknown.response(),
+    let (query, transport) = match classify(engine, req.head()) {
+        Ok(classified) => classified,
+        Err(err) => return err.response(),
     };
-    if query.eio.as_deref() != Some("4") {
-        return EioError::UnsupportedProtocolVersion.response();
+    if transport == TransportKind::WebSocket {
+        return match websocket::target(engine, req.head(), query.sid.as_deref()) {
+            Ok(target) => websocket::serve(engine, target, req, body),
+            Err(err) => err.response(),
+        };
     }
-    let is_upgrade = req.method() == Method::GET && is_websocket_upgrade(req);
-
     let Some(sid) = query.sid else {
         if req.method() != Method::GET {
             return EioError::BadHandshakeMethod.response();
         }
-        return match transport {
-            TransportKind::WebSocket if is_upgrade => websocket::open(engine, req, body),
-            TransportKind::WebSocket => EioError::BadRequest.response(),
-            TransportKind::Polling => polling::handshake(engine, req),
-        };
+        return polling::handshake(engine, req);
     };
     let Some(session) = engine.session(&sid) else {
         return EioError::UnknownSid.response();
     };
-    let polling_get = transport == TransportKind::Polling && req.method() == Method::GET;
-    if session.client_close() != ClientClose::No && !polling_get {
+    if session.client_close() != ClientClose::No && req.method() != Method::GET {
         // Closed by the client and only kept for the GET that gets the noop.
         return EioError::UnknownSid.response();
     }
-    match transport {
-        TransportKind::WebSocket if is_upgrade => websocket::upgrade(engine, session, req, body),
-        TransportKind::WebSocket => EioError::BadRequest.response(),
-        TransportKind::Polling if req.method() == Method::GET => polling::poll(session).await,
-        TransportKind::Polling if req.method() == Method::POST => {
-            polling::post(engine.config.max_payload, session, body).await
-        }
-        TransportKind::Polling => EioError::BadRequest.response(),
+    match *req.method() {
+        Method::GET => polling::poll(session).await,
+        Method::POST => polling::post(engine.config.max_payload, session, body).await,
+        _ => EioError::BadRequest.response(),
     }
+}
+
+/// The checks every Engine.IO request goes through first: its `Origin`, its transport and its
+/// protocol version.
+fn classify(engine: &Engine, head: &RequestHead) -> Result<(EioQuery, TransportKind), EioError> {
+    if let Some(allowed) = &engine.config.allowed_origins {
+        let origin = head.headers.get(header::ORIGIN).map(|o| o.to_str().unwrap_or(""));
+        if origin.is_some_and(|o| !allowed.iter().any(|a| a == o) && !same_origin(o, head)) {
+            return Err(EioError::Forbidden);
+        }
+    }
+    let query = EioQuery::parse(head.uri.query().unwrap_or_default());
+    let transport = match query.transport.as_deref() {
+        Some("polling") => TransportKind::Polling,
+        Some("websocket") => TransportKind::WebSocket,
+        _ => return Err(EioError::TransportUnknown),
+    };
+    if query.eio.as_deref() != Some("4") {
+        return Err(EioError::UnsupportedProtocolVersion);
+    }
+    Ok((query, transport))
 }
 
 /// Whether `origin` is the site the request was sent to (a page this server serves): its
 /// host and port are the request's `Host`.
-fn same_origin(origin: &str, req: &HttpRequest) -> bool {
-    let Some(host) = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+fn same_origin(origin: &str, head: &RequestHead) -> bool {
+    let Some(host) = head.headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
     let authority = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
     authority.is_some_and(|a| a.eq_ignore_ascii_case(host))
-}
-
-fn is_websocket_upgrade(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 fn preflight(req: &HttpRequest) -> HttpResponse {

@@ -24,7 +24,7 @@ fn text(body: Bytes) -> HttpResponse {
 
 /// The first polling GET: a new session, answered with its open packet.
 pub(super) fn handshake(engine: &Arc<Engine>, req: &HttpRequest) -> HttpResponse {
-    let session = engine.open_session(TransportKind::Polling, Handshake::of(req), None);
+    let session = engine.open_session(TransportKind::Polling, Handshake::of(req.head()), None);
     text(packet::encode_payload(&session.take_outbound(), false))
 }
 

@@ -1,7 +1,7 @@
 //! What an Engine.IO request may get wrong, answered as the reference server does, and the
 //! query parameters it is routed by.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{http::StatusCode, web, HttpResponse};
 
 /// Engine.IO request errors, answered with 400 and `{"code": N, "message": "..."}` like the
 /// reference server; `Forbidden` (code 4) with 403, as the reference's `allowRequest` hook does,
@@ -40,11 +40,22 @@ impl EioError {
         }
     }
 
+    /// 403 for `Forbidden`, 400 for the others.
+    pub(crate) fn status(self) -> StatusCode {
+        if self == Self::Forbidden {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+
+    /// The JSON body: `{"code": N, "message": "..."}`.
+    pub(crate) fn body(self) -> String {
+        serde_json::json!({ "code": self.code(), "message": self.message() }).to_string()
+    }
+
     pub(crate) fn response(self) -> HttpResponse {
-        let mut response = if self == Self::Forbidden { HttpResponse::Forbidden() } else { HttpResponse::BadRequest() };
-        response
-            .content_type("application/json")
-            .body(serde_json::json!({ "code": self.code(), "message": self.message() }).to_string())
+        HttpResponse::build(self.status()).content_type("application/json").body(self.body())
     }
 }
 

@@ -1,13 +1,19 @@
 //! WebSocket transport: direct connections and upgrades from polling (`2probe` / `3probe` /
 //! `5`). The handshake is answered with a [`WsBody`] that writes the session's queue; a direct
 //! connection's frames are read by the session's dispatcher task itself, an upgraded one's by
-//! the task that ran the probe.
+//! the task that ran the probe. On the actix-web route the `101` response's body is the
+//! writer; on a connection taken over (`takeover`) the same body is written by the connection
+//! itself.
 
 use std::{sync::Arc, time::Duration};
 
+use actix_http::RequestHead;
 use actix_web::{
-    http::header::{self, HeaderValue},
-    web, HttpRequest, HttpResponse, HttpResponseBuilder,
+    http::{
+        header::{self, HeaderValue},
+        Method,
+    },
+    web, HttpRequest, HttpResponse,
 };
 
 use super::{
@@ -19,52 +25,91 @@ use crate::engineio::{
     handshake::Handshake,
     inbound::{on_websocket_message, Step},
     packet::{self, ClientPacket},
-    session::{EngineSession, TransportKind},
+    session::{ClientClose, EngineSession, TransportKind},
     wsframe::{self, WsMessage, WsReader},
 };
 
-/// The `101 Switching Protocols` answer to a valid WebSocket handshake request.
-fn handshake(req: &HttpRequest) -> Option<HttpResponseBuilder> {
-    actix_http::ws::verify_handshake(req.head()).ok()?;
-    let key = req.headers().get(header::SEC_WEBSOCKET_KEY)?;
-    let accept = HeaderValue::from_bytes(&actix_http::ws::hash_key(key.as_bytes())).ok()?;
-    let mut response = HttpResponse::SwitchingProtocols();
-    response.upgrade("websocket").insert_header((header::SEC_WEBSOCKET_ACCEPT, accept));
-    Some(response)
+/// What a valid WebSocket handshake request gets; `accept` is its `Sec-WebSocket-Accept`.
+pub(super) enum WsTarget {
+    /// A WebSocket without prior polling: a new session whose open packet is the first frame.
+    Open { accept: HeaderValue },
+    /// A WebSocket for an existing polling session: probe, then take over the session.
+    Upgrade { accept: HeaderValue, session: Arc<EngineSession> },
+    /// Already upgraded, upgrading, or a WebSocket session from the start: like the reference
+    /// server, accept the connection and close it at once (a refused handshake would be
+    /// reported as an error by clients). The session is left alone.
+    Refuse { accept: HeaderValue, session: Arc<EngineSession> },
 }
 
-/// A WebSocket without prior polling: a new session whose open packet is the first frame.
-pub(super) fn open(engine: &Arc<Engine>, req: &HttpRequest, body: web::Payload) -> HttpResponse {
-    let Some(mut response) = handshake(req) else {
-        return EioError::BadRequest.response();
+/// Judges a request for the WebSocket transport (its origin, transport and version already
+/// checked) with session id `sid`. Starts the upgrade of the session it names.
+pub(super) fn target(engine: &Engine, head: &RequestHead, sid: Option<&str>) -> Result<WsTarget, EioError> {
+    let Some(sid) = sid else {
+        if head.method != Method::GET {
+            return Err(EioError::BadHandshakeMethod);
+        }
+        return Ok(WsTarget::Open { accept: accept(head)? });
     };
-    let reader = WsReader::new(body, engine.config.max_payload);
-    let session = engine.open_session(TransportKind::WebSocket, Handshake::of(req), Some(reader));
-    response.streaming(WsBody::new(session, None))
-}
-
-/// A WebSocket for an existing polling session: probe, then take over the session.
-pub(super) fn upgrade(
-    engine: &Engine,
-    session: Arc<EngineSession>,
-    req: &HttpRequest,
-    body: web::Payload,
-) -> HttpResponse {
-    let Some(mut response) = handshake(req) else {
-        return EioError::BadRequest.response();
-    };
-    if !session.begin_upgrade() {
-        // Already upgraded, upgrading, or a WebSocket session from the start: like the reference
-        // server, accept the connection and close it at once (a refused handshake would be
-        // reported as an error by clients). The session is left alone.
-        let link = Arc::new(ProbeLink::default());
-        link.close();
-        return response.streaming(WsBody::new(session, Some(link)));
+    let session = engine.session(sid).ok_or(EioError::UnknownSid)?;
+    if session.client_close() != ClientClose::No {
+        // Closed by the client and only kept for the GET that gets the noop.
+        return Err(EioError::UnknownSid);
     }
-    let reader = WsReader::new(body, engine.config.max_payload);
-    let link = Arc::new(ProbeLink::default());
-    actix_web::rt::spawn(probe(Arc::clone(&session), reader, Arc::clone(&link), engine.config.upgrade_timeout));
-    response.streaming(WsBody::new(session, Some(link)))
+    let accept = accept(head)?;
+    if session.begin_upgrade() {
+        Ok(WsTarget::Upgrade { accept, session })
+    } else {
+        Ok(WsTarget::Refuse { accept, session })
+    }
+}
+
+/// The `Sec-WebSocket-Accept` of a valid WebSocket handshake request.
+fn accept(head: &RequestHead) -> Result<HeaderValue, EioError> {
+    let is_upgrade = head.method == Method::GET
+        && head
+            .headers
+            .get(header::UPGRADE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return Err(EioError::BadRequest);
+    }
+    actix_http::ws::verify_handshake(head).map_err(|_| EioError::BadRequest)?;
+    let key = head.headers.get(header::SEC_WEBSOCKET_KEY).ok_or(EioError::BadRequest)?;
+    HeaderValue::from_bytes(&actix_http::ws::hash_key(key.as_bytes())).map_err(|_| EioError::BadRequest)
+}
+
+/// Serves `target` on the actix-web route: a `101` whose streaming body writes the session.
+pub(super) fn serve(engine: &Arc<Engine>, target: WsTarget, req: &HttpRequest, body: web::Payload) -> HttpResponse {
+    let switching = |accept: HeaderValue| {
+        let mut response = HttpResponse::SwitchingProtocols();
+        response.upgrade("websocket").insert_header((header::SEC_WEBSOCKET_ACCEPT, accept));
+        response
+    };
+    match target {
+        WsTarget::Open { accept } => {
+            let reader = WsReader::new(body, engine.config.max_payload);
+            let session = engine.open_session(TransportKind::WebSocket, Handshake::of(req.head()), Some(reader));
+            switching(accept).streaming(WsBody::new(session, None))
+        }
+        WsTarget::Upgrade { accept, session } => {
+            let reader = WsReader::new(body, engine.config.max_payload);
+            let link = Arc::new(ProbeLink::default());
+            spawn_probe(engine, Arc::clone(&session), reader, Arc::clone(&link));
+            switching(accept).streaming(WsBody::new(session, Some(link)))
+        }
+        WsTarget::Refuse { accept, session } => {
+            let link = Arc::new(ProbeLink::default());
+            link.close();
+            switching(accept).streaming(WsBody::new(session, Some(link)))
+        }
+    }
+}
+
+/// Runs the probe of an upgrade in a task of its own, reading `reader`.
+pub(super) fn spawn_probe(engine: &Engine, session: Arc<EngineSession>, reader: WsReader, link: Arc<ProbeLink>) {
+    // A local task: the reader is tied to the worker thread that serves the connection.
+    actix_web::rt::spawn(probe(session, reader, link, engine.config.upgrade_timeout));
 }
 
 /// The probe phase of an upgrade. Polling keeps carrying the session until `5` arrives; any

@@ -25,7 +25,7 @@ use crate::engineio::{queue::Item, session::EngineSession, wsframe};
 
 /// How long the last frames of a closed session (a DISCONNECT, a CONNECT_ERROR) may take to
 /// reach a client before the connection is dropped anyway.
-const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const FINAL_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The outbound side of a WebSocket that is still probing an upgrade: it does not carry the
 /// session yet, so what it sends (`3probe`, pongs) waits here.
@@ -75,6 +75,16 @@ impl WsBody {
         Self { session, probe, batch: VecDeque::new(), flush_deadline: None, finishing: false }
     }
 
+    /// The session this connection carries, or probes an upgrade for.
+    pub(super) fn session(&self) -> &Arc<EngineSession> {
+        &self.session
+    }
+
+    /// Whether the connection carries its session (not, or no longer, probing an upgrade).
+    pub(super) fn carries_session(&self) -> bool {
+        self.probe.as_ref().is_none_or(|link| link.attached.load(Ordering::Acquire))
+    }
+
     fn finish(&mut self) {
         self.finishing = true;
         self.batch.push_back(Item::WebSocket(wsframe::CLOSE_FRAME));
@@ -109,8 +119,9 @@ impl WsBody {
             self.finish();
             return true;
         }
-        // An idle connection keeps no large batch buffer around.
-        if self.batch.capacity() > 64 {
+        // An idle connection keeps no batch buffer: the next take swaps this empty one into the
+        // session's queue, so neither holds an allocation until something is queued again.
+        if self.batch.capacity() > 0 {
             self.batch = VecDeque::new();
         }
         false
