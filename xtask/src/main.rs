@@ -101,7 +101,8 @@ fn bench(extra: &[String]) -> Result {
 /// The shared rig's scenarios, each against the Node peer, the limit server, the socketioxide
 /// peer and this project's release `chat-server` in one `compare.sh` run, so the figures are
 /// ratios measured side by side. `cargo xtask bench rig [scenario...]` (default: all four:
-/// `fanout` (the fanout sweep), `pairs` (the pairs sweep), `idle`, `history`). The rig lives in
+/// `fanout` (the fanout sweep), `pairs` (the pairs sweep), `idle`, `history`; `receipts` runs
+/// the pairs sweep with the server's delivery receipts off and on). The rig lives in
 /// `../shared/rig` and is built once into `$RIG_OUT` (default `/tmp/chat-rig`) when missing.
 fn rig(scenarios: &[String]) -> Result {
     let rig = root().join("..").join("shared").join("rig");
@@ -116,13 +117,31 @@ fn rig(scenarios: &[String]) -> Result {
     let project = root().join("target").join("release").join("chat-server");
     let all = ["fanout", "pairs", "idle", "history"].map(str::to_owned);
     let chosen = if scenarios.is_empty() { &all[..] } else { scenarios };
+    // The rig registers every user from 127.0.0.1; the contract's attempt limits (60 per
+    // address per minute) would make setup take a quarter of an hour.
+    let server_env = "AUTH_LIMIT_PER_ADDRESS_PER_MINUTE=0 AUTH_LIMIT_PER_EMAIL_PER_MINUTE=0";
     for scenario in chosen {
+        if scenario == "receipts" {
+            // The receipts issue's measure: the pairs sweep with the server's own delivery
+            // receipts on, against the same build with them off, beside the limit server.
+            eprintln!("xtask: rig receipts (pairs sweep, delivery receipts off and on)");
+            let off = format!("DELIVERY_RECEIPT_INTERVAL_MS=0 {}", project.display());
+            run(Command::new(rig.join("compare.sh"))
+                .arg("sweep")
+                .args(["target/release/limit", &off])
+                .arg(&project)
+                .args(["--", "--shape", "pairs"])
+                .env("RIG_OUT", &out)
+                .env("NAMES", "limit|receipts-off|chat-server")
+                .env("SERVER_ENV", server_env))?;
+            continue;
+        }
         let (name, extra): (&str, &[&str]) = match scenario.as_str() {
             "fanout" => ("sweep", &[]),
             "pairs" => ("sweep", &["--", "--shape", "pairs"]),
             "idle" => ("idle", &[]),
             "history" => ("history", &[]),
-            other => return Err(format!("unknown rig scenario {other}: fanout, pairs, idle or history")),
+            other => return Err(format!("unknown rig scenario {other}: fanout, pairs, idle, history or receipts")),
         };
         eprintln!("xtask: rig {scenario}");
         run(Command::new(rig.join("compare.sh"))
@@ -132,9 +151,7 @@ fn rig(scenarios: &[String]) -> Result {
             .args(extra)
             .env("RIG_OUT", &out)
             .env("NAMES", "node|limit|socketioxide|chat-server")
-            // The rig registers every user from 127.0.0.1; the contract's attempt limits
-            // (60 per address per minute) would make setup take a quarter of an hour.
-            .env("SERVER_ENV", "AUTH_LIMIT_PER_ADDRESS_PER_MINUTE=0 AUTH_LIMIT_PER_EMAIL_PER_MINUTE=0"))?;
+            .env("SERVER_ENV", server_env))?;
     }
     Ok(())
 }
