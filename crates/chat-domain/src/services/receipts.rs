@@ -90,12 +90,6 @@ impl ReceiptService {
         summarize(&self.ports, caller, views).await
     }
 
-    /// The server's own delivery receipt for one user; see
-    /// [`delivered_by_server`](Self::delivered_by_server).
-    pub async fn delivered(&self, user: UserId, chat: ChatId, seq: Seq) -> Result<()> {
-        self.delivered_by_server(chat, &[user], seq).await
-    }
-
     /// The server's own delivery receipts: a `message:new` of `chat` up to `seq` was written to
     /// a socket of each of `users`. Moves the delivered markers of those of them who are
     /// participants now (a socket of a user just removed may still be in the room on a node

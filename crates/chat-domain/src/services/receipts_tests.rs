@@ -172,12 +172,12 @@ async fn the_servers_delivery_receipt_moves_only_delivery() {
     let chat = w.direct(ann, bo).await;
     w.send(ann, chat, "one").await.unwrap();
     w.events.take();
-    w.services.receipts.delivered(bo, chat, 1).await.unwrap();
+    w.services.receipts.delivered_by_server(chat, &[bo], 1).await.unwrap();
     assert_eq!(
         w.events.take(),
         [DomainEvent::ReceiptUpdated { chat, user: bo, markers: markers(1, 0), members: None }]
     );
-    w.services.receipts.delivered(bo, chat, 1).await.unwrap();
+    w.services.receipts.delivered_by_server(chat, &[bo], 1).await.unwrap();
     assert!(w.events.take().is_empty());
     assert_eq!(w.status_in_history(ann, chat).await, [MessageStatus::Delivered]);
 }
