@@ -109,6 +109,22 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) -> Dura
     started.elapsed()
 }
 
+/// [`eventually`] for a condition that must ask Redis: polls `check` until it yields a value,
+/// failing the test after [`PATIENCE`].
+pub async fn eventually_some<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(started.elapsed() < PATIENCE, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn subscribed(notifier: &RedisNotifier) -> Duration {
     eventually("the notifier is subscribed", || notifier.node().is_subscribed()).await
 }

@@ -3,14 +3,14 @@
 //! those held nowhere else), and a node forgotten while alive holds its users again.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use adapter_redis::{PresenceSettings, RedisPresence};
 use chat_domain::ports::PresenceDirectory;
 use chat_domain::{Timestamp, UserId};
 use test_services::redis::Redis;
 
-use crate::helpers::{node, settings, PATIENCE};
+use crate::helpers::{eventually_some, node, settings};
 
 /// Short periods, so that a node dies (and is swept) within a test.
 fn quick() -> PresenceSettings {
@@ -26,17 +26,10 @@ fn directory(redis: &Redis) -> Arc<RedisPresence> {
     node(redis).presence_directory(quick())
 }
 
-/// Sweeps through `by` until something is swept, failing the test after [`PATIENCE`].
+/// Sweeps through `by` until something is swept, failing the test after the helpers' patience.
 async fn swept(by: &RedisPresence) -> Vec<(UserId, Timestamp)> {
-    let started = Instant::now();
-    loop {
-        let gone = by.sweep().await.unwrap();
-        if !gone.is_empty() {
-            return gone;
-        }
-        assert!(started.elapsed() < PATIENCE, "nothing was swept within {PATIENCE:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_some("something is swept", || async { Some(by.sweep().await.unwrap()).filter(|gone| !gone.is_empty()) })
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,23 +107,20 @@ async fn a_node_forgotten_while_alive_holds_its_users_again() {
     alive.hold(ann).await.unwrap();
     let client = redis::Client::open(redis.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let started = Instant::now();
-    loop {
-        let score: Option<f64> =
-            redis::cmd("ZSCORE").arg("chat:presence:nodes").arg(handle.node_id()).query_async(&mut conn).await.unwrap();
-        if score.is_some() {
-            break;
+    eventually_some("the node beats", || {
+        let mut conn = conn.clone();
+        let node = handle.node_id().to_owned();
+        async move {
+            let score: Option<f64> =
+                redis::cmd("ZSCORE").arg("chat:presence:nodes").arg(node).query_async(&mut conn).await.unwrap();
+            score
         }
-        assert!(started.elapsed() < PATIENCE, "the node never beat");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
     // Redis loses everything (a restart without persistence): the next heartbeat restores.
     redis::cmd("FLUSHALL").query_async::<()>(&mut conn).await.unwrap();
-    let started = Instant::now();
-    while alive.held(&[ann]).await.unwrap() != [true] {
-        assert!(started.elapsed() < PATIENCE, "ann was not held again");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_some("ann is held again", || async { (alive.held(&[ann]).await.unwrap() == [true]).then_some(()) })
+        .await;
     assert!(alive.release(ann).await.unwrap(), "the restored count is the node's own");
 }
 
@@ -154,11 +144,10 @@ async fn after_a_hold_redis_did_not_answer_the_next_heartbeat_puts_the_counts_ri
         .unwrap();
     redis::cmd("CLIENT").arg("PAUSE").arg(1_000).arg("ALL").query_async::<()>(&mut conn).await.unwrap();
     assert!(alive.hold(bo).await.is_err(), "no answer in time");
-    let started = Instant::now();
-    while alive.held(&[ann, bo]).await.ok() != Some(vec![true, true]) {
-        assert!(started.elapsed() < PATIENCE, "the counts were not put right");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_some("the counts are put right", || async {
+        (alive.held(&[ann, bo]).await.ok() == Some(vec![true, true])).then_some(())
+    })
+    .await;
     assert!(alive.release(ann).await.unwrap(), "one hold of ann, as the node holds her");
     assert!(alive.release(bo).await.unwrap(), "one hold of bo, though Redis ran his script late");
     assert_eq!(alive.held(&[ann, bo]).await.unwrap(), [false, false]);
