@@ -170,7 +170,7 @@ impl ChatRepository for SqliteStore {
     }
 
     async fn contacts_of(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
-        self.read(move |conn| {
+        self.read_long(move |conn| {
             // The user's chats by the primary key's prefix, their members by the chat index.
             let sql = "SELECT DISTINCT theirs.user_id FROM chat_participants mine
                        JOIN chat_participants theirs ON theirs.chat_id = mine.chat_id
@@ -207,7 +207,7 @@ impl ChatRepository for SqliteStore {
         limit: u32,
         before: Option<ChatId>,
     ) -> Result<Option<Vec<ChatView>>, StoreError> {
-        self.read(move |conn| {
+        self.read_long(move |conn| {
             snapshot(conn, |conn| {
                 // Ids are 24 lowercase hex digits, so "g" sorts above every id, and no stored time
                 // reaches i64::MAX: the first page's key is above every chat.

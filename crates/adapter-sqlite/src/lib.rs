@@ -1,8 +1,11 @@
 //! The embedded default store: the user, chat and message repositories on one SQLite file.
 //!
 //! One connection writes, owned by a dedicated thread that commits writes in groups (see
-//! `writer.rs`); a few others read (WAL lets them run beside the writer), on tokio's blocking
-//! pool. No SQLite call runs on an async worker. Every write (appending a message, a soft
+//! `writer.rs`); a few others read (WAL lets them run beside the writer). Bounded reads (a
+//! lookup by key, one page of an index) run on the calling thread when a reader connection is
+//! free: they take a few microseconds, less than handing them to another thread and back.
+//! Reads whose cost grows with the data (a search, counts, lists) run on tokio's blocking
+//! pool. No write runs on an async worker. Every write (appending a message, a soft
 //! delete, a new chat) is atomic on its own, inside its batch's `BEGIN IMMEDIATE`
 //! transaction, and is acknowledged only once that transaction is on disk.
 
@@ -16,6 +19,7 @@ mod schema;
 mod users;
 mod writer;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
@@ -145,9 +149,27 @@ impl SqliteStore {
         self.inner.writer.write(op).await
     }
 
-    /// Runs `op` on a reader connection, off the async executor (in memory: on the writer
-    /// thread, between batches). It sees every write that returned before it started.
+    /// Runs a bounded read (a lookup by key, one page of an index: microseconds) on a reader
+    /// connection, on the calling thread when one is free, else as [`Self::read_long`] does. A
+    /// hand-off to another thread and back costs more than such a read: two wake-ups and two
+    /// context switches. It sees every write that returned before it started.
     pub(crate) async fn read<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
+    {
+        if let Some(mut conn) = self.inner.free_reader() {
+            let result = catch_unwind(AssertUnwindSafe(|| op(&mut conn)))
+                .unwrap_or_else(|panic| Err(writer::panicked(&*panic)));
+            return result.map_err(StoreError::from);
+        }
+        self.read_long(op).await
+    }
+
+    /// Runs a read whose cost grows with the data (a search, a count, a list) on a reader
+    /// connection, off the async executor (in memory: on the writer thread, between batches).
+    /// It sees every write that returned before it started.
+    pub(crate) async fn read_long<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
@@ -165,6 +187,15 @@ impl SqliteStore {
 }
 
 impl Inner {
+    /// A reader no one holds, without waiting; `None` when all are busy (or there are none).
+    fn free_reader(&self) -> Option<MutexGuard<'_, Connection>> {
+        self.readers.iter().find_map(|reader| match reader.try_lock() {
+            Ok(conn) => Some(conn),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        })
+    }
+
     /// A free reader if there is one, else the next in turn (waiting for it); `None` when
     /// there are no readers at all.
     fn idle_reader(&self) -> Option<MutexGuard<'_, Connection>> {

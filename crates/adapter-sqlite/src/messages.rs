@@ -203,6 +203,6 @@ impl MessageRepository for SqliteStore {
     }
 
     async fn chat_events_since(&self, chat: ChatId, since: Seq, max: usize) -> Result<Vec<ChatEvent>, StoreError> {
-        self.read(move |conn| crate::events::chat_events_since(conn, chat, since, max)).await
+        self.read_long(move |conn| crate::events::chat_events_since(conn, chat, since, max)).await
     }
 }

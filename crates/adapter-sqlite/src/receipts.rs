@@ -114,6 +114,6 @@ impl ReceiptRepository for SqliteStore {
 
     async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
         let chats = chats.to_vec();
-        self.read(move |conn| unread_counts(conn, user, &chats)).await
+        self.read_long(move |conn| unread_counts(conn, user, &chats)).await
     }
 }

@@ -113,6 +113,40 @@ fn hot_queries_use_their_indexes() {
     }
 }
 
+#[test]
+fn readers_map_the_file() {
+    let (_dir, store) = open_temp();
+    let reader = store.inner.idle_reader().expect("a reader");
+    assert_eq!(pragma(&reader, "mmap_size"), schema::READER_MMAP_BYTES.to_string());
+}
+
+#[tokio::test]
+async fn bounded_reads_run_on_the_calling_thread_and_long_ones_off_it() {
+    let (_dir, store) = open_temp();
+    let here = std::thread::current().id();
+    let inline = store.read(|_| Ok(std::thread::current().id())).await.expect("read");
+    assert_eq!(inline, here, "a bounded read with a free reader runs where it was asked");
+    let long = store.read_long(|_| Ok(std::thread::current().id())).await.expect("read");
+    assert_ne!(long, here, "a long read runs on the blocking pool");
+
+    // Every reader busy: a bounded read waits for one off the calling thread rather than
+    // blocking it, and runs once a reader is released.
+    let held: Vec<_> = store.inner.readers.iter().map(|r| r.lock().expect("reader")).collect();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        async move { store.read(|_| Ok(std::thread::current().id())).await }
+    });
+    tokio::task::yield_now().await;
+    drop(held);
+    let elsewhere = waiting.await.expect("joined").expect("read");
+    assert_ne!(elsewhere, here);
+
+    // A panic inside an inline read is the read's error, and the reader stays usable.
+    let panicked = store.read(|_| -> DbResult<()> { panic!("boom") }).await;
+    assert!(panicked.is_err_and(|e| e.to_string().contains("boom")));
+    assert_eq!(store.read(|conn| Ok(pragma(conn, "query_only"))).await.expect("read"), "1");
+}
+
 #[tokio::test]
 async fn flush_checkpoints_the_log() {
     use chat_domain::ports::UserRepository;

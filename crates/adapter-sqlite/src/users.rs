@@ -93,7 +93,7 @@ impl UserRepository for SqliteStore {
         // (no email asked for) equals nothing.
         let needle = needle.to_ascii_lowercase();
         let email = exact_email.map(|e| e.as_str().to_owned());
-        self.read(move |conn| {
+        self.read_long(move |conn| {
             const SEARCH: &str = concat!(
                 "SELECT ",
                 user_columns!(),
@@ -145,7 +145,7 @@ impl UserRepository for SqliteStore {
         let mut users = users.to_vec();
         users.sort_unstable();
         users.dedup();
-        self.read(move |conn| {
+        self.read_long(move |conn| {
             let sql = "SELECT last_seen_at FROM users WHERE id = ?1 AND last_seen_at IS NOT NULL";
             let mut stmt = conn.prepare_cached(sql)?;
             let mut found = Vec::new();

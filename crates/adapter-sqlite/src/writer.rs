@@ -190,7 +190,7 @@ fn finish<T>(answer: Result<DbResult<T>, oneshot::error::RecvError>) -> Result<T
     }
 }
 
-fn panicked(panic: &(dyn Any + Send)) -> DbError {
+pub(crate) fn panicked(panic: &(dyn Any + Send)) -> DbError {
     let message = panic
         .downcast_ref::<&str>()
         .map(|s| (*s).to_owned())
