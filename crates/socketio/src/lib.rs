@@ -183,4 +183,5 @@ pub use namespace::Namespace;
 pub use payload::{EmitError, Payload};
 pub use server::{configure, SocketIo};
 pub use socket::Socket;
+pub use registry::SocketSet;
 pub use socket_id::{InvalidSocketId, SocketId};

@@ -3,26 +3,41 @@
 //! Generic over the member handle, so that this module needs nothing from the socket layer:
 //! sockets register themselves here and namespaces read them back to broadcast.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use socketioxide_core::Str;
 
 use crate::socket_id::SocketId;
 
+/// The hasher of every map on the broadcast path: foldhash, several times faster than the
+/// standard library's SipHash on these short keys. Its seed is random per process, and every
+/// key is the server's own (socket ids it draws, room names it builds from ids it issued), so
+/// no client picks keys to collide.
+pub(crate) type Hasher = foldhash::fast::RandomState;
+
+/// A map keyed by socket id.
+pub(crate) type SocketMap<S> = HashMap<SocketId, S, Hasher>;
+
+/// A set of socket ids, as [`crate::Namespace::sockets_in`] returns.
+pub type SocketSet = HashSet<SocketId, Hasher>;
+
 /// Members of every room of a namespace, by room name; an empty room is removed.
-pub(crate) type Rooms<S> = HashMap<Arc<str>, HashMap<SocketId, S>>;
+pub(crate) type Rooms<S> = HashMap<Arc<str>, SocketMap<S>, Hasher>;
 
 /// The sockets and rooms of one namespace.
 pub(crate) struct Registry<S> {
     path: Str,
-    sockets: RwLock<HashMap<SocketId, S>>,
+    sockets: RwLock<SocketMap<S>>,
     rooms: RwLock<Rooms<S>>,
 }
 
 impl<S> Registry<S> {
     pub(crate) fn new(path: Str) -> Self {
-        Self { path, sockets: RwLock::new(HashMap::new()), rooms: RwLock::new(HashMap::new()) }
+        Self { path, sockets: RwLock::new(SocketMap::default()), rooms: RwLock::new(Rooms::default()) }
     }
 
     /// The namespace path, such as `/`.
@@ -57,7 +72,7 @@ impl<S> Registry<S> {
     }
 
     /// The connected sockets, read-locked for as long as the guard lives.
-    pub(crate) fn sockets(&self) -> RwLockReadGuard<'_, HashMap<SocketId, S>> {
+    pub(crate) fn sockets(&self) -> RwLockReadGuard<'_, SocketMap<S>> {
         self.sockets.read()
     }
 
@@ -74,7 +89,7 @@ pub(crate) fn add_member<S>(rooms: &mut Rooms<S>, room: &str, id: SocketId, sock
             members.insert(id, socket);
         }
         None => {
-            rooms.insert(Arc::from(room), HashMap::from([(id, socket)]));
+            rooms.insert(Arc::from(room), SocketMap::from_iter([(id, socket)]));
         }
     }
     rooms.get_key_value(room).map_or_else(|| Arc::from(room), |(name, _)| Arc::clone(name))
