@@ -119,6 +119,9 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
             .service(resource("/api/users/me", "GET").route(web::get().to(routes::me)))
             .service(resource("/api/users", "GET").route(web::get().to(routes::search_users)))
             .service(resource("/api/presence", "GET").route(web::get().to(presence::presence)))
+            // Matched in this order, each dynamic path by a regex: the busiest (history) goes
+            // before the other dynamic ones. Patterns match whole paths, so order changes no match.
+            .service(resource("/api/chats/{chatId}/messages", "GET").route(web::get().to(routes::history)))
             .service(
                 resource("/api/chats", "GET, POST")
                     .route(web::get().to(routes::list_chats))
@@ -136,7 +139,6 @@ pub fn configure(state: HttpState) -> impl FnOnce(&mut web::ServiceConfig) {
                 resource("/api/chats/{chatId}/participants/{userId}", "DELETE")
                     .route(web::delete().to(groups::remove_participant)),
             )
-            .service(resource("/api/chats/{chatId}/messages", "GET").route(web::get().to(routes::history)))
             .service(resource("/api/messages", "POST").route(web::post().to(routes::send_message)))
             .service(resource("/api/messages/chats/{chatId}", "GET").route(web::get().to(routes::history_alias)))
             .service(

@@ -102,17 +102,98 @@ pub fn status_of(seq: Seq, sender: UserId, receipts: &[Receipt]) -> MessageStatu
 /// The receipts of `chat`'s current participants, in the chat's order, from the stored ones
 /// of any chats (`0, 0` for a participant with nothing stored).
 pub fn receipts_for(chat: &Chat, stored: &[(ChatId, Receipt)]) -> Vec<Receipt> {
+    // Sorted once and searched per participant: a group of 100 compared 10,000 pairs before.
+    let mut mine: Vec<&Receipt> = stored.iter().filter(|(c, _)| *c == chat.id).map(|(_, r)| r).collect();
+    mine.sort_unstable_by_key(|r| r.user);
     chat.participants
         .iter()
         .map(|&user| {
-            let markers = stored
-                .iter()
-                .find(|(c, r)| *c == chat.id && r.user == user)
-                .map(|(_, r)| r.markers)
+            let markers = mine
+                .binary_search_by_key(&user, |r| r.user)
+                .ok()
+                .and_then(|i| mine.get(i))
+                .map(|r| r.markers)
                 .unwrap_or_default();
             Receipt { user, markers }
         })
         .collect()
+}
+
+/// [`status_of`] for many messages of one chat, each answered in constant time: the two
+/// lowest markers of each kind are found once (the lowest of everyone but a message's sender
+/// is the lowest, or the second lowest when the sender holds the lowest). A page of 50 in a
+/// group of 100 made 5,000 comparisons with one [`status_of`] per message.
+///
+/// `receipts` must name each user at most once, as a chat's participants do.
+#[derive(Debug, Clone, Copy)]
+pub struct Statuses {
+    read: Lowest,
+    delivered: Lowest,
+    /// The only user listed when there is exactly one; `None` for zero and for several.
+    alone: Option<Option<UserId>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Lowest {
+    holder: Option<UserId>,
+    first: Seq,
+    second: Seq,
+}
+
+impl Lowest {
+    const NONE: Self = Self { holder: None, first: Seq::MAX, second: Seq::MAX };
+
+    fn add(&mut self, user: UserId, seq: Seq) {
+        if self.holder.is_none() || seq < self.first {
+            self.second = self.first;
+            self.first = seq;
+            self.holder = Some(user);
+        } else if seq < self.second {
+            self.second = seq;
+        }
+    }
+
+    /// The lowest marker of everyone listed but `sender`.
+    fn without(&self, sender: UserId) -> Seq {
+        if self.holder == Some(sender) {
+            self.second
+        } else {
+            self.first
+        }
+    }
+}
+
+impl Statuses {
+    pub fn new(receipts: &[Receipt]) -> Self {
+        let (mut read, mut delivered) = (Lowest::NONE, Lowest::NONE);
+        for r in receipts {
+            read.add(r.user, r.markers.read_seq);
+            delivered.add(r.user, r.markers.delivered_seq);
+        }
+        let alone = match receipts {
+            [] => Some(None),
+            [only] => Some(Some(only.user)),
+            _ => None,
+        };
+        Self { read, delivered, alone }
+    }
+
+    /// The same as [`status_of`] with the receipts given to [`Self::new`].
+    pub fn of(&self, seq: Seq, sender: UserId) -> MessageStatus {
+        match self.alone {
+            // Nobody but (at most) the sender: nobody received it.
+            Some(None) => return MessageStatus::Sent,
+            Some(Some(only)) if only == sender => return MessageStatus::Sent,
+            _ => {}
+        }
+        if self.read.without(sender) >= seq {
+            MessageStatus::Read
+        } else if self.delivered.without(sender) >= seq {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Sent
+        }
+    }
 }
 
 /// Sets `message.status` from the receipts of its chat: see [`status_of`].
@@ -210,5 +291,59 @@ mod tests {
     fn a_chat_with_nobody_else_leaves_messages_sent() {
         assert_eq!(status_of(1, user(1), &[receipt(1, 1, 1)]), MessageStatus::Sent);
         assert_eq!(status_of(1, user(1), &[]), MessageStatus::Sent);
+    }
+
+    #[test]
+    fn statuses_answer_as_status_of_does_for_every_sender_and_seq() {
+        // A small deterministic generator: thousands of groups of 0 to 6 users with markers
+        // 0 to 5, ties included, asked for every sender (one outside the group too).
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |bound: u64| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) % bound
+        };
+        for _ in 0..3000 {
+            let size = next(7) as u8;
+            let receipts: Vec<Receipt> = (1..=size)
+                .map(|n| {
+                    let read = next(6);
+                    receipt(n, read + next(3), read)
+                })
+                .collect();
+            let statuses = Statuses::new(&receipts);
+            for sender in 1..=size + 1 {
+                for seq in 0..8 {
+                    assert_eq!(
+                        statuses.of(seq, user(sender)),
+                        status_of(seq, user(sender), &receipts),
+                        "seq {seq} sent by {sender} with {receipts:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn receipts_for_lists_the_participants_in_order_with_zero_for_the_unknown() {
+        let chat_id = ChatId(user(90).0);
+        let other = ChatId(user(91).0);
+        let chat = Chat {
+            id: chat_id,
+            name: None,
+            is_group: true,
+            participants: vec![user(3), user(1), user(2)],
+            created_by: user(3),
+            last_message_id: None,
+            last_seq: 9,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let stored = [
+            (other, receipt(3, 9, 9)),
+            (chat_id, receipt(1, 4, 2)),
+            (chat_id, receipt(3, 6, 5)),
+            (other, receipt(2, 7, 7)),
+        ];
+        assert_eq!(receipts_for(&chat, &stored), vec![receipt(3, 6, 5), receipt(1, 4, 2), receipt(2, 0, 0)]);
     }
 }

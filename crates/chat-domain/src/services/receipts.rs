@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::event::DomainEvent;
 use crate::id::{ChatId, MessageId, UserId};
 use crate::model::{Chat, ChatView, Message, MessageStatus, Seq};
-use crate::receipts::{derive_status, receipts_for, MarkerKind, Markers, Receipt};
+use crate::receipts::{derive_status, receipts_for, MarkerKind, Markers, Receipt, Statuses};
 
 /// A chat as its participant sees it: the chat with its newest message (its `status` derived),
 /// every participant's receipt markers, and the caller's unread count. Reads like the
@@ -152,9 +152,9 @@ pub(super) async fn derive_statuses<'a>(
     messages: impl IntoIterator<Item = &'a mut Message>,
 ) -> Result<()> {
     let stored = ports.receipts.stored_receipts(&[chat.id]).await?;
-    let receipts = receipts_for(chat, &stored);
+    let statuses = Statuses::new(&receipts_for(chat, &stored));
     for message in messages {
-        derive_status(message, &receipts);
+        message.status = statuses.of(message.seq, message.sender);
     }
     Ok(())
 }
