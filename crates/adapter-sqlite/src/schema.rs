@@ -150,18 +150,11 @@ pub(crate) fn configure_in_memory(conn: &Connection) -> DbResult<()> {
     Ok(())
 }
 
-/// How much of the database file each reader maps into memory (address space, not RAM).
-pub(crate) const READER_MMAP_BYTES: i64 = 1 << 30;
-
 /// Settings of a connection that only reads.
 pub(crate) fn configure_reader(conn: &Connection) -> DbResult<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.pragma_update(None, "query_only", "ON")?;
-    // Pages read through a memory map rather than one pread each: a reader's page cache is
-    // dropped whenever the writer commits, so under steady writes every read fetched its pages
-    // again with system calls.
-    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)?;
     Ok(())
 }
 

@@ -113,13 +113,6 @@ fn hot_queries_use_their_indexes() {
     }
 }
 
-#[test]
-fn readers_map_the_file() {
-    let (_dir, store) = open_temp();
-    let reader = store.inner.idle_reader().expect("a reader");
-    assert_eq!(pragma(&reader, "mmap_size"), schema::READER_MMAP_BYTES.to_string());
-}
-
 #[tokio::test]
 async fn bounded_reads_run_on_the_calling_thread_and_long_ones_off_it() {
     let (_dir, store) = open_temp();
