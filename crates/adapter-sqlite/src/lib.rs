@@ -159,8 +159,8 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> DbResult<T> + Send + 'static,
     {
         if let Some(mut conn) = self.inner.free_reader() {
-            let result = catch_unwind(AssertUnwindSafe(|| op(&mut conn)))
-                .unwrap_or_else(|panic| Err(writer::panicked(&*panic)));
+            let result =
+                catch_unwind(AssertUnwindSafe(|| op(&mut conn))).unwrap_or_else(|panic| Err(writer::panicked(&*panic)));
             return result.map_err(StoreError::from);
         }
         self.read_long(op).await

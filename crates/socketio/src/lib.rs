@@ -181,7 +181,7 @@ pub use handler::NamespaceHandler;
 pub use http_server::HttpServer;
 pub use namespace::Namespace;
 pub use payload::{EmitError, Payload};
+pub use registry::SocketSet;
 pub use server::{configure, SocketIo};
 pub use socket::Socket;
-pub use registry::SocketSet;
 pub use socket_id::{InvalidSocketId, SocketId};

@@ -1,11 +1,7 @@
 //! Namespaces: the handle the application broadcasts through (serialized once, queued for every
 //! member), and the table of registered namespaces with their handlers.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    sync::Arc,
-};
+use std::{collections::HashMap, fmt, sync::Arc};
 
 use parking_lot::RwLock;
 use serde::Serialize;
