@@ -88,17 +88,10 @@ impl ChatGateway {
     }
 
     pub(super) fn spawn_delivery_receipts(&self, io: &SocketIo) {
-        let weak = Arc::downgrade(&self.shared);
         let io = io.clone();
-        let period = self.shared.config.delivery_receipt_interval;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(shared) = weak.upgrade() else { break };
-                ChatGateway { shared }.flush_delivery_receipts(&io).await;
-            }
+        super::every(&self.shared, self.shared.config.delivery_receipt_interval, move |shared| {
+            let io = io.clone();
+            async move { ChatGateway { shared }.flush_delivery_receipts(&io).await }
         });
     }
 }

@@ -67,16 +67,11 @@ impl ChatGateway {
         if self.shared.ledger.get().is_some() {
             self.spawn_delivery_receipts(io);
         }
-        let weak = Arc::downgrade(&self.shared);
         let io = io.clone();
-        let period = self.shared.config.typing_sweep;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(shared) = weak.upgrade() else { break };
-                let Some(ns) = io.of("/") else { continue };
+        super::every(&self.shared, self.shared.config.typing_sweep, move |shared| {
+            let io = io.clone();
+            async move {
+                let Some(ns) = io.of("/") else { return };
                 for (chat, user) in shared.typists.expired() {
                     // The domain re-checks membership; a typist who left the chat is simply not announced.
                     let _ = shared.services.messages.typing(user, chat, false).await;

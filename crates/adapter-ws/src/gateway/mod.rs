@@ -10,6 +10,8 @@ mod pacing;
 mod receipts;
 mod typing;
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use delivered::DeliveryLedger;
@@ -17,6 +19,28 @@ pub use handler::ChatGateway;
 pub use notifier::SocketNotifier;
 pub use pacing::{PacedReceipts, PacingClock, RECEIPT_PACING_TICK};
 pub use wire::rooms::{chat_room, user_room};
+
+/// Runs `round` on `owner` every `period` for as long as something else keeps `owner` alive:
+/// the task holds it weakly and ends once it is dropped. A round that overruns delays the next
+/// rather than bunching them. The gateway's periodic jobs (the sweeper, the server's delivery
+/// receipts, receipt pacing) all run this way. Call from inside the Tokio runtime.
+fn every<T, F, Fut>(owner: &Arc<T>, period: Duration, round: F)
+where
+    T: Send + Sync + 'static,
+    F: Fn(Arc<T>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let weak = Arc::downgrade(owner);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(owner) = weak.upgrade() else { break };
+            round(owner).await;
+        }
+    });
+}
 
 /// The engine's bounds fitted to chat, which the app and the gateway's tests both use:
 /// - no binary attachments (no event of the contract carries one; a packet announcing any

@@ -4,7 +4,7 @@
 //! marker moved (client events, HTTP, the server's own delivery receipts).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -72,16 +72,7 @@ impl PacedReceipts {
     /// Flushes every [`RECEIPT_PACING_TICK`] until the pacing is dropped. Call from inside
     /// the Tokio runtime.
     pub fn spawn(self: &Arc<Self>) {
-        let weak: Weak<Self> = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(RECEIPT_PACING_TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(pacing) = weak.upgrade() else { break };
-                pacing.flush_due().await;
-            }
-        });
+        super::every(self, RECEIPT_PACING_TICK, |pacing| async move { pacing.flush_due().await });
     }
 
     /// Participants whose receipts are tracked now (for tests).
