@@ -123,16 +123,11 @@ async fn bounded_reads_run_on_the_calling_thread_and_long_ones_off_it() {
     assert_ne!(long, here, "a long read runs on the blocking pool");
 
     // Every reader busy: a bounded read waits for one off the calling thread rather than
-    // blocking it, and runs once a reader is released.
+    // blocking it, and runs once a reader is released. `join!` polls the read first, so it
+    // finds every reader held, and releases them only after that.
     let held: Vec<_> = store.inner.readers.iter().map(|r| r.lock().expect("reader")).collect();
-    let waiting = tokio::spawn({
-        let store = store.clone();
-        async move { store.read(|_| Ok(std::thread::current().id())).await }
-    });
-    tokio::task::yield_now().await;
-    drop(held);
-    let elsewhere = waiting.await.expect("joined").expect("read");
-    assert_ne!(elsewhere, here);
+    let (elsewhere, ()) = tokio::join!(store.read(|_| Ok(std::thread::current().id())), async move { drop(held) });
+    assert_ne!(elsewhere.expect("read"), here);
 
     // A panic inside an inline read is the read's error, and the reader stays usable.
     let panicked = store.read(|_| -> DbResult<()> { panic!("boom") }).await;
