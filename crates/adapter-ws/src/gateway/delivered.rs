@@ -40,18 +40,13 @@ impl DeliveryLedger {
     /// a chat room's are dropped.
     pub(super) fn take(&self) -> Vec<(ChatId, Seq)> {
         let reached = std::mem::take(&mut *self.reached.lock());
-        reached.into_iter().filter_map(|(room, seq)| Some((chat_of_room(&room)?, seq))).collect()
+        reached.into_iter().filter_map(|(room, seq)| Some((wire::rooms::chat_of_room(&room)?, seq))).collect()
     }
 
     /// Number of rooms waiting for the next flush (for tests).
     pub fn pending(&self) -> usize {
         self.reached.lock().len()
     }
-}
-
-/// The chat of a room named by [`wire::rooms::chat_room`].
-fn chat_of_room(room: &str) -> Option<ChatId> {
-    room.strip_prefix("chat-").and_then(|id| ChatId::parse(id).ok())
 }
 
 /// Chats whose receipts one flush writes at once: enough to keep the store's group commit
