@@ -149,3 +149,53 @@ async fn the_engine_mounted_on_a_plain_actix_web_server_serves_websockets_too() 
     let io = server.io.clone();
     wait_for("both sessions to end", move || io.session_count() == 0).await;
 }
+
+/// A masked client text frame of 126 bytes up to 64 KiB.
+fn client_text_medium(text: &str) -> Vec<u8> {
+    let mask = [5, 2, 8, 4];
+    let mut frame = vec![0x81, 0x80 | 126];
+    frame.extend_from_slice(&u16::try_from(text.len()).unwrap().to_be_bytes());
+    frame.extend_from_slice(&mask);
+    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_session_whose_client_stopped_reading_loses_its_connection() {
+    // A queue larger than the kernel's socket buffers: it overflows only once the connection's
+    // writer is stuck with frames it cannot hand to the kernel.
+    let config = socketio::EngineConfig { outbound_queue_bytes: 8 * 1024 * 1024, ..relaxed() };
+    let server = echo_server(config);
+    // A small receive buffer that the kernel does not grow: the server's writes stall soon.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(([127, 0, 0, 1], server.port).into()).await.unwrap();
+    let mut client = RawClient { stream, buf: Vec::new() };
+    let mut bytes = upgrade_request("/socket.io/?EIO=4&transport=websocket");
+    bytes.extend(client_text("40"));
+    client.stream.write_all(&bytes).await.unwrap();
+    assert!(client.head().await.starts_with("HTTP/1.1 101 "));
+    assert!(client.text().await.starts_with("0{"));
+    assert!(client.text().await.starts_with("40{"));
+    assert_eq!(client.text().await, "42[\"auth\",{}]");
+
+    // From here on the client never reads. The echoes fill both socket buffers, then the
+    // session's queue, and the session is closed as a slow consumer with frames its writer
+    // cannot hand to the kernel: the final flush can never finish, and after its timeout
+    // (5 s) the server drops the connection. The client's writes then fail.
+    let echo = client_text_medium(&format!("42[\"message\",\"{}\"]", "x".repeat(30_000)));
+    let refused = loop {
+        let written = tokio::time::timeout(PATIENCE, client.stream.write_all(&echo)).await;
+        match written {
+            Err(_) => panic!("the server neither read nor dropped the connection"),
+            Ok(Err(refused)) => break refused,
+            Ok(Ok(())) => {}
+        }
+    };
+    assert!(
+        matches!(refused.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe),
+        "{refused}"
+    );
+    assert_eq!(server.io.stats().slow_consumers, 1);
+    assert_eq!(server.io.session_count(), 0);
+}
