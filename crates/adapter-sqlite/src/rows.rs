@@ -89,10 +89,7 @@ fn bad_value(index: usize, ty: Type, err: impl Into<Box<dyn std::error::Error + 
 pub(crate) fn optional_id(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<Id>> {
     match row.get_ref(index)? {
         ValueRef::Null => Ok(None),
-        ValueRef::Text(text) => {
-            let text = std::str::from_utf8(text).map_err(|e| bad_value(index, Type::Text, e))?;
-            Id::parse(text).map(Some).map_err(|e| bad_value(index, Type::Text, e))
-        }
+        ValueRef::Text(text) => Id::parse_ascii(text).map(Some).map_err(|e| bad_value(index, Type::Text, e)),
         other => Err(rusqlite::Error::InvalidColumnType(index, String::new(), other.data_type())),
     }
 }

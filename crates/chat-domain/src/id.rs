@@ -47,7 +47,13 @@ impl Id {
 
     /// Parses exactly 24 hexadecimal characters (either case; shown lowercase).
     pub fn parse(text: &str) -> Result<Self, InvalidId> {
-        let raw: &[u8; 24] = text.as_bytes().try_into().map_err(|_| InvalidId)?;
+        Self::parse_ascii(text.as_bytes())
+    }
+
+    /// [`parse`](Self::parse) on bytes not yet known to be UTF-8 (a stored column): anything
+    /// but 24 hex digits is refused, so no separate UTF-8 check is needed.
+    pub fn parse_ascii(text: &[u8]) -> Result<Self, InvalidId> {
+        let raw: &[u8; 24] = text.try_into().map_err(|_| InvalidId)?;
         let mut bytes = [0u8; 12];
         for (byte, pair) in bytes.iter_mut().zip(raw.chunks_exact(2)) {
             let (hi, lo) = (HEX_VALUES[usize::from(pair[0])], HEX_VALUES[usize::from(pair[1])]);
@@ -206,6 +212,9 @@ mod tests {
             assert_eq!(Id::parse(bad), Err(InvalidId), "{bad:?}");
         }
         assert!(Id::parse("0123456789ABCDEF01234567").is_ok());
+        // Bytes that are not UTF-8, or a multi-byte character in 24 bytes, are no id either.
+        assert_eq!(Id::parse_ascii(&[0xff; 24]), Err(InvalidId));
+        assert_eq!(Id::parse_ascii("é0123456789abcdef012345".as_bytes()), Err(InvalidId));
         // Bytes next to the digit ranges, and ones above ASCII, are not digits.
         for bad in ["/", ":", "@", "G", "`", "g", "\u{ff}"] {
             let text = format!("{bad}{}", "0".repeat(24 - bad.len()));
