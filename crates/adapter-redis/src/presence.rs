@@ -15,6 +15,10 @@
 //! batch, so two sweepers never take the same user) removes its holds and returns the users
 //! held nowhere else, who are announced offline. A killed node's users therefore go offline
 //! within `node_ttl + sweep` (plus a heartbeat period at worst) of its last heartbeat.
+//! A node that shuts down gracefully [retires](RedisPresence::retire): it scores itself dead as
+//! of [`PresenceSettings::retire_grace`] from now and notes when it left in the `retired`
+//! hash, so its users go offline within `retire_grace + sweep` instead, with that time as
+//! their `lastSeenAt`.
 //!
 //! Scripts name the per-node and per-user keys they build themselves: one Redis, not Redis
 //! Cluster, as for the rest of this adapter.
@@ -45,6 +49,10 @@ pub struct PresenceSettings {
     /// Most users one sweep script takes over (a dead node with more takes several scripts,
     /// so Redis never runs one long script).
     pub sweep_batch: usize,
+    /// How long a node that [retired](RedisPresence::retire) (a graceful shutdown) still counts
+    /// as alive: its users who reconnect to another node within it are never announced
+    /// offline. The presence grace of a single node (5 s) by default.
+    pub retire_grace: Duration,
 }
 
 impl Default for PresenceSettings {
@@ -55,6 +63,7 @@ impl Default for PresenceSettings {
             node_ttl: Duration::from_secs(30),
             sweep: Duration::from_secs(10),
             sweep_batch: 500,
+            retire_grace: Duration::from_secs(5),
         }
     }
 }
@@ -84,15 +93,29 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return redis.call('ZADD', KEYS[1], now, ARGV[1])
 ";
 
+/// A node leaving on purpose (ARGV[1]): scored so that it is dead once ARGV[3] ms have passed
+/// (its heartbeat as if last heard ARGV[2] ms, the TTL, before then), and its leaving time
+/// (Redis's clock) noted in the `retired` hash for the sweep to report as `lastSeenAt`.
+const RETIRE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[1], now - tonumber(ARGV[2]) + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], now)
+return 1
+";
+
 /// Takes over up to ARGV[3] users of the longest-dead node (heartbeat older than ARGV[1] ms):
-/// returns `{}` when no node is dead, else `{lastHeartbeatMs, user...}` with the users no other
-/// node holds. The node is forgotten once it holds nobody.
+/// returns `{}` when no node is dead, else `{lastSeenMs, user...}` with the users no other
+/// node holds; `lastSeenMs` is the node's last heartbeat, or when it retired. The node is
+/// forgotten once it holds nobody.
 const SWEEP: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[1]), 'WITHSCORES', 'LIMIT', 0, 1)
 if #dead == 0 then return {} end
 local node, seen = dead[1], dead[2]
+local retiredkey = ARGV[2] .. 'retired'
+seen = redis.call('HGET', retiredkey, node) or seen
 local nodekey = ARGV[2] .. 'node:' .. node
 local scan = redis.call('HSCAN', nodekey, '0', 'COUNT', tonumber(ARGV[3]))
 local out = {seen}
@@ -104,7 +127,10 @@ for i = 1, #fields, 2 do
   redis.call('HDEL', nodekey, user)
   if redis.call('HLEN', userkey) == 0 then table.insert(out, user) end
 end
-if redis.call('HLEN', nodekey) == 0 then redis.call('ZREM', KEYS[1], node) end
+if redis.call('HLEN', nodekey) == 0 then
+  redis.call('ZREM', KEYS[1], node)
+  redis.call('HDEL', retiredkey, node)
+end
 return out
 ";
 
@@ -116,6 +142,9 @@ pub struct RedisPresence {
     release: redis::Script,
     heartbeat: redis::Script,
     sweep: redis::Script,
+    retire: redis::Script,
+    /// Set by [`retire`](Self::retire): the heartbeat stops for good.
+    retired: std::sync::atomic::AtomicBool,
     /// This node's holds as it last told Redis, to tell them again after being swept as dead
     /// while alive (Redis unreachable for longer than the node's TTL).
     mine: Mutex<HashMap<UserId, u32>>,
@@ -147,6 +176,8 @@ impl RedisPresence {
             release: redis::Script::new(RELEASE),
             heartbeat: redis::Script::new(HEARTBEAT),
             sweep: redis::Script::new(SWEEP),
+            retire: redis::Script::new(RETIRE),
+            retired: std::sync::atomic::AtomicBool::new(false),
             mine: Mutex::new(HashMap::new()),
             listed: std::sync::atomic::AtomicBool::new(false),
             out_of_step: std::sync::atomic::AtomicBool::new(false),
@@ -207,6 +238,24 @@ impl RedisPresence {
         pipe.query_async::<()>(&mut commands).await.map_err(unavailable)
     }
 
+    /// Leaves the cluster on purpose (a graceful shutdown): the heartbeat stops, and the
+    /// surviving nodes sweep this node's users once [`PresenceSettings::retire_grace`] has
+    /// passed, announcing offline those who did not reconnect elsewhere meanwhile, with the
+    /// time this node left as their `lastSeenAt`. Without it they would wait for the node's
+    /// TTL, as for a node that died. Call it once this node serves no more sockets.
+    pub async fn retire(&self) -> Result<(), StoreError> {
+        self.retired.store(true, std::sync::atomic::Ordering::SeqCst);
+        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let mut invocation = self.retire.prepare_invoke();
+        invocation
+            .key(self.key("nodes"))
+            .key(self.key("retired"))
+            .arg(self.node_id())
+            .arg(millis(self.settings.node_ttl))
+            .arg(millis(self.settings.retire_grace));
+        self.run::<i64>(&invocation).await.map(drop)
+    }
+
     async fn beat(&self) -> Result<(), StoreError> {
         let mut invocation = self.heartbeat.prepare_invoke();
         invocation.key(self.key("nodes")).arg(self.node_id());
@@ -232,6 +281,9 @@ async fn beat(presence: Weak<RedisPresence>, period: Duration) {
     loop {
         tick.tick().await;
         let Some(presence) = presence.upgrade() else { return };
+        if presence.retired.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         if let Err(error) = presence.beat().await {
             tracing::warn!(%error, "could not refresh this node's presence heartbeat");
         }

@@ -75,7 +75,7 @@ impl LocalDelivery for LocalSockets {
 }
 
 /// Serves on `listener` until `shutdown` completes, then stops gracefully (in-flight requests
-/// get [`SHUTDOWN_TIMEOUT_SECS`]) and flushes storage.
+/// get [`SHUTDOWN_TIMEOUT_SECS`]), leaves the cluster's presence directory and flushes storage.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
@@ -168,15 +168,21 @@ pub async fn serve(
     let mut services =
         Services::new(ports, services_config).with_attempt_limiter(attempts).with_chat_limiter(chat_creations);
     // In a cluster, presence is summed over the nodes in Redis, and dead nodes are swept.
+    let mut cluster_presence = None;
     let presence_sweep = redis.as_ref().map(|node| {
         let periods = config.presence;
         let settings = adapter_redis::PresenceSettings {
             heartbeat: periods.heartbeat,
             node_ttl: periods.node_ttl,
             sweep: periods.sweep,
+            // A node shutting down keeps its users as a single node keeps a user who
+            // disconnected: those who reconnect elsewhere within it never appear offline.
+            retire_grace: chat_domain::presence::PRESENCE_GRACE,
             ..adapter_redis::PresenceSettings::default()
         };
-        services = services.clone().with_presence_directory(node.presence_directory(settings));
+        let directory = node.presence_directory(settings);
+        cluster_presence = Some(directory.clone());
+        services = services.clone().with_presence_directory(directory);
         periods.sweep
     });
     // The dummy hash unknown emails' logins verify against, made once before serving.
@@ -249,6 +255,14 @@ pub async fn serve(
 
     tracing::info!(store = store.describe(), "listening on http://{address}");
     let served = server.await;
+    // The sockets are closed: the other nodes may take this node's users over once the grace
+    // has passed, rather than after its heartbeat's TTL as for a node that died.
+    if let Some(presence) = cluster_presence {
+        match presence.retire().await {
+            Ok(()) => tracing::info!("left the presence directory"),
+            Err(e) => tracing::warn!(error = %e, "could not leave the presence directory; the node's TTL applies"),
+        }
+    }
     if let Some(metrics) = metrics_server {
         metrics.stop(true).await;
     }

@@ -2,7 +2,9 @@
 //! periods: the official `socket.io-client` scenarios of `tests/js/cluster/presence.mjs`
 //! (a watcher on node B, the user on node A, a reload onto node B), then node A is killed
 //! (SIGKILL, nothing said to anyone) and its user is announced offline by node B within the
-//! bound: the node's TTL plus the sweep period, plus a heartbeat at worst.
+//! bound: the node's TTL plus the sweep period, plus a heartbeat at worst. A node shut down
+//! gracefully (SIGTERM) leaves the presence directory instead: its users go offline after the
+//! grace, with a TTL far longer than the test.
 
 use std::time::{Duration, Instant};
 
@@ -69,4 +71,39 @@ async fn presence_spans_two_nodes_and_a_killed_nodes_users_go_offline() {
     );
     let asked = cluster.b.get(&format!("/api/presence?userIds={}", dave.id), Some(&erin.token)).await;
     assert_eq!(asked.ok(200), &json!([offline]), "node B answers offline, with the stored lastSeenAt");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_shut_down_gracefully_hands_its_users_over_after_the_grace() {
+    let _one = ONE_SUITE_AT_A_TIME.lock().await;
+    // A TTL longer than the test's patience: only node A's retirement can take dave offline.
+    let vars = [("PRESENCE_HEARTBEAT_MS", "200"), ("PRESENCE_NODE_TTL_MS", "600000"), ("PRESENCE_SWEEP_MS", "200")];
+    let mut cluster = Cluster::start_with(&vars).await;
+    cluster.wait_health("ok").await;
+
+    let dave = cluster.a.register("dave").await;
+    let erin = cluster.b.register("erin").await;
+    let reply = cluster.a.post("/api/chats", Some(&erin.token), &json!({"participants": [dave.id]})).await;
+    reply.ok(201);
+    let mut erin_b = Client::connect(&cluster.b, &erin, "erin@b").await;
+    let _dave_a = Client::connect(&cluster.a, &dave, "dave@a").await;
+    let is_dave = |p: &Value, online: bool| p["userId"] == dave.id.as_str() && p["online"] == online;
+    erin_b.until("dave online", |events| events.iter().any(|(e, p)| e == "presence:update" && is_dave(p, true))).await;
+
+    let stopping_at = chrono::Utc::now();
+    let status = cluster.a.terminate();
+    let logs = cluster.a.logs();
+    assert!(status.success(), "SIGTERM is a clean exit: {status:?}\n{logs}");
+    assert!(logs.contains("left the presence directory"), "{logs}");
+    erin_b
+        .until("dave offline", |events| events.iter().any(|(e, p)| e == "presence:update" && is_dave(p, false)))
+        .await;
+    let updates = presence_of(&erin_b, &dave.id);
+    assert_eq!(updates.len(), 2, "online once, offline once: {updates:?}");
+    let last_seen = updates[1]["lastSeenAt"].as_str().unwrap();
+    let last_seen = chrono::DateTime::parse_from_rfc3339(last_seen).unwrap().with_timezone(&chrono::Utc);
+    assert!(
+        last_seen >= stopping_at - chrono::TimeDelta::milliseconds(50) && last_seen <= chrono::Utc::now(),
+        "lastSeenAt {last_seen} is when node A left, after the SIGTERM at {stopping_at}"
+    );
 }

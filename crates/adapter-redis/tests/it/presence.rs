@@ -1,6 +1,7 @@
 //! The cluster's presence directory on a real Redis: the first hold and the last release are
 //! each seen once across nodes, holds commute, a dead node's users are swept once (and only
-//! those held nowhere else), and a node forgotten while alive holds its users again.
+//! those held nowhere else), a retired node's after its grace, and a node forgotten while
+//! alive holds its users again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,4 +152,52 @@ async fn after_a_hold_redis_did_not_answer_the_next_heartbeat_puts_the_counts_ri
     assert!(alive.release(ann).await.unwrap(), "one hold of ann, as the node holds her");
     assert!(alive.release(bo).await.unwrap(), "one hold of bo, though Redis ran his script late");
     assert_eq!(alive.held(&[ann, bo]).await.unwrap(), [false, false]);
+}
+
+/// A TTL no test outlives: only a retirement makes these nodes dead.
+fn retiring(grace: Duration) -> PresenceSettings {
+    PresenceSettings { node_ttl: Duration::from_secs(600), retire_grace: grace, ..quick() }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_nodes_users_are_swept_after_its_grace_with_its_leaving_time() {
+    let redis = Redis::start();
+    let settings = retiring(Duration::from_millis(300));
+    let (leaving, survivor, other) = (
+        node(&redis).presence_directory(settings.clone()),
+        node(&redis).presence_directory(settings.clone()),
+        node(&redis).presence_directory(settings),
+    );
+    let (ann, bo) = (UserId::generate(1), UserId::generate(1));
+    leaving.hold(ann).await.unwrap();
+    leaving.hold(bo).await.unwrap();
+    survivor.hold(bo).await.unwrap(); // bo reconnected to the survivor in time
+    let left_at = chrono::Utc::now();
+    leaving.retire().await.unwrap();
+
+    let gone = swept(&survivor).await;
+    assert_eq!(gone.iter().map(|(u, _)| *u).collect::<Vec<_>>(), [ann], "bo is still held by the survivor");
+    let last_seen = gone[0].1;
+    assert!(
+        (last_seen - left_at).num_milliseconds().abs() < 2_000,
+        "lastSeenAt is when the node left, not its TTL earlier: {last_seen} vs {left_at}"
+    );
+    assert_eq!(survivor.held(&[ann, bo]).await.unwrap(), [false, true]);
+    assert!(other.sweep().await.unwrap().is_empty(), "swept once, by one node");
+    assert!(survivor.release(bo).await.unwrap(), "the retired node's hold of bo is gone");
+    // (A heartbeat after the retirement would have scored the node alive again, for the
+    // whole TTL, and nothing would have been swept above.)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retired_node_still_counts_as_alive_during_its_grace() {
+    let redis = Redis::start();
+    let settings = retiring(Duration::from_secs(600));
+    let (leaving, survivor) =
+        (node(&redis).presence_directory(settings.clone()), node(&redis).presence_directory(settings));
+    let ann = UserId::generate(1);
+    leaving.hold(ann).await.unwrap();
+    leaving.retire().await.unwrap();
+    assert!(survivor.sweep().await.unwrap().is_empty(), "within the grace, nobody is swept");
+    assert_eq!(survivor.held(&[ann]).await.unwrap(), [true]);
 }
