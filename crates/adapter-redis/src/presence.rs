@@ -213,8 +213,6 @@ impl RedisPresence {
         }
     }
 
-    /// Refreshes this node's heartbeat; when Redis had forgotten the node (swept as dead, or
-    /// Redis lost its data), its holds are told again.
     /// Makes Redis hold exactly this node's holds again, in absolute counts (telling them twice
     /// does no harm): after the node was forgotten, or after a hold or release that Redis did
     /// not take (for which the services announced from this node's view alone).
@@ -256,6 +254,8 @@ impl RedisPresence {
         self.run::<i64>(&invocation).await.map(drop)
     }
 
+    /// Refreshes this node's heartbeat; when Redis had forgotten the node (swept as dead, or
+    /// Redis lost its data), its holds are told again.
     async fn beat(&self) -> Result<(), StoreError> {
         let mut invocation = self.heartbeat.prepare_invoke();
         invocation.key(self.key("nodes")).arg(self.node_id());
