@@ -453,8 +453,15 @@ for (const [mode, options] of MODES) {
       const lastSeen = (await b.waitFor("message:new")).seq;
       assert.equal(lastSeen, seen.message.seq);
 
-      // Bob drops; meanwhile messages come (both ways) and one is deleted.
+      // Bob drops; meanwhile messages come (both ways) and one is deleted. The server must have
+      // seen him go before alice sends: a message:new written to his old socket would move his
+      // deliveredSeq (the server's own delivery receipt), and the replay would then show
+      // "delivered". A typist's disconnect is announced once his socket has left its rooms, so
+      // alice waiting for that stop is waiting for exactly that.
+      assert.deepEqual(await b.emit("message:typing", { chatId: chat, isTyping: true }), { success: true });
+      await a.waitFor("message:typing", (t) => t.userId === bob.id && t.isTyping);
       b.socket.disconnect();
+      await a.waitFor("message:typing", (t) => t.userId === bob.id && !t.isTyping);
       const m2 = await a.emit("message:send", { chatId: chat, text: "missed 1" });
       const m3 = await postMessage(BASE, alice, chat, "missed 2");
       const m4 = await a.emit("message:send", { chatId: chat, text: "missed 3" });
