@@ -49,6 +49,13 @@ fn the_writer_is_durable() {
 }
 
 #[test]
+fn the_writer_caches_more_pages_than_sqlites_default() {
+    let (_dir, store) = open_temp();
+    let [cache] = on_writer(&store, |conn| ["cache_size"].map(|p| pragma(conn, p)));
+    assert_eq!(cache, (-schema::WRITER_CACHE_KIB).to_string(), "a size in KiB is negative");
+}
+
+#[test]
 fn readers_cannot_write() {
     let (_dir, store) = open_temp();
     assert_eq!(store.inner.readers.len(), READERS);
