@@ -243,7 +243,6 @@ impl RedisPresence {
     /// TTL, as for a node that died. Call it once this node serves no more sockets.
     pub async fn retire(&self) -> Result<(), StoreError> {
         self.retired.store(true, std::sync::atomic::Ordering::SeqCst);
-        let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let mut invocation = self.retire.prepare_invoke();
         invocation
             .key(self.key("nodes"))
@@ -338,7 +337,7 @@ impl PresenceDirectory for RedisPresence {
     }
 
     async fn sweep(&self) -> Result<Vec<(UserId, Timestamp)>, StoreError> {
-        let ttl = u64::try_from(self.settings.node_ttl.as_millis()).unwrap_or(u64::MAX);
+        let ttl = millis(self.settings.node_ttl);
         let mut gone = Vec::new();
         // A bounded number of scripts per call: the next sweep goes on where this one stopped.
         for _ in 0..64 {
@@ -361,4 +360,9 @@ impl PresenceDirectory for RedisPresence {
         }
         Ok(gone)
     }
+}
+
+/// A duration as the whole milliseconds the scripts take (saturating).
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -33,6 +33,18 @@ async fn swept(by: &RedisPresence) -> Vec<(UserId, Timestamp)> {
         .await
 }
 
+/// After a node that held `ann` and `bo` went away while `survivor` also held `bo`: the
+/// survivor's sweep takes `ann` alone, `other` then finds nothing (swept once, by one node), and
+/// `bo` is held by the survivor only. Returns `ann`'s `lastSeenAt`.
+async fn only_ann_is_swept_once(survivor: &RedisPresence, other: &RedisPresence, ann: UserId, bo: UserId) -> Timestamp {
+    let gone = swept(survivor).await;
+    assert_eq!(gone.iter().map(|(u, _)| *u).collect::<Vec<_>>(), [ann], "bo is still held by the survivor");
+    assert_eq!(survivor.held(&[ann, bo]).await.unwrap(), [false, true]);
+    assert!(other.sweep().await.unwrap().is_empty(), "swept once, by one node");
+    assert!(survivor.release(bo).await.unwrap(), "the gone node's hold of bo is gone, the survivor's intact");
+    gone[0].1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_hold_and_the_last_release_are_each_seen_once() {
     let redis = Redis::start();
@@ -87,16 +99,11 @@ async fn a_dead_nodes_users_are_swept_once_unless_held_elsewhere() {
     let before_death = chrono::Utc::now();
     drop(dying); // Its heartbeat stops: the node is gone as far as Redis can tell.
 
-    let gone = swept(&survivor).await;
-    assert_eq!(gone.iter().map(|(u, _)| *u).collect::<Vec<_>>(), [ann], "bo is still held by the survivor");
-    let last_heard = gone[0].1;
+    let last_heard = only_ann_is_swept_once(&survivor, &other, ann, bo).await;
     assert!(
         (last_heard - before_death).num_milliseconds().abs() < 2_000,
         "lastSeenAt is the dead node's last heartbeat: {last_heard} vs {before_death}"
     );
-    assert_eq!(survivor.held(&[ann, bo]).await.unwrap(), [false, true]);
-    assert!(other.sweep().await.unwrap().is_empty(), "swept once, by one node");
-    assert!(survivor.release(bo).await.unwrap(), "the survivor's own count is intact");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,16 +182,11 @@ async fn a_retired_nodes_users_are_swept_after_its_grace_with_its_leaving_time()
     let left_at = chrono::Utc::now();
     leaving.retire().await.unwrap();
 
-    let gone = swept(&survivor).await;
-    assert_eq!(gone.iter().map(|(u, _)| *u).collect::<Vec<_>>(), [ann], "bo is still held by the survivor");
-    let last_seen = gone[0].1;
+    let last_seen = only_ann_is_swept_once(&survivor, &other, ann, bo).await;
     assert!(
         (last_seen - left_at).num_milliseconds().abs() < 2_000,
         "lastSeenAt is when the node left, not its TTL earlier: {last_seen} vs {left_at}"
     );
-    assert_eq!(survivor.held(&[ann, bo]).await.unwrap(), [false, true]);
-    assert!(other.sweep().await.unwrap().is_empty(), "swept once, by one node");
-    assert!(survivor.release(bo).await.unwrap(), "the retired node's hold of bo is gone");
     // (A heartbeat after the retirement would have scored the node alive again, for the
     // whole TTL, and nothing would have been swept above.)
 }
