@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::membership::{Memberships, REMEMBERED_MEMBERSHIPS};
 use super::receipts::{self, ChatSummary};
 use super::{Ports, Services, ServicesConfig};
 use crate::error::{Error, Result};
@@ -24,6 +25,7 @@ pub struct ChatService {
     config: Arc<ServicesConfig>,
     attempts: Arc<dyn AttemptLimiter>,
     security: SecurityLog,
+    memberships: Arc<Memberships>,
 }
 
 impl Services {
@@ -38,7 +40,13 @@ impl Services {
 
 impl ChatService {
     pub(super) fn new(ports: Ports, config: Arc<ServicesConfig>, security: SecurityLog) -> Self {
-        Self { ports, config, attempts: Arc::new(NoAttemptLimit), security }
+        Self {
+            ports,
+            config,
+            attempts: Arc::new(NoAttemptLimit),
+            security,
+            memberships: Arc::new(Memberships::new(REMEMBERED_MEMBERSHIPS)),
+        }
     }
 
     pub(super) fn security(&self) -> &SecurityLog {
@@ -161,6 +169,23 @@ impl ChatService {
         let chat = self.ports.chats.chat_alone(chat).await?.ok_or_else(|| Error::not_found("chat not found"))?;
         chat.ensure_participant(caller)?;
         Ok(chat)
+    }
+
+    /// Checks that the caller is a participant of `chat`, as [`Self::participant_chat`] does,
+    /// without reading the chat when the caller was lately seen to be one (see
+    /// [`Memberships`]). Only for a write that the store checks again: a send.
+    pub(super) async fn ensure_participant(&self, caller: UserId, chat: ChatId) -> Result<()> {
+        if self.memberships.knows(chat, caller) {
+            return Ok(());
+        }
+        self.participant_chat(caller, chat).await?;
+        self.memberships.remember(chat, caller);
+        Ok(())
+    }
+
+    /// Forgets that `users` belong to `chat`: the store refused one of them, or they left.
+    pub(super) fn forget_participants(&self, chat: ChatId, users: &[UserId]) {
+        self.memberships.forget(chat, users);
     }
 }
 

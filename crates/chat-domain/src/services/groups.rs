@@ -67,6 +67,7 @@ impl ChatService {
             let change = update.change.clone();
             match self.ports.chats.change_chat(update).await? {
                 ChatChanged::Changed { chat, seq } => {
+                    self.forget_participants(chat.id, change.departed());
                     let view = match self.ports.chats.chat_by_id(chat.id).await? {
                         Some(view) => view,
                         None => ChatView { chat, last_message: None },

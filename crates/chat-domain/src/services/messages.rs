@@ -59,7 +59,8 @@ impl MessageService {
     }
 
     /// Sends a message. Validation, then membership, then the rate limit, so that a rejected
-    /// input costs no budget. A repeated `clientId` from the same sender returns the stored
+    /// input costs no budget (membership as lately seen: a sender removed since is refused by
+    /// the append instead, once, see [`super::membership`]). A repeated `clientId` from the same sender returns the stored
     /// message and announces nothing, without touching the rate limit.
     pub async fn send(&self, caller: UserId, request: SendMessage<'_>) -> Result<Message> {
         let text = MessageText::parse(request.text)?;
@@ -68,7 +69,7 @@ impl MessageService {
             None => MessageKind::Text,
         };
         let client_id = request.client_id.map(ClientId::parse).transpose()?;
-        self.chats.participant_chat(caller, request.chat).await?;
+        self.chats.ensure_participant(caller, request.chat).await?;
         // A retry of a send that was stored already is answered from the store, before the
         // rate limit, so a safe retry never costs budget nor fails for lack of it.
         if let Some(client_id) = &client_id {
@@ -97,8 +98,12 @@ impl MessageService {
                 Ok(message)
             }
             Appended::Duplicate(existing) => self.with_status(existing).await,
-            // Removed between the check above and the write: refused like any non-participant.
-            Appended::NotParticipant => Err(not_a_participant()),
+            // Removed between the check above and the write (or since the check was
+            // remembered): refused like any non-participant, and no longer remembered as one.
+            Appended::NotParticipant => {
+                self.chats.forget_participants(request.chat, &[caller]);
+                Err(not_a_participant())
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 mod auth;
 mod chats;
 mod groups;
+mod membership;
 mod messages;
 mod presence;
 mod receipts;

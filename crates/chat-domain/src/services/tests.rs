@@ -405,3 +405,6 @@ async fn a_hasher_failure_is_internal_and_stores_no_user() {
 
 #[path = "groups_tests.rs"]
 mod groups;
+
+#[path = "membership_tests.rs"]
+mod membership;
