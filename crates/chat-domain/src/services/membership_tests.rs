@@ -54,7 +54,8 @@ async fn a_sender_removed_on_another_node_is_refused_by_the_store_once_then_by_t
     let events = Arc::new(Recorder::default());
     let limiter = Arc::new(CountingLimiter::default());
     let here = Services::new(ports_with(store.clone(), events.clone(), limiter.clone()), ServicesConfig::default());
-    let there = Services::new(ports_with(store.clone(), events.clone(), Arc::new(Unlimited)), ServicesConfig::default());
+    let there =
+        Services::new(ports_with(store.clone(), events.clone(), Arc::new(Unlimited)), ServicesConfig::default());
     let owner = here.auth.register("o@example.com", "o", "password").await.unwrap().user.id;
     let gone = here.auth.register("g@example.com", "g", "password").await.unwrap().user.id;
     let third = here.auth.register("t@example.com", "t", "password").await.unwrap().user.id;
