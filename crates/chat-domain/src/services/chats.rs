@@ -174,7 +174,7 @@ impl ChatService {
     /// Checks that the caller is a participant of `chat`, as [`Self::participant_chat`] does,
     /// without reading the chat when the caller was lately seen to be one (see
     /// [`Memberships`]). Only for a write that the store checks again: a send.
-    pub(super) async fn ensure_participant(&self, caller: UserId, chat: ChatId) -> Result<()> {
+    pub(super) async fn ensure_sender(&self, caller: UserId, chat: ChatId) -> Result<()> {
         if self.memberships.knows(chat, caller) {
             return Ok(());
         }

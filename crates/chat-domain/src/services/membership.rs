@@ -4,9 +4,10 @@
 //! Only a positive answer is remembered, and a bounded number of them. It cannot let a
 //! non-participant's message in: the store's append checks membership again in the same write
 //! ([`Appended::NotParticipant`](crate::model::Appended)). A stale entry (the sender was removed
-//! on another node, or here after the entry was made) therefore only moves one check later: that
-//! one send is refused by the append instead, after it took a unit of the sender's rate budget,
-//! and the refusal forgets the entry. A removal made through this node forgets its entries at once.
+//! through another node, or through this one while the entry was being made from an older read)
+//! therefore only moves one check later: that one send is refused by the append instead, after
+//! it took a unit of the sender's rate budget, and the refusal forgets the entry. A removal made
+//! through this node forgets its entries at once.
 
 use quick_cache::sync::Cache;
 

@@ -60,8 +60,9 @@ impl MessageService {
 
     /// Sends a message. Validation, then membership, then the rate limit, so that a rejected
     /// input costs no budget (membership as lately seen: a sender removed since is refused by
-    /// the append instead, once, see [`super::membership`]). A repeated `clientId` from the same sender returns the stored
-    /// message and announces nothing, without touching the rate limit.
+    /// the append instead, once, see [`super::membership`]). A repeated `clientId` from the
+    /// same sender returns the stored message and announces nothing, without touching the rate
+    /// limit.
     pub async fn send(&self, caller: UserId, request: SendMessage<'_>) -> Result<Message> {
         let text = MessageText::parse(request.text)?;
         let kind = match request.kind {
@@ -69,7 +70,7 @@ impl MessageService {
             None => MessageKind::Text,
         };
         let client_id = request.client_id.map(ClientId::parse).transpose()?;
-        self.chats.ensure_participant(caller, request.chat).await?;
+        self.chats.ensure_sender(caller, request.chat).await?;
         // A retry of a send that was stored already is answered from the store, before the
         // rate limit, so a safe retry never costs budget nor fails for lack of it.
         if let Some(client_id) = &client_id {
