@@ -102,7 +102,12 @@ pub async fn serve(
         CorsOrigins::Any => None,
         CorsOrigins::List(origins) => Some(origins.clone()),
     };
-    let io = SocketIo::new(socketio::EngineConfig { allowed_origins, ..adapter_ws::gateway::engine_config() });
+    let max_pipelined_events = config.sockets.pipelined_sends(matches!(store, Store::Sqlite(_)));
+    let io = SocketIo::new(socketio::EngineConfig {
+        allowed_origins,
+        max_pipelined_events,
+        ..adapter_ws::gateway::engine_config()
+    });
     // The notifier notes the chat rooms a `message:new` reached; the gateway writes the
     // server's own delivery receipts from that note once a second.
     // DELIVERY_RECEIPT_INTERVAL_MS=0 turns them off.

@@ -39,6 +39,7 @@ Configuration (environment variables; 0 turns a limit off):
   SOCKETS_PER_ADDRESS                Socket.IO connections per client address on a node [default: 500]
   SOCKET_EVENT_BURST                 events a socket may send at once [default: 200]
   SOCKET_EVENTS_PER_SECOND           how fast that budget refills [default: 50]
+  SOCKET_PIPELINED_SENDS             sends of one socket handled at once [default: 16; 1 on MongoDB]
   DELIVERY_RECEIPT_INTERVAL_MS       how often the server writes its own delivery receipts; 0: none [default: 1000]
   PRESENCE_HEARTBEAT_MS              with REDIS_URL, how often a node proves it lives [default: 10000]
   PRESENCE_NODE_TTL_MS               with REDIS_URL, silence after which a node is dead [default: 30000]

@@ -22,6 +22,7 @@ use crate::{
     },
     namespace::{Namespaces, NsEntry},
     packet::{self, Decoder, Incoming},
+    pipeline::Pipeline,
     socket::{OnServerDisconnect, Socket},
 };
 
@@ -112,6 +113,8 @@ struct Dispatcher {
 /// Runs until the session closes, then disconnects its sockets and forgets the session.
 async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<EngineSession>, mut inbound: InboundRx) {
     let control = Arc::new(Controls::default());
+    // Outside the dispatcher: its calls run while the dispatcher handles the next packet.
+    let mut pipeline = Pipeline::new(engine.config.max_pipelined_events);
     let mut dispatcher = Dispatcher {
         decoder: Decoder::new(engine.config.max_attachments),
         connect_deadline: Some(Instant::now() + engine.config.connect_timeout),
@@ -128,13 +131,20 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             // carry events followed by a close packet); transports stop forwarding on close.
             biased;
             () = control.wake.notified() => {
+                dispatcher.drain(&mut pipeline).await;
                 for request in control.take() {
                     // Boxed, like every rare step: a task is as large as its largest state, and
                     // an idle connection should only pay for the loop.
                     Box::pin(dispatcher.on_control(request)).await;
                 }
             }
-            Some(message) = inbound.recv() => dispatcher.on_inbound(message).await,
+            // Before the next packet: the calls pushed for the last one start first.
+            Some(ok) = pipeline.next(), if !pipeline.is_empty() => {
+                if !ok {
+                    dispatcher.handler_panicked("on_event");
+                }
+            }
+            Some(message) = inbound.recv(), if pipeline.has_room() => dispatcher.on_inbound(message, &mut pipeline).await,
             () = session.closed() => break,
             () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                 if dispatcher.sockets.is_empty() {
@@ -145,17 +155,26 @@ async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<Engi
             }
         }
     }
+    // The calls in flight finish (their acks go nowhere) before the sockets are forgotten.
+    dispatcher.drain(&mut pipeline).await;
     Box::pin(dispatcher.cleanup()).await;
 }
 
 impl Dispatcher {
-    async fn on_inbound(&mut self, message: Inbound) {
+    /// Waits for every pipelined call in flight.
+    async fn drain(&self, pipeline: &mut Pipeline) {
+        if !pipeline.is_empty() && !pipeline.drain().await {
+            self.handler_panicked("on_event");
+        }
+    }
+
+    async fn on_inbound(&mut self, message: Inbound, pipeline: &mut Pipeline) {
         let decoded = match message {
             Inbound::Text(text) => self.decoder.text(text),
             Inbound::Binary(data) => self.decoder.binary(data),
         };
         match decoded {
-            Ok(Some(packet)) => self.on_packet(packet).await,
+            Ok(Some(packet)) => self.on_packet(packet, pipeline).await,
             Ok(None) => {}
             Err(err) => {
                 tracing::debug!(sid = %self.session.sid, error = %err, "invalid socket.io packet");
@@ -164,10 +183,18 @@ impl Dispatcher {
         }
     }
 
-    async fn on_packet(&mut self, packet: Incoming) {
+    async fn on_packet(&mut self, packet: Incoming, pipeline: &mut Pipeline) {
         if self.session.is_closed() && matches!(packet, Incoming::Connect { .. }) {
             return;
         }
+        if let Incoming::Event { ns, event, .. } = &packet {
+            if let Some(Connected { ns: entry, .. }) = self.sockets.get(ns) {
+                if entry.handler.pipelined(event) {
+                    return self.start(packet, pipeline);
+                }
+            }
+        }
+        self.drain(pipeline).await;
         match packet {
             Incoming::Connect { ns, auth } => Box::pin(self.connect(ns, auth)).await,
             Incoming::Disconnect { ns } => {
@@ -194,6 +221,18 @@ impl Dispatcher {
                 let _ = self.socket_for(&ns);
             }
         }
+    }
+
+    /// Starts the call of a pipelined event.
+    fn start(&mut self, packet: Incoming, pipeline: &mut Pipeline) {
+        let Incoming::Event { ns, event, payload, ack } = packet else { return };
+        let Some(Connected { socket, ns }) = self.socket_for(&ns) else { return };
+        if !socket.is_connected() {
+            return;
+        }
+        let ack = ack.map(|id| AckSender::new(socket.clone(), id));
+        let handler = Arc::clone(&ns.handler);
+        pipeline.push(async move { handler.on_event(&socket, event, payload, ack).await });
     }
 
     /// The socket of a namespace this session is connected to; a packet for any other

@@ -114,7 +114,9 @@
 //! [slow consumer](DisconnectReason::SlowConsumer)), a heartbeat
 //! ([`ping_interval`](EngineConfig::ping_interval), [`ping_timeout`](EngineConfig::ping_timeout)),
 //! and [`connect_timeout`](EngineConfig::connect_timeout) for a connection that joins no
-//! namespace. Breaking a bound closes that one connection, never the server.
+//! namespace. Pipelined events of one connection in flight are bounded by
+//! [`max_pipelined_events`](EngineConfig::max_pipelined_events): at the bound the connection is
+//! not read. Breaking a bound closes that one connection, never the server.
 //!
 //! # Inside
 //!
@@ -122,7 +124,8 @@
 //!
 //! * the **Socket.IO layer** (this crate's top-level modules): `server` (the [`SocketIo`] handle
 //!   and [`configure`]) → `dispatch` (one task per connection, decoding packets in order and
-//!   calling handlers) → `namespace` → `handler` → `ack` → `socket` → `registry` (rooms) and
+//!   calling handlers; `pipeline` holds the calls of [pipelined](NamespaceHandler::pipelined)
+//!   events in flight) → `namespace` → `handler` → `ack` → `socket` → `registry` (rooms) and
 //!   `packet` (the Socket.IO codec) → `payload`, `socket_id`;
 //! * the **Engine.IO layer** (`engineio`): transports (polling, WebSocket), sessions with
 //!   heartbeat and bounded outbound queues, the Engine.IO codec and the WebSocket wire format.
@@ -162,6 +165,7 @@ mod http_server;
 mod namespace;
 mod packet;
 mod payload;
+mod pipeline;
 mod registry;
 mod server;
 mod socket;

@@ -375,6 +375,13 @@ impl NamespaceHandler for ChatGateway {
         reply(ack, &result.unwrap_or_else(Ack::from));
     }
 
+    /// Sends overlap: each waits for its durable append, and a client that streams messages
+    /// without waiting for acks would otherwise get one append per round trip to the store.
+    /// Everything else (joins, leaves, typing, edits, receipts) runs alone and in order.
+    fn pipelined(&self, event: &str) -> bool {
+        event == wire::events::MESSAGE_SEND
+    }
+
     async fn on_disconnect(&self, socket: &Socket, _reason: DisconnectReason) {
         let claims = self.shared.connections.remove(socket.id());
         if let Some(claims) = claims {

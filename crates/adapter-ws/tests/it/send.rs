@@ -146,3 +146,32 @@ async fn a_non_participant_cannot_send_or_type() {
     // Nothing was stored: the next message is the chat's first.
     assert_eq!(sent(&bob_1.send(chat, "first").await)["seq"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_sends_without_waiting_is_stored_once_each_in_the_order_sent() {
+    let harness = Harness::start();
+    let (alice, bob) = (harness.user("alice").await, harness.user("bob").await);
+    let chat = harness.chat(&alice, &[&bob]).await;
+    let mut alice_1 = harness.joined(&alice, chat).await;
+    let mut bob_1 = harness.joined(&bob, chat).await;
+    // Sends are pipelined: all of them are in flight before the first ack is read, and the
+    // leave after them runs only once they are done.
+    let mut calls = Vec::new();
+    for i in 0..30 {
+        let data = json!({ "chatId": chat.to_string(), "text": format!("m{i}"), "clientId": format!("c{i}") });
+        calls.push(alice_1.start_call("message:send", data).await);
+    }
+    let leave = alice_1.start_call("chat:leave", json!({ "chatId": chat.to_string() })).await;
+    let mut seqs = Vec::new();
+    for (i, id) in calls.into_iter().enumerate() {
+        let ack = alice_1.finish_call(id).await;
+        assert_eq!(sent(&ack)["text"], format!("m{i}"));
+        seqs.push(sent(&ack)["seq"].as_u64().unwrap());
+    }
+    assert_eq!(alice_1.finish_call(leave).await, json!({ "success": true }));
+    assert_eq!(seqs, (1..=30).collect::<Vec<u64>>(), "stored in the order sent, each once");
+    for i in 0..30 {
+        assert_eq!(bob_1.expect_event("message:new").await["text"], format!("m{i}"));
+    }
+    bob_1.assert_quiet().await;
+}

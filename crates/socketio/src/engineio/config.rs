@@ -27,6 +27,10 @@ pub struct EngineConfig {
     /// Most binary attachments one Socket.IO packet may announce; more closes the session.
     /// Default 10.
     pub max_attachments: usize,
+    /// Most events of one client connection whose handlers run at once, among those the
+    /// namespace handler declares [`pipelined`](crate::NamespaceHandler::pipelined); while
+    /// that many are in flight the connection is not read. Default 16.
+    pub max_pipelined_events: usize,
     /// Most Socket.IO packets waiting to be written to one client. Default 1,024.
     pub outbound_queue_frames: usize,
     /// Most bytes waiting to be written to one client. Default 2 MiB. When either bound is hit,
@@ -52,6 +56,7 @@ impl Default for EngineConfig {
             connect_timeout: Duration::from_secs(45),
             upgrade_timeout: Duration::from_secs(10),
             max_attachments: 10,
+            max_pipelined_events: 16,
             outbound_queue_frames: 1024,
             outbound_queue_bytes: 2 * 1024 * 1024,
             cors_any_origin: false,

@@ -10,6 +10,7 @@ mod events;
 mod handshake;
 mod official_client;
 mod oversize;
+mod pipelined;
 mod polling;
 mod rooms;
 mod stats;
