@@ -22,6 +22,7 @@ use crate::{
     },
     namespace::{Namespaces, NsEntry},
     packet::{self, Decoder, Incoming},
+    payload::Payload,
     pipeline::Pipeline,
     socket::{OnServerDisconnect, Socket},
 };
@@ -187,13 +188,12 @@ impl Dispatcher {
         if self.session.is_closed() && matches!(packet, Incoming::Connect { .. }) {
             return;
         }
-        if let Incoming::Event { ns, event, .. } = &packet {
-            if let Some(Connected { ns: entry, .. }) = self.sockets.get(ns) {
-                if entry.handler.pipelined(event) {
-                    return self.start(packet, pipeline);
-                }
+        let packet = match packet {
+            Incoming::Event { ns, event, payload, ack } => {
+                return self.on_event(ns, event, payload, ack, pipeline).await
             }
-        }
+            other => other,
+        };
         self.drain(pipeline).await;
         match packet {
             Incoming::Connect { ns, auth } => Box::pin(self.connect(ns, auth)).await,
@@ -204,35 +204,36 @@ impl Dispatcher {
                     self.rearm_connect_timeout();
                 }
             }
-            Incoming::Event { ns, event, payload, ack } => {
-                let Some(Connected { socket, ns }) = self.socket_for(&ns) else {
-                    return;
-                };
-                if !socket.is_connected() {
-                    return;
-                }
-                let ack = ack.map(|id| AckSender::new(socket.clone(), id));
-                let handler = Arc::clone(&ns.handler);
-                if guarded(handler.on_event(&socket, event, payload, ack)).await.is_none() {
-                    self.handler_panicked("on_event");
-                }
-            }
             Incoming::Ack { ns } => {
                 let _ = self.socket_for(&ns);
             }
+            // Handled above.
+            Incoming::Event { .. } => {}
         }
     }
 
-    /// Starts the call of a pipelined event.
-    fn start(&mut self, packet: Incoming, pipeline: &mut Pipeline) {
-        let Incoming::Event { ns, event, payload, ack } = packet else { return };
-        let Some(Connected { socket, ns }) = self.socket_for(&ns) else { return };
+    /// An event: a pipelined one joins the calls in flight; any other waits for them, then
+    /// runs alone.
+    async fn on_event(&mut self, ns: Str, event: String, payload: Payload, ack: Option<i64>, pipeline: &mut Pipeline) {
+        let Some(Connected { socket, ns }) = self.socket_for(&ns) else {
+            return;
+        };
+        let handler = Arc::clone(&ns.handler);
+        let pipelined = handler.pipelined(&event);
+        if !pipelined {
+            self.drain(pipeline).await;
+        }
+        // After the drain: a call before this one may have disconnected the socket.
         if !socket.is_connected() {
             return;
         }
         let ack = ack.map(|id| AckSender::new(socket.clone(), id));
-        let handler = Arc::clone(&ns.handler);
-        pipeline.push(async move { handler.on_event(&socket, event, payload, ack).await });
+        let call = async move { handler.on_event(&socket, event, payload, ack).await };
+        if pipelined {
+            pipeline.push(call);
+        } else if guarded(call).await.is_none() {
+            self.handler_panicked("on_event");
+        }
     }
 
     /// The socket of a namespace this session is connected to; a packet for any other
