@@ -154,8 +154,9 @@ async fn a_burst_of_sends_without_waiting_is_stored_once_each_in_the_order_sent(
     let chat = harness.chat(&alice, &[&bob]).await;
     let mut alice_1 = harness.joined(&alice, chat).await;
     let mut bob_1 = harness.joined(&bob, chat).await;
-    // Sends are pipelined: all of them are in flight before the first ack is read, and the
-    // leave after them runs only once they are done.
+    // All 30 are sent before the first ack is read, and the leave after them is answered
+    // only once they are done. (That they overlap is tested in socketio's `pipelined.rs`: the
+    // in-memory store answers each send in its first poll.)
     let mut calls = Vec::new();
     for i in 0..30 {
         let data = json!({ "chatId": chat.to_string(), "text": format!("m{i}"), "clientId": format!("c{i}") });

@@ -39,7 +39,8 @@ const MAX_PIPELINED_SENDS: u32 = 256;
 impl SocketConfig {
     /// Sends of one socket handled at once: the setting, else 16 on the embedded store and 1 on
     /// MongoDB. The embedded store appends in the order the sends reach it, so pipelined sends
-    /// of one socket are stored in the order sent; on MongoDB two appends in flight are two
+    /// of one socket are stored in the order sent unless a read before the append waits for a
+    /// busy reader connection; on MongoDB two appends in flight are two
     /// transactions that may commit in either order, so by default a socket's sends wait for
     /// each other there, as they always did (see `docs/realtime.md`).
     pub fn pipelined_sends(&self, embedded_store: bool) -> usize {
