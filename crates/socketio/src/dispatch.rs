@@ -1,7 +1,7 @@
 //! The Socket.IO side of one session: decodes client messages in order, runs namespace
 //! handlers, enforces the connect timeout, and cleans up every socket when the session closes.
 
-use std::{collections::HashMap, future::Future, panic::AssertUnwindSafe, sync::Arc};
+use std::{future::Future, panic::AssertUnwindSafe, pin::Pin, sync::Arc, task::Poll};
 
 use futures_util::FutureExt as _;
 use parking_lot::Mutex;
@@ -9,7 +9,7 @@ use serde_json::json;
 use socketioxide_core::Str;
 use tokio::{
     sync::Notify,
-    time::{sleep_until, Instant},
+    time::{sleep_until, Instant, Sleep},
 };
 
 use crate::{
@@ -91,6 +91,21 @@ impl Controls {
     }
 }
 
+/// What a message asks for once decoded, when it is not a pipelined event.
+enum Step {
+    /// An event that is not pipelined, for a connected socket.
+    Event { connected: Connected, event: String, payload: Payload, ack: Option<i64> },
+    /// Any other packet.
+    Packet(Incoming),
+}
+
+/// The handler's call for one event, with its ack.
+fn call(connected: Connected, event: String, payload: Payload, ack: Option<i64>) -> impl Future<Output = ()> {
+    let Connected { socket, ns } = connected;
+    let ack = ack.map(|id| AckSender::new(socket.clone(), id));
+    async move { ns.handler.on_event(&socket, event, payload, ack).await }
+}
+
 /// A socket connected on this session, with the namespace it belongs to.
 #[derive(Clone)]
 struct Connected {
@@ -103,8 +118,9 @@ struct Dispatcher {
     namespaces: Arc<Namespaces>,
     session: Arc<EngineSession>,
     decoder: Decoder,
-    /// Connected sockets of this session, by namespace.
-    sockets: HashMap<Str, Connected>,
+    /// Connected sockets of this session, one per namespace: almost always one, so a list
+    /// rather than a map (whose smallest table is 0.2 KiB).
+    sockets: Vec<Connected>,
     /// When the session is closed unless a namespace connects first.
     connect_deadline: Option<Instant>,
     /// Given to every socket, which reports a server-side disconnect through it.
@@ -112,53 +128,79 @@ struct Dispatcher {
 }
 
 /// Runs until the session closes, then disconnects its sockets and forgets the session.
-async fn run(engine: Arc<Engine>, namespaces: Arc<Namespaces>, session: Arc<EngineSession>, mut inbound: InboundRx) {
-    let control = Arc::new(Controls::default());
-    // Outside the dispatcher: its calls run while the dispatcher handles the next packet.
-    let mut pipeline = Pipeline::new(engine.config.max_pipelined_events);
-    let mut dispatcher = Dispatcher {
-        decoder: Decoder::new(engine.config.max_attachments),
-        connect_deadline: Some(Instant::now() + engine.config.connect_timeout),
-        sockets: HashMap::new(),
-        engine,
-        namespaces,
-        session: Arc::clone(&session),
-        control: Arc::clone(&control),
-    };
-    loop {
-        let deadline = dispatcher.connect_deadline;
-        tokio::select! {
-            // Messages that arrived before the session closed are still handled (a POST may
-            // carry events followed by a close packet); transports stop forwarding on close.
-            biased;
-            () = control.wake.notified() => {
-                dispatcher.drain(&mut pipeline).await;
-                for request in control.take() {
-                    // Boxed, like every rare step: a task is as large as its largest state, and
-                    // an idle connection should only pay for the loop.
-                    Box::pin(dispatcher.on_control(request)).await;
-                }
+// Not an `async fn`: one keeps its arguments twice in its future (the argument, then the
+// binding it is moved to), and `inbound` is the largest part of an idle connection's task.
+#[allow(clippy::manual_async_fn)]
+fn run(
+    engine: Arc<Engine>,
+    namespaces: Arc<Namespaces>,
+    session: Arc<EngineSession>,
+    mut inbound: InboundRx,
+) -> impl Future<Output = ()> {
+    async move {
+        let control = Arc::new(Controls::default());
+        // Outside the dispatcher: its calls run while the dispatcher handles the next packet.
+        let mut pipeline = Pipeline::new(engine.config.max_pipelined_events);
+        let mut dispatcher = Dispatcher {
+            decoder: Decoder::new(engine.config.max_attachments),
+            connect_deadline: Some(Instant::now() + engine.config.connect_timeout),
+            sockets: Vec::new(),
+            engine,
+            namespaces,
+            session: Arc::clone(&session),
+            control: Arc::clone(&control),
+        };
+        // The connect timeout's timer, only while it is armed: an idle connected socket does not
+        // carry one in its task.
+        let mut timer: Option<Pin<Box<Sleep>>> = None;
+        loop {
+            match (dispatcher.connect_deadline, timer.as_mut()) {
+                (None, _) => timer = None,
+                (Some(at), Some(sleep)) if sleep.deadline() != at => sleep.as_mut().reset(at),
+                (Some(_), Some(_)) => {}
+                (Some(at), None) => timer = Some(Box::pin(sleep_until(at))),
             }
-            // Before the next packet: the calls pushed for the last one start first.
-            Some(ok) = pipeline.next(), if !pipeline.is_empty() => {
-                if !ok {
-                    dispatcher.handler_panicked("on_event");
+            tokio::select! {
+                // Messages that arrived before the session closed are still handled (a POST may
+                // carry events followed by a close packet); transports stop forwarding on close.
+                biased;
+                () = control.wake.notified() => {
+                    dispatcher.drain(&mut pipeline).await;
+                    for request in control.take() {
+                        // Boxed, like every rare step: a task is as large as its largest state, and
+                        // an idle connection should only pay for the loop.
+                        Box::pin(dispatcher.on_control(request)).await;
+                    }
                 }
-            }
-            Some(message) = inbound.recv(), if pipeline.has_room() => dispatcher.on_inbound(message, &mut pipeline).await,
-            () = session.closed() => break,
-            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                if dispatcher.sockets.is_empty() {
-                    tracing::debug!(sid = %session.sid, "connect timeout");
-                    session.close(DisconnectReason::ConnectTimeout);
+                // Before the next packet: the calls pushed for the last one start first.
+                Some(ok) = pipeline.next(), if !pipeline.is_empty() => {
+                    if !ok {
+                        dispatcher.handler_panicked("on_event");
+                    }
                 }
-                dispatcher.connect_deadline = None;
+                message = inbound.recv(), if pipeline.has_room() => {
+                    // `None`: the session closed.
+                    let Some(message) = message else { break };
+                    // A pipelined event starts here without an await; anything else is boxed,
+                    // so the task's size is its loop's, not that of the deepest handling step.
+                    if let Some(packet) = dispatcher.on_inbound(message, &mut pipeline) {
+                        Box::pin(dispatcher.on_packet(packet, &mut pipeline)).await;
+                    }
+                }
+                () = std::future::poll_fn(|cx| timer.as_mut().map_or(Poll::Pending, |sleep| sleep.as_mut().poll(cx))),
+                    if timer.is_some() => {
+                    if dispatcher.sockets.is_empty() {
+                        tracing::debug!(sid = %session.sid, "connect timeout");
+                        session.close(DisconnectReason::ConnectTimeout);
+                    }
+                    dispatcher.connect_deadline = None;
+                }
             }
         }
+        // The calls in flight finish (their acks go nowhere) before the sockets are forgotten.
+        dispatcher.drain(&mut pipeline).await;
+        Box::pin(dispatcher.cleanup()).await;
     }
-    // The calls in flight finish (their acks go nowhere) before the sockets are forgotten.
-    dispatcher.drain(&mut pipeline).await;
-    Box::pin(dispatcher.cleanup()).await;
 }
 
 impl Dispatcher {
@@ -169,77 +211,77 @@ impl Dispatcher {
         }
     }
 
-    async fn on_inbound(&mut self, message: Inbound, pipeline: &mut Pipeline) {
+    /// Decodes a message and starts it if it is a pipelined event; returns any other packet
+    /// for [`on_packet`](Self::on_packet).
+    fn on_inbound(&mut self, message: Inbound, pipeline: &mut Pipeline) -> Option<Step> {
         let decoded = match message {
             Inbound::Text(text) => self.decoder.text(text),
             Inbound::Binary(data) => self.decoder.binary(data),
         };
         match decoded {
-            Ok(Some(packet)) => self.on_packet(packet, pipeline).await,
-            Ok(None) => {}
+            Ok(Some(Incoming::Event { ns, event, payload, ack })) => {
+                let connected = self.socket_for(&ns)?;
+                if !connected.ns.handler.pipelined(&event) {
+                    return Some(Step::Event { connected, event, payload, ack });
+                }
+                if connected.socket.is_connected() {
+                    pipeline.push(call(connected, event, payload, ack));
+                }
+                None
+            }
+            Ok(Some(packet)) => Some(Step::Packet(packet)),
+            Ok(None) => None,
             Err(err) => {
                 tracing::debug!(sid = %self.session.sid, error = %err, "invalid socket.io packet");
                 self.session.close(DisconnectReason::ParseError);
+                None
             }
         }
     }
 
-    async fn on_packet(&mut self, packet: Incoming, pipeline: &mut Pipeline) {
+    /// A packet that waits for every pipelined call before it, then runs alone.
+    async fn on_packet(&mut self, step: Step, pipeline: &mut Pipeline) {
+        self.drain(pipeline).await;
+        let packet = match step {
+            Step::Event { connected, event, payload, ack } => {
+                // After the drain: a call before this one may have disconnected the socket.
+                if connected.socket.is_connected() && guarded(call(connected, event, payload, ack)).await.is_none() {
+                    self.handler_panicked("on_event");
+                }
+                return;
+            }
+            Step::Packet(packet) => packet,
+        };
         if self.session.is_closed() && matches!(packet, Incoming::Connect { .. }) {
             return;
         }
-        let packet = match packet {
-            Incoming::Event { ns, event, payload, ack } => {
-                return self.on_event(ns, event, payload, ack, pipeline).await
-            }
-            other => other,
-        };
-        self.drain(pipeline).await;
         match packet {
-            Incoming::Connect { ns, auth } => Box::pin(self.connect(ns, auth)).await,
+            Incoming::Connect { ns, auth } => self.connect(ns, auth).await,
             Incoming::Disconnect { ns } => {
                 // A DISCONNECT for a namespace the server has just left is a harmless race.
-                if let Some(connected) = self.sockets.remove(&ns) {
-                    Box::pin(self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect)).await;
+                if let Some(connected) = self.remove_socket(&ns) {
+                    self.forget(&connected, DisconnectReason::ClientNamespaceDisconnect).await;
                     self.rearm_connect_timeout();
                 }
             }
             Incoming::Ack { ns } => {
                 let _ = self.socket_for(&ns);
             }
-            // Handled above.
+            // Events are steps of their own.
             Incoming::Event { .. } => {}
         }
     }
 
-    /// An event: a pipelined one joins the calls in flight; any other waits for them, then
-    /// runs alone.
-    async fn on_event(&mut self, ns: Str, event: String, payload: Payload, ack: Option<i64>, pipeline: &mut Pipeline) {
-        let Some(Connected { socket, ns }) = self.socket_for(&ns) else {
-            return;
-        };
-        let handler = Arc::clone(&ns.handler);
-        let pipelined = handler.pipelined(&event);
-        if !pipelined {
-            self.drain(pipeline).await;
-        }
-        // After the drain: a call before this one may have disconnected the socket.
-        if !socket.is_connected() {
-            return;
-        }
-        let ack = ack.map(|id| AckSender::new(socket.clone(), id));
-        let call = async move { handler.on_event(&socket, event, payload, ack).await };
-        if pipelined {
-            pipeline.push(call);
-        } else if guarded(call).await.is_none() {
-            self.handler_panicked("on_event");
-        }
+    /// Forgets the socket of a namespace, if connected.
+    fn remove_socket(&mut self, ns: &Str) -> Option<Connected> {
+        let at = self.sockets.iter().position(|c| c.ns.registry.path() == ns)?;
+        Some(self.sockets.swap_remove(at))
     }
 
     /// The socket of a namespace this session is connected to; a packet for any other
     /// namespace is a protocol violation that closes the session (as the reference does).
     fn socket_for(&self, ns: &Str) -> Option<Connected> {
-        let socket = self.sockets.get(ns).cloned();
+        let socket = self.sockets.iter().find(|c| c.ns.registry.path() == ns).cloned();
         if socket.is_none() {
             tracing::debug!(sid = %self.session.sid, ns = ns.as_str(), "packet for a namespace that is not connected");
             self.session.close(DisconnectReason::ParseError);
@@ -253,7 +295,7 @@ impl Dispatcher {
                 self.session.push_frame(packet::connect_error_frame(&ns, &json!({ "message": "Invalid namespace" })));
             return;
         };
-        if self.sockets.contains_key(&ns) {
+        if self.sockets.iter().any(|c| c.ns.registry.path() == &ns) {
             tracing::debug!(sid = %self.session.sid, ns = ns.as_str(), "duplicate connect ignored");
             return;
         }
@@ -269,7 +311,7 @@ impl Dispatcher {
             Some(Ok(())) => {
                 if socket.activate() {
                     entry.registry.insert_socket(socket.id(), socket.clone());
-                    self.sockets.insert(ns, Connected { socket, ns: entry });
+                    self.sockets.push(Connected { socket, ns: entry });
                     self.connect_deadline = None;
                 } else {
                     // Disconnected from inside on_connect.
@@ -300,8 +342,10 @@ impl Dispatcher {
         match control {
             Control::Disconnected(socket, entry) => {
                 let ns = entry.registry.path().clone();
-                if self.sockets.get(&ns).is_some_and(|c| c.socket.same_as(&socket)) {
-                    self.sockets.remove(&ns);
+                if let Some(at) =
+                    self.sockets.iter().position(|c| c.ns.registry.path() == &ns && c.socket.same_as(&socket))
+                {
+                    self.sockets.swap_remove(at);
                 }
                 // `disconnect()` already left the rooms; this catches a socket registered in
                 // the namespace concurrently with its disconnect.
@@ -349,7 +393,7 @@ impl Dispatcher {
         self.session.close(DisconnectReason::TransportClose);
         self.engine.remove_session(&self.session.sid);
         let reason = self.session.close_reason();
-        let sockets: Vec<Connected> = self.sockets.drain().map(|(_, connected)| connected).collect();
+        let sockets = std::mem::take(&mut self.sockets);
         for connected in sockets {
             self.forget(&connected, reason).await;
         }

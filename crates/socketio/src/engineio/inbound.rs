@@ -98,9 +98,10 @@ impl InboundRx {
         Self { session, source, heartbeat: Heartbeat::new(interval, timeout), ended: false, streak: 0 }
     }
 
-    /// The next message for the dispatcher; `None` once the session closed from this side
-    /// (the client went away, broke a bound, or missed a pong). Cancel-safe: everything
-    /// in progress lives in `self`.
+    /// The next message for the dispatcher; `None` once the session is closed, from this side
+    /// (the client went away, broke a bound, or missed a pong) or any other, and every message
+    /// that arrived before the close was handed over. Cancel-safe: everything in progress
+    /// lives in `self`.
     pub(crate) async fn recv(&mut self) -> Option<Inbound> {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
@@ -133,8 +134,10 @@ impl InboundRx {
             }
             Poll::Pending => self.streak = 0,
         }
-        if self.session.is_closed() {
-            return Poll::Pending;
+        // Registered before the check: a close from another task wakes this one.
+        if self.session.watch_close(cx.waker()) {
+            self.ended = true;
+            return Poll::Ready(None);
         }
         if self.heartbeat.poll(cx, &self.session).is_ready() {
             tracing::debug!(sid = %self.session.sid, "ping timeout");

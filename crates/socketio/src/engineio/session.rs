@@ -116,7 +116,8 @@ pub(crate) struct EngineSession {
     close_reason: Mutex<Option<DisconnectReason>>,
     /// Set when a pong arrives; the heartbeat clears it when it pings.
     pong: AtomicBool,
-    /// Wakes the heartbeat (which runs in the dispatcher's task) when a pong arrives.
+    /// Wakes the dispatcher's task, which runs the heartbeat, when a pong arrives or the
+    /// session closes.
     heartbeat: AtomicWaker,
     /// The server's counters (shed frames, slow consumers).
     counters: Arc<Counters>,
@@ -415,6 +416,13 @@ impl EngineSession {
     pub(crate) fn take_pong(&self, waker: &Waker) -> bool {
         self.heartbeat.register(waker);
         self.pong.swap(false, Ordering::AcqRel)
+    }
+
+    /// Whether the session is closed; if not, `waker` is woken when it closes (or a pong
+    /// arrives: the heartbeat and the close share one waker, both read by the dispatcher).
+    pub(crate) fn watch_close(&self, waker: &Waker) -> bool {
+        self.heartbeat.register(waker);
+        self.is_closed()
     }
 
     /// Forgets a pong that arrived before the ping about to be sent.
