@@ -11,7 +11,7 @@
 
 use std::{
     collections::VecDeque,
-    future::Future as _,
+    future::Future,
     io::{self, IoSlice},
     pin::Pin,
     rc::Rc,
@@ -25,7 +25,7 @@ use actix_http::{h1::Codec, Request, RequestHead};
 use actix_service::{fn_service, ServiceFactory};
 use actix_web::http::header::{self, HeaderValue};
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::Stream;
+use futures_util::{FutureExt as _, Stream};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 
 use super::{
@@ -109,10 +109,7 @@ pub(crate) fn takeover(
             observer(&UpgradeRequest { method: &head.method, path, route, status, elapsed: started.elapsed() });
         }
         drop(req);
-        async move {
-            connection.run().await;
-            Ok::<_, actix_http::Error>(())
-        }
+        connection.run().map(Ok::<_, actix_http::Error>)
     })
 }
 
@@ -228,53 +225,59 @@ impl Connection {
         Self { writer: Writer::new(stream, Some(body), unwritten, response), session }
     }
 
-    async fn run(self) {
+    // Not an `async fn`, which would keep `self` twice in the connection's task (the argument,
+    // then what it is moved to) for the connection's whole life.
+    #[allow(clippy::manual_async_fn)]
+    fn run(self) -> impl Future<Output = ()> {
         let Self { mut writer, session } = self;
-        // The session's close starts the final flush's deadline. Its future is polled once to
-        // register this task with the session's token, and after that only once the session
-        // says it is closed: polling it on every write would take the token's lock per delivery
-        // (2% of a fan-out's CPU). The timer exists only after the close.
-        let mut closed = std::pin::pin!(async {
-            match &session {
-                Some(session) => session.closed().await,
-                None => std::future::pending().await,
-            }
-        });
-        let mut registered = false;
-        let mut flush_by: Option<Pin<Box<tokio::time::Sleep>>> = None;
-        let written = std::future::poll_fn(|cx| {
-            if let Poll::Ready(written) = writer.poll_write(cx) {
-                return Poll::Ready(written);
-            }
-            if flush_by.is_none() && (!registered || session.as_ref().is_some_and(|s| s.is_closed())) {
-                registered = true;
-                if closed.as_mut().poll(cx).is_ready() {
-                    flush_by = Some(Box::pin(tokio::time::sleep(FINAL_FLUSH_TIMEOUT)));
+        async move {
+            // The session's close starts the final flush's deadline. Its future is polled once to
+            // register this task with the session's token, and after that only once the session
+            // says it is closed: polling it on every write would take the token's lock per delivery
+            // (2% of a fan-out's CPU). The timer exists only after the close.
+            let mut closed = std::pin::pin!(async {
+                match &session {
+                    Some(session) => session.closed().await,
+                    None => std::future::pending().await,
                 }
-            }
-            match flush_by.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
-                Some(Poll::Ready(())) => {
-                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "final flush timed out")))
+            });
+            let mut registered = false;
+            let mut flush_by: Option<Pin<Box<tokio::time::Sleep>>> = None;
+            let written = std::future::poll_fn(|cx| {
+                if let Poll::Ready(written) = writer.poll_write(cx) {
+                    return Poll::Ready(written);
                 }
-                _ => Poll::Pending,
+                if flush_by.is_none() && (!registered || session.as_ref().is_some_and(|s| s.is_closed())) {
+                    registered = true;
+                    if closed.as_mut().poll(cx).is_ready() {
+                        flush_by = Some(Box::pin(tokio::time::sleep(FINAL_FLUSH_TIMEOUT)));
+                    }
+                }
+                match flush_by.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+                    Some(Poll::Ready(())) => {
+                        Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "final flush timed out")))
+                    }
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            if let Err(err) = written {
+                tracing::debug!(error = %err, "websocket write failed");
+                // Only a WebSocket that carries its session takes it down; a failed probe leaves
+                // the polling session alone.
+                if let Some(body) = writer.body.as_ref().filter(|b| b.carries_session()) {
+                    body.session().close(DisconnectReason::TransportError);
+                }
+                return;
             }
-        })
-        .await;
-        if let Err(err) = written {
-            tracing::debug!(error = %err, "websocket write failed");
-            // Only a WebSocket that carries its session takes it down; a failed probe leaves
-            // the polling session alone.
-            if let Some(body) = writer.body.as_ref().filter(|b| b.carries_session()) {
-                body.session().close(DisconnectReason::TransportError);
-            }
-            return;
+            // Every reader holds a weak reference only, and none is being polled now: the stream is
+            // this future's alone.
+            let Ok(stream) = Rc::try_unwrap(writer.stream) else {
+                return;
+            };
+            // Boxed: only a closing connection needs its timer.
+            Box::pin(linger(stream)).await;
         }
-        // Every reader holds a weak reference only, and none is being polled now: the stream is
-        // this future's alone.
-        let Ok(stream) = Rc::try_unwrap(writer.stream) else {
-            return;
-        };
-        linger(stream).await;
     }
 }
 
