@@ -147,13 +147,25 @@ fn rig(scenarios: &[String]) -> Result {
             other => return Err(format!("unknown rig scenario {other}: fanout, pairs, idle, history or receipts")),
         };
         eprintln!("xtask: rig {scenario}");
+        let mut servers = ["node peer-node/server.mjs", "target/release/limit", "target/release/peer-socketioxide"]
+            .map(str::to_owned)
+            .to_vec();
+        servers.push(project.display().to_string());
+        let mut names = "node|limit|socketioxide|chat-server".to_owned();
+        if scenario == "idle" {
+            // The rig reads the RSS "before" right after 1,000 registrations, and whether the
+            // allocator has handed their hashing memory back by then swings our figure between
+            // about 2 and 7 KiB (docs/performance.md). The same build returning freed pages at
+            // once measures from a clean heap: the cost a connection really adds.
+            servers.push(format!("MIMALLOC_PURGE_DELAY=0 {}", project.display()));
+            names.push_str("|clean-heap");
+        }
         run(Command::new(rig.join("compare.sh"))
             .arg(name)
-            .args(["node peer-node/server.mjs", "target/release/limit", "target/release/peer-socketioxide"])
-            .arg(&project)
+            .args(&servers)
             .args(extra)
             .env("RIG_OUT", &out)
-            .env("NAMES", "node|limit|socketioxide|chat-server")
+            .env("NAMES", names)
             .env("SERVER_ENV", server_env))?;
     }
     Ok(())
