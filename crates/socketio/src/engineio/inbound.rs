@@ -53,10 +53,11 @@ impl Heartbeat {
         Self { interval, timeout, state: Beat::Idle, timer: Box::pin(tokio::time::sleep(interval)) }
     }
 
-    /// Ready when the session must close for lack of a pong.
+    /// Ready when the session must close for lack of a pong. Polled only after
+    /// [`EngineSession::watch_close`] registered the task's waker, which a pong also wakes.
     fn poll(&mut self, cx: &mut Context<'_>, session: &EngineSession) -> Poll<()> {
         loop {
-            if self.state == Beat::AwaitingPong && session.take_pong(cx.waker()) {
+            if self.state == Beat::AwaitingPong && session.take_pong() {
                 // The next ping follows `interval` after the pong, as before.
                 self.state = Beat::Idle;
                 let next = tokio::time::Instant::now() + self.interval;

@@ -411,10 +411,9 @@ impl EngineSession {
 
     // ----- heartbeat -----
 
-    /// For the heartbeat: registers `waker` for the next pong, then takes the "pong arrived"
-    /// flag.
-    pub(crate) fn take_pong(&self, waker: &Waker) -> bool {
-        self.heartbeat.register(waker);
+    /// For the heartbeat: takes the "pong arrived" flag. The caller registered its waker with
+    /// [`watch_close`](Self::watch_close) first in the same poll, so a later pong wakes it.
+    pub(crate) fn take_pong(&self) -> bool {
         self.pong.swap(false, Ordering::AcqRel)
     }
 

@@ -77,6 +77,20 @@ async fn garbage_closes_only_the_session_that_sent_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_that_leaves_its_last_namespace_is_closed_after_connect_timeout() {
+    let server = echo_server(relaxed());
+    let mut client = WsClient::connected(&server).await;
+    let left = tokio::time::Instant::now();
+    client.send("41").await;
+    // The connect timeout is armed again (its timer exists only while armed): nothing else
+    // would close this session, whose pings are answered.
+    client.expect_closed().await;
+    let elapsed = left.elapsed();
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    server.wait_until_empty().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_without_connect_is_closed_after_connect_timeout() {
     let server = echo_server(relaxed());
     let started = tokio::time::Instant::now();
