@@ -100,7 +100,8 @@ fn bench(extra: &[String]) -> Result {
 
 /// The shared rig's scenarios, each against the Node peer, the limit server, the socketioxide
 /// peer and this project's release `chat-server` in one `compare.sh` run, so the figures are
-/// ratios measured side by side. `cargo xtask bench rig [scenario...]` (default: all four:
+/// ratios measured side by side (`idle` also runs the same build from a clean heap, see below).
+/// `cargo xtask bench rig [scenario...]` (default: all four:
 /// `fanout` (the fanout sweep), `pairs` (the pairs sweep), `idle`, `history`; `receipts` runs
 /// the pairs sweep with the server's delivery receipts off and on). The rig lives in
 /// `../shared/rig` and is built once into `$RIG_OUT` (default `/tmp/chat-rig`) when missing.
