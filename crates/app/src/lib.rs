@@ -12,12 +12,13 @@
 
 pub mod config;
 mod guards;
+mod logging;
 mod metrics;
 pub mod migrate;
 mod presence;
 
 use std::future::Future;
-use std::io::{self, IsTerminal};
+use std::io;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,26 +40,13 @@ use async_trait::async_trait;
 use chat_domain::ports::{ChatRepository, MessageRepository, Notifier, RateLimiter, ReceiptRepository, UserRepository};
 use chat_domain::{ServicePorts, Services, ServicesConfig, SystemClock};
 use socketio::SocketIo;
-use tracing_subscriber::EnvFilter;
 use wire::delivery::Delivery;
 
 pub use config::{Config, ConfigError, CorsOrigins, LogFormat, MetricsConfig, RedisUrl};
+pub use logging::{init_buffered_tracing, init_tracing, LogGuard, QUEUED_LOG_LINES};
 
 /// Seconds in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
-
-/// Installs the global tracing subscriber: `RUST_LOG` filters (default `info`), `format` picks
-/// human-readable lines or one JSON object per line, on standard output.
-pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a terminal: piped and collected logs stay plain text.
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::stdout().is_terminal());
-    // A subscriber set earlier (by a test harness) wins; that is not an error.
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
 
 /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and flushes storage.
 pub async fn run(config: Config, listener: TcpListener) -> io::Result<()> {

@@ -90,10 +90,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    app::init_tracing(config.log_format);
     if let Some(Command::Migrate { dry_run }) = command {
+        app::init_tracing(config.log_format);
         return migrate(&config, dry_run);
     }
+    // Held to the end of `main`: dropping it writes the log lines still queued.
+    let _logs = app::init_buffered_tracing(config.log_format);
     let listener = match TcpListener::bind((config.host.as_str(), config.port)) {
         Ok(listener) => listener,
         Err(error) => {
