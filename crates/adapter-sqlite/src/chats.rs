@@ -160,9 +160,10 @@ impl ChatRepository for SqliteStore {
         self.read(move |conn| snapshot(conn, |tx| chat_view(tx, id))).await
     }
 
-    /// Runs on every send and every history page (the membership check): one statement.
+    /// Runs on every history page and every send not yet known to come from a member (the
+    /// membership check): one statement, kept in memory until the chat is written to.
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
-        self.read(move |conn| chat_alone(conn, id)).await
+        self.cached(|c| &c.chats, id, |v| v.chat(id), move |conn| chat_alone(conn, id)).await
     }
 
     async fn change_chat(&self, update: ChatUpdate) -> Result<ChatChanged, StoreError> {

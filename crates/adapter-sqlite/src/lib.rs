@@ -9,6 +9,7 @@
 //! delete, a new chat) is atomic on its own, inside its batch's `BEGIN IMMEDIATE`
 //! transaction, and is acknowledged only once that transaction is on disk.
 
+mod cache;
 mod chats;
 mod error;
 mod events;
@@ -17,6 +18,8 @@ mod receipts;
 mod rows;
 mod schema;
 mod users;
+mod versions;
+mod window;
 mod writer;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -27,7 +30,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use chat_domain::error::StoreError;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::cache::Cache;
 use crate::error::{DbError, DbResult};
+use crate::versions::{Scope, Tag, Versions};
 use crate::writer::Writer;
 
 /// The database file inside the directory given to [`SqliteStore::open`].
@@ -50,6 +55,8 @@ struct Inner {
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     location: Option<PathBuf>,
+    /// Reads kept while nothing they depend on was written.
+    cache: Cache,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -98,7 +105,13 @@ impl SqliteStore {
     }
 
     fn from_parts(writer: Connection, readers: Vec<Mutex<Connection>>, location: Option<PathBuf>) -> DbResult<Self> {
-        let inner = Inner { writer: Writer::start(writer)?, readers, next_reader: AtomicUsize::new(0), location };
+        let inner = Inner {
+            writer: Writer::start(writer)?,
+            readers,
+            next_reader: AtomicUsize::new(0),
+            location,
+            cache: Cache::new(),
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -140,13 +153,55 @@ impl SqliteStore {
     /// Runs `op` on the writer thread, inside the next batch transaction and its own
     /// savepoint: `op` must not open a transaction. Its writes are kept if it returns `Ok`
     /// and undone if it fails (or panics); the result comes back once the batch has
-    /// committed, so `Ok` means durable.
+    /// committed, so `Ok` means durable. Every cached read goes stale: [`Self::write_in`]
+    /// is for writes known to touch one chat or one user.
     pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
     {
-        self.inner.writer.write(op).await
+        self.inner.writer.write(Scope::All, op).await
+    }
+
+    /// [`Self::write`] for a write that changes nothing a cached read of another chat or user
+    /// than `scope`'s depends on.
+    pub(crate) async fn write_in<T, F>(&self, scope: Scope, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
+    {
+        self.inner.writer.write(scope, op).await
+    }
+
+    pub(crate) fn versions(&self) -> &Versions {
+        self.inner.writer.versions()
+    }
+
+    pub(crate) fn cache(&self) -> &Cache {
+        &self.inner.cache
+    }
+
+    /// `load`'s value for `key`: from `map` while the tag `tag` gives has not moved since it
+    /// was read, else read (as [`Self::read`] does) and kept.
+    pub(crate) async fn cached<K, V, F>(
+        &self,
+        map: impl Fn(&Cache) -> &Mutex<cache::Tagged<K, V>>,
+        key: K,
+        tag: impl Fn(&Versions) -> Tag,
+        load: F,
+    ) -> Result<V, StoreError>
+    where
+        K: std::hash::Hash + Eq,
+        V: Clone + Send + 'static,
+        F: FnOnce(&mut Connection) -> DbResult<V> + Send + 'static,
+    {
+        let read_under = tag(self.versions());
+        if let Some(value) = cache::lock(map(self.cache())).get(&key, read_under) {
+            return Ok(value);
+        }
+        let value = self.read(load).await?;
+        cache::lock(map(self.cache())).put(key, read_under, value.clone(), tag(self.versions()));
+        Ok(value)
     }
 
     /// Runs a bounded read (a lookup by key, one page of an index: microseconds) on a reader

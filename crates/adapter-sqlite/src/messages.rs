@@ -10,8 +10,11 @@ use chat_domain::receipts::Markers;
 use chat_domain::{ChatEvent, ChatId, ClientId, Message, MessageId, MessageText, Seq, Timestamp, UserId};
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::cache::lock;
 use crate::error::{DbError, DbResult};
 use crate::rows::{self, message_columns, millis, status_rank, Key};
+use crate::versions::Scope;
+use crate::window::{self, Known, Loaded, Want};
 use crate::SqliteStore;
 
 const MESSAGE_BY_ID: &str = concat!("SELECT ", message_columns!(), " FROM messages m WHERE m.id = ?1");
@@ -115,34 +118,56 @@ const PAGE: &str = concat!(
      LIMIT ?3 OFFSET ?4"
 );
 
-/// Needs no transaction: an anchor's seq never changes once it exists (messages are never
-/// removed, a soft delete keeps the seq), so reading it and then the page in two statements
-/// gives the same page as one snapshot would, and the page itself is one statement.
-fn page_messages(conn: &Connection, chat: ChatId, cursor: PageCursor, limit: u32) -> DbResult<Option<MessagePage>> {
-    // Both cursors become "listed messages below seq `upper`, after skipping `skip`".
-    let (upper, skip) = match cursor {
-        PageCursor::Skip(n) => (i64::MAX, i64::try_from(n).unwrap_or(i64::MAX)),
-        PageCursor::Before(anchor) => {
-            let mut stmt = conn.prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND chat_id = ?2")?;
-            let found: Option<i64> = stmt.query_row([anchor.key(), chat.key()], |row| row.get(0)).optional()?;
-            match found {
-                Some(seq) => (seq, 0),
-                None => return Ok(None),
-            }
-        }
-    };
-    // One more than asked tells whether older messages exist.
-    let wanted = i64::from(limit) + 1;
+/// The seq of `anchor`, if it is a message of `chat` (deleted or not: a soft delete keeps
+/// the seq, so a deleted message still marks a place).
+fn anchor_seq(conn: &Connection, chat: ChatId, anchor: MessageId) -> DbResult<Option<Seq>> {
+    let mut stmt = conn.prepare_cached("SELECT seq FROM messages WHERE id = ?1 AND chat_id = ?2")?;
+    Ok(stmt.query_row([anchor.key(), chat.key()], |row| row.get(0)).optional()?)
+}
+
+/// Up to `rows` listed messages of `chat` below seq `upper`, newest first, after skipping
+/// the newest `skip` of them.
+fn listed_below(conn: &Connection, chat: ChatId, upper: Seq, rows: u64, skip: u64) -> DbResult<Vec<Message>> {
+    let sql_int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(PAGE)?;
-    let mut rows = stmt.query(params![chat.key(), upper, wanted, skip])?;
-    let mut messages = Vec::with_capacity(usize::try_from(wanted).unwrap_or(0).min(256));
-    while let Some(row) = rows.next()? {
+    let mut found = stmt.query(params![chat.key(), sql_int(upper), sql_int(rows), sql_int(skip)])?;
+    let mut messages = Vec::with_capacity(usize::try_from(rows).unwrap_or(0).min(256));
+    while let Some(row) = found.next()? {
         messages.push(rows::message(row)?);
     }
-    let has_more = messages.len() > limit as usize;
-    messages.truncate(limit as usize);
-    messages.reverse();
-    Ok(Some(MessagePage { messages, has_more }))
+    Ok(messages)
+}
+
+/// Reads what the page at `anchor` (or the top) and `skip` needs, and more (see
+/// `window.rs`); `upper` is the anchor's seq when already known. `None` when the anchor is
+/// not a message of `chat`. Needs no transaction: an anchor's seq never changes, so reading
+/// it and then the rows in two statements gives what one snapshot would.
+fn load_page(
+    conn: &Connection,
+    chat: ChatId,
+    anchor: Option<MessageId>,
+    upper: Option<Seq>,
+    skip: u64,
+    limit: u32,
+) -> DbResult<Option<Loaded>> {
+    let (upper, looked_up) = match (anchor, upper) {
+        (None, _) => (window::TOP, None),
+        (Some(_), Some(seq)) => (seq, None),
+        (Some(id), None) => match anchor_seq(conn, chat, id)? {
+            Some(seq) => (seq, Some((id, seq))),
+            None => return Ok(None),
+        },
+    };
+    let want = Want { upper, skip, limit };
+    let asked = want.rows_to_load();
+    if asked > window::MAX_LOAD {
+        // A skip this deep is read with an offset, as asked, and not kept.
+        let rows = listed_below(conn, chat, upper, u64::from(limit) + 1, skip)?;
+        let want = Want { skip: 0, ..want };
+        return Ok(Some(Loaded { want, rows, asked, anchor: looked_up, keep: false }));
+    }
+    let rows = listed_below(conn, chat, upper, asked, 0)?;
+    Ok(Some(Loaded { want, rows, asked, anchor: looked_up, keep: true }))
 }
 
 /// On the writer thread, inside a batch transaction and its own savepoint, like appends.
@@ -173,7 +198,7 @@ fn soft_delete_message(tx: &Connection, id: MessageId, at: Timestamp) -> DbResul
 #[async_trait]
 impl MessageRepository for SqliteStore {
     async fn append_message(&self, draft: MessageDraft) -> Result<Appended, StoreError> {
-        self.write(move |conn| append_message(conn, draft)).await
+        self.write_in(Scope::Chat(draft.chat), move |conn| append_message(conn, draft)).await
     }
 
     async fn message_by_id(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
@@ -191,7 +216,22 @@ impl MessageRepository for SqliteStore {
         cursor: PageCursor,
         limit: u32,
     ) -> Result<Option<MessagePage>, StoreError> {
-        self.read(move |conn| page_messages(conn, chat, cursor, limit)).await
+        let (anchor, skip) = match cursor {
+            PageCursor::Skip(n) => (None, n),
+            PageCursor::Before(id) => (Some(id), 0),
+        };
+        let versions = self.versions();
+        let read_under = versions.chat(chat);
+        let upper = match lock(&self.cache().windows).page(chat, read_under, anchor, skip, limit) {
+            Known::Page(page) => return Ok(Some(page)),
+            Known::Missing { upper } => upper,
+        };
+        let Some(loaded) = self.read(move |conn| load_page(conn, chat, anchor, upper, skip, limit)).await? else {
+            return Ok(None);
+        };
+        let page = loaded.page();
+        lock(&self.cache().windows).keep(chat, read_under, loaded, versions.chat(chat));
+        Ok(Some(page))
     }
 
     async fn soft_delete_message(&self, id: MessageId, at: Timestamp) -> Result<SoftDeleted, StoreError> {

@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::DbResult;
 use crate::rows::{self, Key};
+use crate::versions::Scope;
 use crate::SqliteStore;
 
 fn stored_markers(conn: &Connection, chat: ChatId, user: UserId) -> DbResult<Markers> {
@@ -79,7 +80,7 @@ fn unread_counts(conn: &Connection, user: UserId, chats: &[ChatId]) -> DbResult<
 #[async_trait]
 impl ReceiptRepository for SqliteStore {
     async fn advance_markers(&self, chat: ChatId, user: UserId, to: Markers) -> Result<MarkersMoved, StoreError> {
-        self.write(move |tx| advance(tx, chat, user, to)).await
+        self.write_in(Scope::Chat(chat), move |tx| advance(tx, chat, user, to)).await
     }
 
     async fn advance_delivered_many(
@@ -93,7 +94,7 @@ impl ReceiptRepository for SqliteStore {
         }
         let users = users.to_vec();
         // One job of the writer: the whole room in one savepoint of one group commit.
-        self.write(move |tx| {
+        self.write_in(Scope::Chat(chat), move |tx| {
             let to = Markers { delivered_seq: seq, read_seq: 0 };
             let mut moved = Vec::new();
             for &user in &users {
@@ -108,6 +109,12 @@ impl ReceiptRepository for SqliteStore {
     }
 
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
+        if let &[chat] = chats {
+            // One chat (a history page, a retried send): kept until the chat is written to.
+            return self
+                .cached(|c| &c.receipts, chat, |v| v.chat(chat), move |conn| stored_receipts(conn, &[chat]))
+                .await;
+        }
         let chats = chats.to_vec();
         self.read(move |conn| stored_receipts(conn, &chats)).await
     }

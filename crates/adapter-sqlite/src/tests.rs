@@ -394,6 +394,37 @@ mod group_commit {
         let view = store.chat_by_id(direct.id).await.expect("read").expect("chat");
         assert_eq!(view.chat.last_seq, 10);
     }
+
+    /// The contract suite checks that kept reads never outlive a write; this checks that they
+    /// are kept at all, so that the suite's checks had something to catch.
+    #[tokio::test]
+    async fn reads_are_kept_in_memory_until_a_write_to_their_chat() {
+        use crate::cache::lock;
+        use crate::window::Known;
+        use chat_domain::model::PageCursor;
+        let (_dir, store, ann, _bo, direct) = setup().await;
+        for n in 0..20 {
+            store.append_message(draft(direct.id, &ann, None, n)).await.expect("append");
+        }
+        let page = store.page_messages(direct.id, PageCursor::Skip(0), 5).await.expect("page").expect("a page");
+        let kept = |store: &SqliteStore| match lock(&store.cache().windows).page(
+            direct.id,
+            store.versions().chat(direct.id),
+            None,
+            0,
+            5,
+        ) {
+            Known::Page(kept) => Some(kept),
+            Known::Missing { .. } => None,
+        };
+        assert_eq!(kept(&store), Some(page));
+        let chat = store.chat_alone(direct.id).await.expect("chat_alone");
+        assert_eq!(lock(&store.cache().chats).get(&direct.id, store.versions().chat(direct.id)), Some(chat));
+
+        store.append_message(draft(direct.id, &ann, None, 21)).await.expect("append");
+        assert_eq!(kept(&store), None, "an append leaves nothing of its chat in memory");
+        assert_eq!(lock(&store.cache().chats).get(&direct.id, store.versions().chat(direct.id)), None);
+    }
 }
 
 #[tokio::test]

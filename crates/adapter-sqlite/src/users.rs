@@ -8,6 +8,7 @@ use chat_domain::{Email, Timestamp, User, UserId};
 use rusqlite::{params, OptionalExtension};
 
 use crate::rows::{self, millis, user_columns, Key};
+use crate::versions::Scope;
 use crate::SqliteStore;
 
 const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users u WHERE u.id = ?1");
@@ -21,8 +22,9 @@ pub(crate) fn sql_limit(n: usize) -> i64 {
 impl UserRepository for SqliteStore {
     async fn insert_user(&self, user: &User) -> Result<(), InsertUserError> {
         let user = user.clone();
+        let scope = Scope::User(user.id);
         let inserted = self
-            .write(move |conn| {
+            .write_in(scope, move |conn| {
                 // A taken email is a normal outcome, not an error: the conflict clause turns it
                 // into "no row inserted", and races are settled by the UNIQUE index.
                 let sql = "INSERT INTO users (id, email, username, password_hash, created_at, updated_at)
@@ -110,18 +112,24 @@ impl UserRepository for SqliteStore {
     }
 
     async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
-        // On every authenticated request: a cached statement, a point lookup on the key.
-        self.read(move |conn| {
-            const VERSION: &str = "SELECT token_version FROM users WHERE id = ?1";
-            let version: Option<i64> =
-                conn.prepare_cached(VERSION)?.query_row([id.key()], |row| row.get(0)).optional()?;
-            Ok(version.map(stored_version))
-        })
+        // On every authenticated request: a point lookup on the key, kept in memory until the
+        // user's row is written to.
+        self.cached(
+            |c| &c.tokens,
+            id,
+            |v| v.user(id),
+            move |conn| {
+                const VERSION: &str = "SELECT token_version FROM users WHERE id = ?1";
+                let version: Option<i64> =
+                    conn.prepare_cached(VERSION)?.query_row([id.key()], |row| row.get(0)).optional()?;
+                Ok(version.map(stored_version))
+            },
+        )
         .await
     }
 
     async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
-        self.write(move |conn| {
+        self.write_in(Scope::User(id), move |conn| {
             const REVOKE: &str =
                 "UPDATE users SET token_version = token_version + 1 WHERE id = ?1 RETURNING token_version";
             let version: Option<i64> =
@@ -132,7 +140,7 @@ impl UserRepository for SqliteStore {
     }
 
     async fn record_last_seen(&self, user: UserId, at: Timestamp) -> Result<(), StoreError> {
-        self.write(move |conn| {
+        self.write_in(Scope::User(user), move |conn| {
             // max() in the statement: a report older than the stored time changes nothing.
             let sql = "UPDATE users SET last_seen_at = max(coalesce(last_seen_at, ?2), ?2) WHERE id = ?1";
             conn.prepare_cached(sql)?.execute(params![user.key(), millis(at)])?;
@@ -166,7 +174,7 @@ impl UserRepository for SqliteStore {
         new: &PasswordHash,
     ) -> Result<bool, StoreError> {
         let (current, new) = (current.0.clone(), new.0.clone());
-        self.write(move |conn| {
+        self.write_in(Scope::User(id), move |conn| {
             // Compare and set in one statement: a hash changed since it was read stays.
             let sql = "UPDATE users SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2";
             Ok(conn.prepare_cached(sql)?.execute(params![id.key(), current, new])? == 1)

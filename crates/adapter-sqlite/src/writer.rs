@@ -27,6 +27,7 @@ use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::{DbError, DbResult};
+use crate::versions::{Scope, Versions};
 
 /// The most requests one transaction takes; more wait for the next batch.
 pub(crate) const MAX_BATCH: usize = 256;
@@ -40,10 +41,14 @@ trait Write: Send {
     /// Answers the caller: its own result when the batch committed (or when the request
     /// itself failed), else the error that ended the batch.
     fn answer(self: Box<Self>, batch: Result<(), &DbError>);
+
+    /// What the request may change, for the cached reads it makes stale.
+    fn scope(&self) -> Scope;
 }
 
 struct Pending<T, F> {
     op: Option<F>,
+    scope: Scope,
     result: Option<DbResult<T>>,
     reply: oneshot::Sender<DbResult<T>>,
 }
@@ -73,6 +78,10 @@ where
         // The caller may have gone away (its future dropped); the write stands all the same.
         let _ = self.reply.send(result);
     }
+
+    fn scope(&self) -> Scope {
+        self.scope
+    }
 }
 
 /// What the writer thread is asked to do.
@@ -90,6 +99,7 @@ pub(crate) struct Writer {
     requests: Option<mpsc::Sender<Request>>,
     thread: Option<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
+    versions: Arc<Versions>,
     /// Requests sent and not yet taken by the thread (tests wait on it instead of sleeping).
     queued: Arc<AtomicUsize>,
 }
@@ -99,24 +109,27 @@ impl Writer {
     pub(crate) fn start(conn: Connection) -> DbResult<Self> {
         let (requests, queue) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
+        let versions = Arc::new(Versions::new());
         let queued = Arc::new(AtomicUsize::new(0));
         let (counter, waiting) = (Arc::clone(&commits), Arc::clone(&queued));
+        let bumps = Arc::clone(&versions);
         let thread = thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || serve(conn, &queue, &counter, &waiting))
+            .spawn(move || serve(conn, &queue, &Commits { count: &counter, versions: &bumps }, &waiting))
             .map_err(|e| DbError::refused(format!("cannot start the sqlite writer thread: {e}")))?;
-        Ok(Self { requests: Some(requests), thread: Some(thread), commits, queued })
+        Ok(Self { requests: Some(requests), thread: Some(thread), commits, versions, queued })
     }
 
     /// Runs `op` inside the next batch transaction, in its own savepoint, and returns its
-    /// result once the batch has committed (so `Ok` means durable).
-    pub(crate) async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    /// result once the batch has committed (so `Ok` means durable) and the versions of
+    /// `scope` have moved (so no cached read from before it is served again).
+    pub(crate) async fn write<T, F>(&self, scope: Scope, op: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> DbResult<T> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.send(Request::Write(Box::new(Pending { op: Some(op), result: None, reply })))?;
+        self.send(Request::Write(Box::new(Pending { op: Some(op), scope, result: None, reply })))?;
         finish(answer.await)
     }
 
@@ -146,6 +159,11 @@ impl Writer {
             let _ = reply.send(op(conn));
         })))?;
         finish(answer.blocking_recv())
+    }
+
+    /// The counters this writer moves as it commits.
+    pub(crate) fn versions(&self) -> &Versions {
+        &self.versions
     }
 
     /// How many batch transactions have committed.
@@ -199,8 +217,14 @@ pub(crate) fn panicked(panic: &(dyn Any + Send)) -> DbError {
     DbError::refused(format!("the sqlite request panicked: {message}"))
 }
 
+/// What the writer thread moves as transactions end.
+struct Commits<'a> {
+    count: &'a AtomicU64,
+    versions: &'a Versions,
+}
+
 /// The writer thread: serves requests until every sender is gone and the queue is empty.
-fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &AtomicU64, queued: &AtomicUsize) {
+fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &Commits<'_>, queued: &AtomicUsize) {
     let taken = |request: Request| {
         queued.fetch_sub(1, Ordering::AcqRel);
         request
@@ -244,7 +268,7 @@ fn serve(mut conn: Connection, queue: &mpsc::Receiver<Request>, commits: &Atomic
 
 /// Runs `batch` in as few transactions as possible (one, unless SQLite itself rolls the
 /// transaction back mid-batch) and answers every request after its transaction ended.
-fn run_batch(conn: &Connection, mut batch: VecDeque<Box<dyn Write>>, commits: &AtomicU64) {
+fn run_batch(conn: &Connection, mut batch: VecDeque<Box<dyn Write>>, commits: &Commits<'_>) {
     while !batch.is_empty() {
         // IMMEDIATE takes the write lock before the first read, so no read-then-write of the
         // batch can go stale.
@@ -270,7 +294,7 @@ fn run_batch(conn: &Connection, mut batch: VecDeque<Box<dyn Write>>, commits: &A
         };
         match &ended {
             Ok(()) => {
-                commits.fetch_add(1, Ordering::Relaxed);
+                commits.count.fetch_add(1, Ordering::Relaxed);
                 metrics::histogram!("chat_sqlite_write_batch_size").record(ran.len() as f64);
             }
             Err(e) => {
@@ -281,6 +305,11 @@ fn run_batch(conn: &Connection, mut batch: VecDeque<Box<dyn Write>>, commits: &A
             }
         }
         let ended = ended.as_ref().map(|_| ());
+        // Every cached read the batch may have made stale is stale before any caller hears
+        // of the write (a rolled-back batch changed nothing, but costs only a re-read).
+        for write in &ran {
+            commits.versions.bump(write.scope());
+        }
         for write in ran {
             write.answer(ended);
         }

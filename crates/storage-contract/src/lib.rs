@@ -133,6 +133,9 @@ macro_rules! __storage_contract_cases {
             unread_counts_follow_the_read_marker,
             delivered_many_moves_each_user_behind_and_reports_only_moves,
             concurrent_delivered_many_and_reads_keep_the_maximum,
+            // Reads kept in memory never outlive a write.
+            history_pages_follow_every_write,
+            chats_markers_and_token_versions_follow_every_write,
             // Presence.
             contacts_are_everyone_sharing_a_chat_each_once,
             last_seen_round_trips_and_only_moves_forward,

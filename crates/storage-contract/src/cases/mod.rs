@@ -1,6 +1,7 @@
 //! The contract cases, one `pub async fn(Stores)` each, grouped by what they exercise.
 
 mod chats;
+mod freshness;
 mod groups;
 mod history;
 mod lifecycle;
@@ -11,6 +12,7 @@ mod receipts;
 mod users;
 
 pub use chats::*;
+pub use freshness::*;
 pub use groups::*;
 pub use history::*;
 pub use lifecycle::*;
