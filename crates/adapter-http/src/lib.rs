@@ -15,6 +15,7 @@ mod metrics;
 pub mod openapi;
 mod presence;
 mod receipts;
+mod rendered;
 mod routes;
 
 use std::net::IpAddr;
@@ -72,11 +73,19 @@ pub struct HttpState {
     json_limit: usize,
     health: Option<Arc<dyn HealthCheck>>,
     client_address: ClientAddress,
+    /// The JSON of messages history pages carried lately.
+    rendered: rendered::RenderedMessages,
 }
 
 impl HttpState {
     pub fn new(services: Services) -> Self {
-        Self { services, json_limit: DEFAULT_JSON_LIMIT, health: None, client_address: ClientAddress::Peer }
+        Self {
+            services,
+            json_limit: DEFAULT_JSON_LIMIT,
+            health: None,
+            client_address: ClientAddress::Peer,
+            rendered: rendered::RenderedMessages::default(),
+        }
     }
 
     /// Where client addresses come from; [`ClientAddress::Peer`] unless set.

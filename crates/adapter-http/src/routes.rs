@@ -2,6 +2,7 @@
 //!
 //! No business rule lives here; the services decide, the handlers translate.
 
+use actix_web::http::header::ContentType;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chat_domain::{ChatId, MessageId, SendMessage};
 
@@ -241,7 +242,11 @@ pub(crate) async fn history(
     let chat: ChatId = parse_id("chatId", &path)?;
     let (cursor, limit) = query.page()?;
     let page = state.services.messages.history(caller.0, chat, cursor, limit).await?;
-    Ok(HttpResponse::Ok().json(wire::MessagePage::from(&page)))
+    let body = state.rendered.page(&page).map_err(|e| {
+        tracing::error!(error = %e, "a history page did not serialize");
+        ApiError::internal()
+    })?;
+    Ok(HttpResponse::Ok().content_type(ContentType::json()).body(body))
 }
 
 #[utoipa::path(
