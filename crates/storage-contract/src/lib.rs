@@ -186,6 +186,7 @@ mod tests {
     const CASE_SOURCES: &[(&str, &str)] = &[
         ("users", include_str!("cases/users.rs")),
         ("chats", include_str!("cases/chats.rs")),
+        ("freshness", include_str!("cases/freshness.rs")),
         ("groups", include_str!("cases/groups.rs")),
         ("messages", include_str!("cases/messages.rs")),
         ("history", include_str!("cases/history.rs")),
