@@ -11,9 +11,11 @@ use chat_domain::{Message, MessageId, MessagePage};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
-/// Messages kept at most (a few hundred bytes each, plus the message); when full, the map
-/// starts over.
+/// Messages kept at most; past it (or past [`BUDGET`]) the map starts over.
 const ENTRIES: usize = 16 * 1024;
+/// Estimated bytes of everything kept: a message's text may be 10,000 characters, and its JSON
+/// up to six times its text, so the count alone would not bound memory.
+const BUDGET: usize = 16 << 20;
 
 /// The JSON of `wire::MessagePage` with its messages already rendered; a test checks that
 /// both give the same bytes.
@@ -24,8 +26,21 @@ struct RenderedPage<'a> {
     has_more: bool,
 }
 
-/// Each message's JSON with the message it was made from, by id.
-type Kept = HashMap<MessageId, (Message, Box<RawValue>), foldhash::fast::RandomState>;
+/// Each message's JSON with the message it was made from, by id, and their estimated size.
+#[derive(Default)]
+struct Kept {
+    by_id: HashMap<MessageId, (Message, Box<RawValue>), foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+/// What one kept message costs: the message, its text and client id, its JSON, the map's share.
+fn size(message: &Message, json: &RawValue) -> usize {
+    std::mem::size_of::<Message>()
+        + message.text.as_str().len()
+        + message.client_id.as_ref().map_or(0, |c| c.as_str().len())
+        + json.get().len()
+        + 64
+}
 
 /// Shared by every worker; cloning shares it.
 #[derive(Clone, Default)]
@@ -37,30 +52,42 @@ impl RenderedMessages {
     /// The JSON body of `page`, as `wire::MessagePage` would serialize it.
     pub(crate) fn page(&self, page: &MessagePage) -> serde_json::Result<Vec<u8>> {
         let mut kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut missing = Vec::new();
-        for message in &page.messages {
-            if kept.get(&message.id).is_none_or(|(was, _)| was != message) {
-                missing.push(message);
+        let changed = |kept: &Kept| -> Vec<&Message> {
+            let stale = |m: &&Message| kept.by_id.get(&m.id).is_none_or(|(was, _)| was != *m);
+            page.messages.iter().filter(stale).collect()
+        };
+        let mut rendered = render(changed(&kept))?;
+        let incoming: usize = rendered.iter().map(|(m, json)| size(m, json)).sum();
+        if kept.by_id.len() + rendered.len() > ENTRIES || kept.bytes + incoming > BUDGET {
+            kept.by_id.clear();
+            kept.bytes = 0;
+            rendered = render(page.messages.iter().collect())?;
+            if rendered.iter().map(|(m, json)| size(m, json)).sum::<usize>() > BUDGET {
+                // One page past the budget on its own: served, not kept.
+                return serde_json::to_vec(&wire::MessagePage::from(page));
             }
         }
-        if kept.len() + missing.len() > ENTRIES {
-            kept.clear();
-            missing = page.messages.iter().collect();
-        }
-        for message in missing {
-            let json = serde_json::value::to_raw_value(&wire::Message::from(message))?;
-            kept.insert(message.id, (message.clone(), json));
+        for (message, json) in rendered {
+            kept.bytes += size(message, &json);
+            if let Some((old, old_json)) = kept.by_id.insert(message.id, (message.clone(), json)) {
+                kept.bytes -= size(&old, &old_json);
+            }
         }
         let mut messages = Vec::with_capacity(page.messages.len());
         for message in &page.messages {
-            match kept.get(&message.id) {
+            match kept.by_id.get(&message.id) {
                 Some((_, json)) => messages.push(&**json),
-                // Inserted just above; a page of more than ENTRIES messages is not served.
+                // Inserted just above; never reached.
                 None => return serde_json::to_vec(&wire::MessagePage::from(page)),
             }
         }
         serde_json::to_vec(&RenderedPage { messages, has_more: page.has_more })
     }
+}
+
+/// Each of `messages` with its JSON.
+fn render(messages: Vec<&Message>) -> serde_json::Result<Vec<(&Message, Box<RawValue>)>> {
+    messages.into_iter().map(|m| Ok((m, serde_json::value::to_raw_value(&wire::Message::from(m))?))).collect()
 }
 
 #[cfg(test)]
@@ -120,6 +147,25 @@ mod tests {
             let page = MessagePage { messages, has_more: false };
             assert_eq!(rendered.page(&page).expect("renders"), serialized(&page));
         }
-        assert!(rendered.kept.lock().expect("not poisoned").len() <= ENTRIES);
+        assert!(rendered.kept.lock().expect("not poisoned").by_id.len() <= ENTRIES);
+    }
+
+    #[test]
+    fn long_messages_stay_within_the_budget() {
+        let rendered = RenderedMessages::default();
+        // A quote takes two bytes in JSON: about 20 KB per message, 1 MB per page.
+        let long: String = "\"".repeat(chat_domain::text::MAX_MESSAGE_CHARS);
+        for start in 0..20u64 {
+            let messages = (0..50).map(|i| message(start * 50 + i, &long)).collect();
+            let mut page = MessagePage { messages, has_more: false };
+            assert_eq!(rendered.page(&page).expect("renders"), serialized(&page));
+            // Every status moved: each kept message is replaced.
+            page.messages.iter_mut().for_each(|m| m.status = MessageStatus::Read);
+            assert_eq!(rendered.page(&page).expect("renders"), serialized(&page));
+            let kept = rendered.kept.lock().expect("not poisoned");
+            assert!(kept.bytes <= BUDGET, "{} bytes kept", kept.bytes);
+            let counted: usize = kept.by_id.values().map(|(m, json)| size(m, json)).sum();
+            assert_eq!(kept.bytes, counted, "the count follows every insert and replacement");
+        }
     }
 }
