@@ -6,7 +6,7 @@
 //! `upper` is the anchor's seq (a `before` cursor) or the top of the chat (a `skip` cursor).
 //! It is served from memory when a covered range holds `upper - 1` and, inside that range,
 //! enough listed messages below `upper` (or the range reaches the chat's start). Otherwise one
-//! read loads twice what the page needs, and the rows join the window: a chat paged through
+//! read loads the skipped rows and twice the page, and the rows join the window: a chat paged through
 //! while no one writes to it ends up wholly in memory, within [`BUDGET`] for all chats.
 
 use std::collections::{BTreeMap, HashMap};
@@ -20,8 +20,9 @@ use crate::versions::Tag;
 const BUDGET: usize = 32 << 20;
 /// Windows kept at most (a window with no rows still has its maps).
 const WINDOWS: usize = 1024;
-/// A load that would need more rows than this (a huge `skip`) is not kept.
-pub(crate) const MAX_LOAD: u64 = 4096;
+/// A load that would need more rows than this (a deep `skip`) is read with an offset and not
+/// kept: a load holds its rows in memory at once, and a text may be 40 KB.
+pub(crate) const MAX_LOAD: u64 = 256;
 /// The upper bound of a page counted from the newest message.
 pub(crate) const TOP: Seq = Seq::MAX;
 
@@ -34,10 +35,10 @@ pub(crate) struct Want {
 }
 
 impl Want {
-    /// The rows a load reads: twice what the page needs, so the next page back is likely
-    /// served from memory.
+    /// The rows a load reads: the skipped ones and twice the page, so the next page back is
+    /// likely served from memory.
     pub(crate) fn rows_to_load(&self) -> u64 {
-        2 * (self.skip + u64::from(self.limit) + 1)
+        self.skip.saturating_add(2 * (u64::from(self.limit) + 1))
     }
 }
 

@@ -110,17 +110,19 @@ fn stretches_merge_and_a_write_drops_the_window() {
 fn the_windows_stay_within_their_budget() {
     let versions = Versions::new();
     let mut windows = Windows::default();
-    // Distinct chats, each with a full load of MAX_LOAD messages of about 100 bytes each.
+    // Distinct chats, each with a full load of MAX_LOAD messages of a few hundred bytes each.
     let per_chat = MAX_LOAD;
     let all: Vec<Seq> = (1..=per_chat).collect();
-    for n in 0..200u32 {
+    let chats = 2000u32;
+    for n in 0..chats {
         let mut bytes = [5u8; 12];
         bytes[8..].copy_from_slice(&n.to_be_bytes());
         let chat = ChatId(Id::from_bytes(bytes));
         let tag = versions.chat(chat);
-        let want = Want { upper: TOP, skip: per_chat / 2 - 1, limit: 0 };
+        let want = Want { upper: TOP, skip: per_chat - 2, limit: 0 };
+        assert_eq!(want.rows_to_load(), MAX_LOAD);
         windows.keep(chat, tag, load(&all, want, None), tag);
         assert!(windows.bytes() <= BUDGET, "{} bytes after {n} chats", windows.bytes());
     }
-    assert!(windows.chats.len() < 200, "the oldest windows went");
+    assert!(windows.chats.len() < chats as usize, "the oldest windows went");
 }
