@@ -59,6 +59,9 @@ enum Bug {
     LastSeenMovesBack,
     /// `contacts_of` lists the user among their own contacts.
     ContactsIncludeSelf,
+    /// The reads a store may keep in memory (pages, `chat_alone`, one chat's receipts, token
+    /// versions) give their first answer forever.
+    KeepsReadsForever,
 }
 
 /// The in-memory fake with one bug.
@@ -68,11 +71,18 @@ struct Buggy {
     /// `lastSeenAt` values written over the fake's (which keeps the maximum), for
     /// [`Bug::LastSeenMovesBack`].
     forced_last_seen: std::sync::Mutex<Vec<(UserId, Timestamp)>>,
+    /// The first answer to each read, for [`Bug::KeepsReadsForever`].
+    first_answers: std::sync::Mutex<std::collections::HashMap<String, Box<dyn std::any::Any + Send>>>,
 }
 
 impl Buggy {
     fn stores(bug: Option<Bug>) -> Stores {
-        Stores::from_one(Arc::new(Self { inner: InMemoryStore::new(), bug, forced_last_seen: Default::default() }))
+        Stores::from_one(Arc::new(Self {
+            inner: InMemoryStore::new(),
+            bug,
+            forced_last_seen: Default::default(),
+            first_answers: Default::default(),
+        }))
     }
 
     fn has(&self, bug: Bug) -> bool {
@@ -84,6 +94,16 @@ impl Buggy {
         forced.retain(|(u, _)| *u != user);
         forced.push((user, at));
         Ok(())
+    }
+
+    /// `answer`, or with [`Bug::KeepsReadsForever`] the first answer given for `key`.
+    fn first_answer<T: Clone + Send + 'static>(&self, key: String, answer: T) -> T {
+        if !self.has(Bug::KeepsReadsForever) {
+            return answer;
+        }
+        let mut kept = self.first_answers.lock().unwrap_or_else(|e| e.into_inner());
+        let first = kept.entry(key).or_insert_with(|| Box::new(answer.clone()));
+        first.downcast_ref::<T>().cloned().unwrap_or(answer)
     }
 
     fn user_out(&self, mut user: User) -> User {
@@ -120,7 +140,7 @@ impl UserRepository for Buggy {
         self.inner.search_users(needle, exact_email, exclude, limit).await
     }
     async fn token_version(&self, id: UserId) -> Result<Option<u64>, StoreError> {
-        self.inner.token_version(id).await
+        Ok(self.first_answer(format!("token {id}"), self.inner.token_version(id).await?))
     }
     async fn revoke_tokens(&self, id: UserId) -> Result<Option<u64>, StoreError> {
         if self.has(Bug::RevokeForgets) {
@@ -162,7 +182,7 @@ impl ChatRepository for Buggy {
         self.inner.chat_by_id(id).await
     }
     async fn chat_alone(&self, id: ChatId) -> Result<Option<Chat>, StoreError> {
-        self.inner.chat_alone(id).await
+        Ok(self.first_answer(format!("chat {id}"), self.inner.chat_alone(id).await?))
     }
     async fn direct_chat(&self, key: &str) -> Result<Option<ChatView>, StoreError> {
         self.inner.direct_chat(key).await
@@ -238,7 +258,8 @@ impl MessageRepository for Buggy {
         cursor: PageCursor,
         limit: u32,
     ) -> Result<Option<MessagePage>, StoreError> {
-        let mut page = self.inner.page_messages(chat, cursor, limit).await?;
+        let page = self.inner.page_messages(chat, cursor, limit).await?;
+        let mut page = self.first_answer(format!("page {chat} {cursor:?} {limit}"), page);
         if let Some(page) = page.as_mut().filter(|_| self.has(Bug::PageNewestFirst)) {
             page.messages.reverse();
         }
@@ -294,7 +315,7 @@ impl ReceiptRepository for Buggy {
         self.inner.advance_delivered_many(chat, users, seq).await
     }
     async fn stored_receipts(&self, chats: &[ChatId]) -> Result<Vec<(ChatId, Receipt)>, StoreError> {
-        self.inner.stored_receipts(chats).await
+        Ok(self.first_answer(format!("receipts {chats:?}"), self.inner.stored_receipts(chats).await?))
     }
     async fn unread_counts(&self, user: UserId, chats: &[ChatId]) -> Result<Vec<u64>, StoreError> {
         let mut counts = self.inner.unread_counts(user, chats).await?;
@@ -417,4 +438,10 @@ async fn catches_appends_that_ignore_membership_or_members() {
     )
     .await;
     assert_caught(Bug::NoMembers, cases::writes_name_a_groups_members_as_of_their_seq_and_none_for_a_direct_chat).await;
+}
+
+#[tokio::test]
+async fn catches_reads_kept_past_a_write() {
+    assert_caught(Bug::KeepsReadsForever, cases::history_pages_follow_every_write).await;
+    assert_caught(Bug::KeepsReadsForever, cases::chats_markers_and_token_versions_follow_every_write).await;
 }
