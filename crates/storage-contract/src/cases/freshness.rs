@@ -2,18 +2,14 @@
 //! SQLite store does); none of them may outlive a write that changes it, and a write to one
 //! chat or user must not change what another's reads give.
 
-use chat_domain::model::{Edited, MessagePage, PageCursor};
+use chat_domain::model::{Edited, PageCursor};
 use chat_domain::receipts::Markers;
 use chat_domain::{ChangeKind, ChatId, Message, Seq, UserId};
 
 use super::groups::{changed, group, text, update};
+use super::history::page;
 use crate::fixtures::{append_many, append_new, at, draft_at, new_chat, new_user, seqs};
 use crate::Stores;
-
-async fn page(stores: &Stores, chat: ChatId, cursor: PageCursor, limit: u32) -> MessagePage {
-    let page = stores.messages.page_messages(chat, cursor, limit).await.expect("page_messages");
-    page.unwrap_or_else(|| panic!("{cursor:?} in its own chat must give a page"))
-}
 
 /// The seqs of the page, read twice (the second read may come from memory).
 async fn twice(stores: &Stores, chat: ChatId, cursor: PageCursor, limit: u32) -> (Vec<Seq>, bool) {

@@ -7,7 +7,7 @@ use chat_domain::{ChatEvent, ChatId, Message, MessageId, Seq};
 use crate::fixtures::{append_many, at, id_seconds, new_chat, new_user, seqs, stored_message};
 use crate::Stores;
 
-async fn page(stores: &Stores, chat: ChatId, cursor: PageCursor, limit: u32) -> MessagePage {
+pub(crate) async fn page(stores: &Stores, chat: ChatId, cursor: PageCursor, limit: u32) -> MessagePage {
     let page = stores.messages.page_messages(chat, cursor, limit).await.expect("page_messages");
     page.unwrap_or_else(|| panic!("{cursor:?} in its own chat must give a page"))
 }
