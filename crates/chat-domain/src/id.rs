@@ -8,8 +8,23 @@ use std::sync::OnceLock;
 /// A 12-byte identifier laid out like a MongoDB ObjectId: 4 bytes of seconds since the epoch,
 /// 5 random bytes fixed per process, and a 3-byte counter. Ids made later in one process sort
 /// after earlier ones, and ids from different processes do not collide.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Id([u8; 12]);
+
+/// Ordered as the bytes are (so as the hex text is, and by time first), compared as one
+/// integer: the derived order called `memcmp` for each comparison, which made sorting and
+/// searching a group's receipts a tenth of a history request's CPU.
+impl Ord for Id {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.ordinal().cmp(&other.ordinal())
+    }
+}
+
+impl PartialOrd for Id {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// The text was not 24 hexadecimal characters.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +58,12 @@ impl Id {
 
     pub const fn bytes(&self) -> [u8; 12] {
         self.0
+    }
+
+    /// The bytes as one big-endian integer: ordered as the bytes are.
+    const fn ordinal(&self) -> u128 {
+        let b = self.0;
+        u128::from_be_bytes([0, 0, 0, 0, b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]])
     }
 
     /// Parses exactly 24 hexadecimal characters (either case; shown lowercase).
@@ -243,5 +264,28 @@ mod tests {
         let c = Id::generate(11);
         assert_ne!(a, b);
         assert!(c > a && c > b);
+    }
+
+    #[test]
+    fn ids_are_ordered_as_their_bytes_and_their_text() {
+        // Pairs that differ first at each byte, either way, and equal ones.
+        let base: [u8; 12] = rand::random();
+        for at in 0..12 {
+            for (low, high) in [(0u8, 1u8), (0x7f, 0x80), (0xfe, 0xff), (0, 0xff)] {
+                let (mut a, mut b) = (base, base);
+                a[at] = low;
+                b[at] = high;
+                let (a, b) = (Id::from_bytes(a), Id::from_bytes(b));
+                assert_eq!(a.cmp(&b), a.bytes().cmp(&b.bytes()), "byte {at}");
+                assert_eq!(b.cmp(&a), b.text().as_str().cmp(a.text().as_str()), "byte {at}");
+            }
+        }
+        let id = Id::from_bytes(base);
+        assert_eq!(id.cmp(&id), std::cmp::Ordering::Equal);
+        for _ in 0..1000 {
+            let (a, b) = (Id::from_bytes(rand::random()), Id::from_bytes(rand::random()));
+            assert_eq!(a.cmp(&b), a.bytes().cmp(&b.bytes()));
+            assert_eq!(a.partial_cmp(&b), Some(a.text().as_str().cmp(b.text().as_str())));
+        }
     }
 }
