@@ -3,7 +3,10 @@
 use std::{
     collections::{HashMap, HashSet},
     fmt,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
 };
 
 use parking_lot::Mutex;
@@ -57,6 +60,11 @@ pub(crate) struct SocketCore {
     on_server_disconnect: OnServerDisconnect,
     state: Mutex<State>,
     rooms: Mutex<Rooms>,
+    /// How many rooms are held (`rooms.held.len()`), written under the `rooms` lock, so that a
+    /// broadcast to a socket that holds nothing (nearly always) skips that lock: one lock fewer
+    /// per delivery. A hold starts under the registry's write lock, which no broadcast overlaps,
+    /// and ends after its frames are queued, so a broadcast that reads 0 queues behind them.
+    held_rooms: AtomicUsize,
     max_pending: usize,
 }
 
@@ -87,6 +95,7 @@ impl Socket {
                 on_server_disconnect,
                 state: Mutex::new(State::Connecting(Vec::new())),
                 rooms: Mutex::new(Rooms { names: HashSet::new(), held: HashMap::new(), closed: false }),
+                held_rooms: AtomicUsize::new(0),
                 max_pending,
             }),
         }
@@ -144,6 +153,7 @@ impl Socket {
             }
         };
         rooms.held.entry(name).or_default();
+        self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
     }
 
     /// Ends holding a room: queues `first` (typically the acknowledgement carrying the replay,
@@ -164,6 +174,8 @@ impl Socket {
                     }
                 }
             }
+            // Only now: a broadcast that reads the new count queues after the held frames.
+            self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
             held.overflowed
         };
         if overflowed {
@@ -177,6 +189,7 @@ impl Socket {
         let mut registry = self.core.ns.rooms_mut();
         let mut rooms = self.core.rooms.lock();
         rooms.held.remove(room);
+        self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
         if rooms.names.remove(room) {
             remove_member(&mut registry, room, &self.core.id);
         }
@@ -220,7 +233,7 @@ impl Socket {
 
     /// Queues a frame broadcast to `room`, or holds it while the room is held.
     pub(crate) fn send_room_frame(&self, room: &str, frame: Frame) -> Result<(), EmitError> {
-        {
+        if self.core.held_rooms.load(Ordering::Acquire) != 0 {
             let mut rooms = self.core.rooms.lock();
             if let Some(held) = rooms.held.get_mut(room) {
                 if held.frames.len() >= MAX_HELD_FRAMES {
@@ -298,6 +311,7 @@ impl Socket {
             let mut rooms = self.core.rooms.lock();
             rooms.closed = true;
             rooms.held.clear();
+            self.core.held_rooms.store(0, Ordering::Release);
             std::mem::take(&mut rooms.names)
         };
         for room in names {
