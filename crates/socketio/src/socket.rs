@@ -68,6 +68,14 @@ pub(crate) struct SocketCore {
     max_pending: usize,
 }
 
+impl SocketCore {
+    /// Publishes how many rooms `rooms` (this socket's, locked by the caller) holds; called
+    /// after every change to `rooms.held`.
+    fn count_held(&self, rooms: &Rooms) {
+        self.held_rooms.store(rooms.held.len(), Ordering::Release);
+    }
+}
+
 /// One client connected to one namespace. Cheap to clone; every clone is the same socket.
 #[derive(Clone)]
 pub struct Socket {
@@ -153,7 +161,7 @@ impl Socket {
             }
         };
         rooms.held.entry(name).or_default();
-        self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
+        self.core.count_held(&rooms);
     }
 
     /// Ends holding a room: queues `first` (typically the acknowledgement carrying the replay,
@@ -175,7 +183,7 @@ impl Socket {
                 }
             }
             // Only now: a broadcast that reads the new count queues after the held frames.
-            self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
+            self.core.count_held(&rooms);
             held.overflowed
         };
         if overflowed {
@@ -189,7 +197,7 @@ impl Socket {
         let mut registry = self.core.ns.rooms_mut();
         let mut rooms = self.core.rooms.lock();
         rooms.held.remove(room);
-        self.core.held_rooms.store(rooms.held.len(), Ordering::Release);
+        self.core.count_held(&rooms);
         if rooms.names.remove(room) {
             remove_member(&mut registry, room, &self.core.id);
         }
@@ -311,7 +319,7 @@ impl Socket {
             let mut rooms = self.core.rooms.lock();
             rooms.closed = true;
             rooms.held.clear();
-            self.core.held_rooms.store(0, Ordering::Release);
+            self.core.count_held(&rooms);
             std::mem::take(&mut rooms.names)
         };
         for room in names {
